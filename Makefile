@@ -1,0 +1,54 @@
+# Two commands set everything up: `make run` (the product with demo data) and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DJANGO_SETTINGS_MODULE := dashboard.settings
+
+.PHONY: run test lint format bench venv dev-deps demo-data clean
+
+$(BIN)/.installed: requirements.txt
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.dev-installed: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+dev-deps: $(BIN)/.dev-installed
+
+var/credentials.key: | $(BIN)/.installed
+	mkdir -p var
+	$(BIN)/python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())" > $@
+	chmod 600 $@
+
+## make run: venv, pinned requirements, migrate, demo admin + demo config, then the
+## simulator, web, worker and beat in the foreground (Ctrl-C stops them all).
+run: export DEBUG ?= true
+run: export POLL_ACTIVE_SECONDS ?= 5
+run: export POLL_IDLE_SECONDS ?= 15
+run: $(BIN)/.installed var/credentials.key
+	mkdir -p var/broker/queue var/broker/control var/broker/processed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo_setup
+	$(BIN)/honcho -f Procfile.dev start
+
+## make test: the whole suite against PostgreSQL, Redis and Chromium (none is optional).
+test: export TESTING = true
+test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pipewatch
+test: export REDIS_URL ?= redis://127.0.0.1:6379/15
+test: $(BIN)/.dev-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.dev-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var/db.sqlite3 var/broker var/celerybeat-schedule*

@@ -1,0 +1,21 @@
+"""The Celery app: `CELERY_` settings namespace and task autodiscovery (celery's Django example)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+
+app = Celery("pipewatch")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _schedule(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    # One tick claims whatever is due; the tick itself is cheap and idempotent.
+    sender.add_periodic_task(settings.POLL_TICK_SECONDS, sender.signature("jobs.tasks.tick"), name="poll tick")

@@ -1,0 +1,75 @@
+"""Small display helpers: icons and labels so colour is never the only signal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+# health/state -> (symbol, label): the symbol and text carry the meaning, colour repeats it.
+_SYMBOLS = {
+    "healthy": ("✓", "Healthy"),
+    "succeeded": ("✓", "Succeeded"),
+    "running": ("▶", "Running"),
+    "queued": ("…", "Queued"),
+    "failing": ("✕", "Failing"),
+    "failed": ("✕", "Failed"),
+    "stuck": ("⏸", "Stuck"),
+    "late": ("⏰", "Late"),
+    "paused": ("Ⅱ", "Paused"),
+    "canceled": ("⊘", "Canceled"),
+    "unknown": ("?", "Unknown"),
+}
+
+COUNT_LABELS = {
+    "total": "total",
+    "processed": "processed",
+    "succeeded": "imported",
+    "failed": "failed",
+    "dropped": "dropped",
+    "files": "files",
+    "bytes": "bytes",
+    "rows": "rows",
+}
+
+
+@register.simple_tag
+def pill(status: str) -> str:
+    symbol, label = _SYMBOLS.get(status, ("?", status.title()))
+    return format_html('<span class="pill pill-{}"><span aria-hidden="true">{}</span> {}</span>', status, symbol, label)
+
+
+@register.filter
+def count_items(counts: dict[str, int] | None) -> list[tuple[str, str]]:
+    """[(label, formatted value)] in a fixed order, only for counts the vendor gave."""
+    if not counts:
+        return []
+    out = []
+    for key, label in COUNT_LABELS.items():
+        if key in counts:
+            value = counts[key]
+            out.append((label, _bytes(value) if key == "bytes" else f"{value:,}"))
+    return out
+
+
+def _bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{round(value * 100)}%"

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from .views import api, health, pages
+
+urlpatterns = [
+    path("", pages.overview, name="overview"),
+    path("pipelines/<uuid:pipeline_uuid>/", pages.pipeline_detail, name="pipeline"),
+    path("runs/<uuid:run_uuid>/", pages.run_detail, name="run"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/pipelines/", api.pipelines, name="api-pipelines"),
+    path("api/v1/pipelines/<uuid:pipeline_uuid>/runs/", api.pipeline_runs, name="api-pipeline-runs"),
+    path("healthz", health.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

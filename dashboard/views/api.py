@@ -1,0 +1,101 @@
+"""Read API for scripts: `/api/v1/`, session login or `Authorization: Bearer <token>`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from jobs.models import Pipeline, Run
+
+from ..auth import api_auth_required
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    error = None
+    if run.error_message or run.error_code:
+        error = {"code": run.error_code, "message": run.error_message, "kind": run.error_kind or "unknown"}
+    return {
+        "id": str(run.uuid),
+        "external_id": run.external_id,
+        "state": run.state,
+        "vendor_status": run.vendor_status,
+        "progress": run.progress,
+        "counts": run.counts,
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "error": error,
+        "flags": run.flags,
+    }
+
+
+def pipeline_json(pipeline: Pipeline, now: datetime) -> dict[str, Any]:
+    health = pipeline.health(now)
+    return {
+        "id": str(pipeline.uuid),
+        "name": pipeline.display_name,
+        "vendor": pipeline.account.vendor,
+        "kind": pipeline.kind,
+        "account": pipeline.account.name,
+        "external_id": pipeline.external_id,
+        "health": health.status,
+        "health_reason": health.reason,
+        "current_run": run_json(pipeline.current_run) if pipeline.current_run else None,
+        "last_success_at": iso(pipeline.last_success_at),
+        "last_failure_at": iso(pipeline.last_failure_at),
+    }
+
+
+def _page(request: HttpRequest, qs: QuerySet) -> tuple[list[Any], str | None]:
+    """Offset pages that fetch one row more instead of counting the table."""
+    try:
+        limit = min(MAX_LIMIT, max(1, int(request.GET.get("limit", DEFAULT_LIMIT))))
+        offset = max(0, int(request.GET.get("offset", 0)))
+    except ValueError:
+        raise _BadParam("limit and offset must be integers") from None
+    items = list(qs[offset : offset + limit + 1])
+    next_url = None
+    if len(items) > limit:
+        items = items[:limit]
+        query = request.GET.copy()
+        query["offset"], query["limit"] = str(offset + limit), str(limit)
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return items, next_url
+
+
+class _BadParam(ValueError):
+    pass
+
+
+@api_auth_required
+def pipelines(request: HttpRequest) -> JsonResponse:
+    qs = Pipeline.objects.select_related("account", "current_run").order_by("account__name", "name", "id")
+    try:
+        items, next_url = _page(request, qs)
+    except _BadParam as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    now = timezone.now()
+    return JsonResponse({"results": [pipeline_json(p, now) for p in items], "next": next_url})
+
+
+@api_auth_required
+def pipeline_runs(request: HttpRequest, pipeline_uuid: object) -> JsonResponse:
+    pipeline = get_object_or_404(Pipeline, uuid=pipeline_uuid)
+    qs = pipeline.runs.order_by("-sort_at", "-id")
+    try:
+        items, next_url = _page(request, qs)
+    except _BadParam as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"results": [run_json(r) for r in items], "next": next_url})

@@ -1,0 +1,88 @@
+"""People-facing pages. Each page and its polled fragment share one template (partials);
+when htmx asks, only the fragment is rendered, and polling stops (286) once nothing on
+it can change."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django_htmx.http import HttpResponseStopPolling
+
+from jobs.models import HEALTHS, Pipeline, Run, Snapshot
+
+from ..presenters import PipelineRow, pipeline_rows
+
+RUNS_PER_PAGE = 20
+SNAPSHOTS_PER_RUN = 30
+FAST_POLL, SLOW_POLL = "5s", "60s"
+
+
+def _poll_interval(active: bool) -> str:
+    return FAST_POLL if active else SLOW_POLL
+
+
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    pipelines = Pipeline.objects.select_related("account", "current_run")
+    rows = pipeline_rows(pipelines, now)
+    counters = {h: 0 for h in HEALTHS}
+    for row in rows:
+        counters[row.health.status] += 1
+    rows.sort(key=PipelineRow.sort_key)
+    active = any(row.live for row in rows)
+    context = {
+        "rows": rows,
+        "counters": counters,
+        "poll_every": _poll_interval(active),
+        "now": now,
+        "has_accounts": bool(rows) or _has_accounts(),
+    }
+    if request.htmx:
+        return render(request, "dashboard/overview.html#live", context)
+    return render(request, "dashboard/overview.html", context)
+
+
+def _has_accounts() -> bool:
+    from jobs.models import Account
+
+    return Account.objects.exists()
+
+
+def _get_pipeline(pipeline_uuid: object) -> Pipeline:
+    return get_object_or_404(Pipeline.objects.select_related("account", "current_run"), uuid=pipeline_uuid)
+
+
+@login_required
+def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse:
+    now = timezone.now()
+    pipeline = _get_pipeline(pipeline_uuid)
+    row = pipeline_rows([pipeline], now)[0]
+    runs = pipeline.runs.order_by("-sort_at", "-id").prefetch_related(
+        Prefetch(
+            "snapshots",
+            queryset=Snapshot.objects.order_by("-observed_at", "-id")[:SNAPSHOTS_PER_RUN],
+            to_attr="recent_snapshots",
+        )
+    )
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"pipeline": pipeline, "row": row, "page": page, "now": now, "poll_every": FAST_POLL}
+    if request.htmx:
+        if not row.live:
+            # Render once more so the final state shows, and tell htmx to stop polling.
+            response = render(request, "dashboard/pipeline.html#live", context)
+            response.status_code = HttpResponseStopPolling.status_code
+            return response
+        return render(request, "dashboard/pipeline.html#live", context)
+    return render(request, "dashboard/pipeline.html", context)
+
+
+@login_required
+def run_detail(request: HttpRequest, run_uuid: object) -> HttpResponse:
+    run = get_object_or_404(Run.objects.select_related("pipeline__account"), uuid=run_uuid)
+    snapshots = run.snapshots.order_by("-observed_at", "-id")[:200]
+    return render(request, "dashboard/run.html", {"run": run, "pipeline": run.pipeline, "snapshots": snapshots})

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jobs import config
+
+DEMO_CONFIG = Path(settings.BASE_DIR) / "demo" / "demo.toml"
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin and load demo/demo.toml (pointing at the simulator). Idempotent."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--username", default=os.environ.get("DEMO_USERNAME", "admin"))
+        parser.add_argument("--password", default=os.environ.get("DEMO_PASSWORD", "pipewatch-demo"))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("demo_setup is for local demos; it refuses to run with DEBUG off")
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=options["username"], defaults={"is_staff": True, "is_superuser": True}
+        )
+        if created:
+            user.set_password(options["password"])
+            user.save()
+        try:
+            accounts, pipelines = config.load(DEMO_CONFIG)
+        except config.ConfigError as exc:
+            raise CommandError("\n".join(exc.problems)) from None
+        result = config.apply(accounts, pipelines, actor_label="demo_setup")
+        self.stdout.write(f"demo config: {result.summary()}")
+        login = (
+            f"{options['username']} / {options['password']}"
+            if created
+            else f"{options['username']} (existing password)"
+        )
+        self.stdout.write(self.style.SUCCESS(f"Demo login: {login}  ->  http://127.0.0.1:8000/"))

@@ -1,0 +1,337 @@
+"""The domain: accounts, pipelines, runs, snapshots, state changes, poll attempts, audit.
+
+Observations are kept as rows: a `Snapshot` only when what the vendor says changed, a
+`StateChange` whenever a run's state moves. A pipeline's health is derived (`health()`),
+never stored as truth; the pipeline keeps only a denormalized rollup so that the pages
+can read one row per pipeline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from vendors import base as vb
+from vendors.registry import VENDORS
+
+from .crypto import decrypt_json, encrypt_json
+
+VENDOR_CHOICES = [(name, cls.label) for name, cls in VENDORS.items()]
+STATE_CHOICES = [(s, s) for s in vb.STATES]
+
+# Derived pipeline health (DESIGN.md "Normalized states").
+HEALTHY, RUNNING, FAILING, STUCK, LATE, PAUSED, UNKNOWN = (
+    "healthy",
+    "running",
+    "failing",
+    "stuck",
+    "late",
+    "paused",
+    "unknown",
+)
+HEALTHS = (FAILING, STUCK, LATE, UNKNOWN, RUNNING, HEALTHY, PAUSED)  # most urgent first
+
+
+class Account(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    vendor = models.CharField(max_length=20, choices=VENDOR_CHOICES)
+    region = models.CharField(max_length=20, blank=True)
+    base_url = models.URLField(blank=True, help_text="Replaces every host of the vendor (simulator, proxies).")
+    settings = models.JSONField(default=dict, blank=True)
+    credentials_token = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Poll health: kept apart from job health, so "we cannot see" never reads as "fine".
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_poll_ok_at = models.DateTimeField(null=True, blank=True)
+    poll_error_kind = models.CharField(max_length=20, blank=True)
+    poll_error_message = models.TextField(blank=True)
+    poll_error_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    poll_error_since = models.DateTimeField(null=True, blank=True)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    backoff_until = models.DateTimeField(null=True, blank=True)
+    # A claim by the tick: nobody else polls this account until the lease ends.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return decrypt_json(self.credentials_token)
+
+    @credentials.setter
+    def credentials(self, value: dict[str, str]) -> None:
+        self.credentials_token = encrypt_json(value) if value else ""
+
+    def config(self) -> vb.AccountConfig:
+        return vb.AccountConfig(
+            vendor=self.vendor,
+            name=self.name,
+            settings=dict(self.settings),
+            credentials=self.credentials,
+            region=self.region,
+            base_url=self.base_url,
+        )
+
+    @property
+    def vendor_label(self) -> str:
+        cls = VENDORS.get(self.vendor)
+        return cls.label if cls else self.vendor
+
+    def poll_problem(self) -> str:
+        """Why we cannot currently see this account's jobs, or "" when we can."""
+        if not self.poll_error_kind:
+            return ""
+        # One 429 is routine and obeyed; a run of them means we are effectively blind.
+        if self.poll_error_kind == "rate_limited" and self.consecutive_errors < 3:
+            return ""
+        label = {
+            "auth": "Credentials rejected",
+            "transient": "Vendor unreachable",
+            "rate_limited": "Rate limited repeatedly",
+            "bad_response": "Vendor sent an unreadable reply",
+            "rejected": "Vendor refused the request",
+            "internal": "Our poller failed",
+        }.get(self.poll_error_kind, "Cannot poll")
+        return f"{label}: {self.poll_error_message}"
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str
+    reason: str = ""
+
+
+class Pipeline(models.Model):
+    SOURCES = [("config", "config file"), ("created", "created here"), ("discovered", "discovered"), ("api", "API")]
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="pipelines")
+    kind = models.CharField(max_length=40)
+    external_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=200, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=20, choices=SOURCES, default="config")
+    paused = models.BooleanField(default=False, help_text="Monitoring paused: not polled.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    next_poll_at = models.DateTimeField(default=timezone.now)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    # A problem with this one target (e.g. the vendor no longer knows the id).
+    poll_error_kind = models.CharField(max_length=20, blank=True)
+    poll_error_message = models.TextField(blank=True)
+
+    # Rollup, rewritten in the same transaction as the runs it summarizes.
+    current_run = models.ForeignKey("Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_failure_message = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "kind", "external_id"], name="pipeline_unique_target"),
+        ]
+        indexes = [
+            # tick: "which unpaused pipelines are due?"
+            models.Index(fields=["next_poll_at"], name="pipeline_due_idx", condition=models.Q(paused=False)),
+        ]
+        ordering = ["account__name", "name", "external_id"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.external_id
+
+    def target(self) -> vb.Target:
+        return vb.Target(kind=self.kind, external_id=self.external_id)
+
+    def health(self, now: datetime | None = None) -> Health:
+        """Derived like a monitor's up/late/down; needs `account` and `current_run` loaded."""
+        now = now or timezone.now()
+        if self.paused:
+            return Health(PAUSED, "Monitoring paused")
+        if problem := self.account.poll_problem():
+            return Health(UNKNOWN, problem)
+        if self.poll_error_kind:
+            return Health(UNKNOWN, self.poll_error_message)
+        if self.last_polled_at is None:
+            return Health(UNKNOWN, "Waiting for the first poll")
+        run = self.current_run
+        if run is None:
+            return Health(HEALTHY, "No runs reported yet")
+        if run.state in vb.ACTIVE_STATES:
+            quiet = now - run.last_change_at
+            if run.state == vb.RUNNING and quiet > timedelta(seconds=settings.STUCK_AFTER_SECONDS):
+                return Health(STUCK, f"No progress for {_span(quiet)}")
+            return Health(RUNNING, run.vendor_status)
+        if run.state == vb.FAILED:
+            return Health(FAILING, run.error_message or f"Run {run.vendor_status}")
+        if run.state == vb.UNKNOWN:
+            return Health(UNKNOWN, f"Vendor status {run.vendor_status!r} is not one we know")
+        return Health(HEALTHY, "")
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+class Run(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="runs")
+    external_id = models.CharField(max_length=255, help_text="The vendor's run id, or one derived from it.")
+    provisional_key = models.BooleanField(default=False)
+    state = models.CharField(max_length=20, choices=STATE_CHOICES)
+    vendor_status = models.CharField(max_length=100, blank=True)
+    progress = models.FloatField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    error_kind = models.CharField(max_length=20, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    raw = models.JSONField(null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    # When what the vendor says last changed: the basis of stuck detection.
+    last_change_at = models.DateTimeField(default=timezone.now)
+    # Newest first: start time when known, else when we first saw it (queued runs).
+    sort_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "external_id"], name="run_unique_key"),
+        ]
+        indexes = [
+            # pipeline page and API: a pipeline's runs, newest first
+            models.Index(fields=["pipeline", "-sort_at"], name="run_pipeline_recent_idx"),
+        ]
+        ordering = ["-sort_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline} / {self.external_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in vb.ACTIVE_STATES
+
+    @property
+    def percent(self) -> int | None:
+        return None if self.progress is None else round(self.progress * 100)
+
+
+class Snapshot(models.Model):
+    """One observation of a run, written only when it differs from the one before."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="snapshots")
+    observed_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=20)
+    vendor_status = models.CharField(max_length=100, blank=True)
+    progress = models.FloatField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    error_message = models.TextField(blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    changed = models.JSONField(default=list, blank=True, help_text="Fields that differ from the previous snapshot.")
+    raw = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # run detail: a run's snapshots in time order
+            models.Index(fields=["run", "observed_at"], name="snapshot_run_time_idx"),
+        ]
+        ordering = ["observed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} @ {self.observed_at:%Y-%m-%d %H:%M:%S}: {self.state}"
+
+
+class StateChange(models.Model):
+    """A run moved from one state to another. Alerts are driven from these rows."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="state_changes")
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.CASCADE, related_name="state_changes")
+    old_state = models.CharField(max_length=20, blank=True)
+    new_state = models.CharField(max_length=20)
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True, help_text="When alerting looked at it.")
+
+    class Meta:
+        indexes = [
+            # alert sender: "unprocessed changes, oldest first"
+            models.Index(fields=["at"], name="statechange_pending_idx", condition=models.Q(processed_at=None)),
+        ]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.old_state or '∅'} -> {self.new_state}"
+
+
+class PollAttempt(models.Model):
+    OUTCOMES = [(k, k) for k in ("ok", *vb.POLL_ERROR_KINDS, "internal")]
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="poll_attempts")
+    at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=20, choices=OUTCOMES)
+    targets = models.PositiveIntegerField(default=0)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    retry_after = models.FloatField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            # account page: recent attempts of one account
+            models.Index(fields=["account", "-at"], name="pollattempt_recent_idx"),
+        ]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.outcome}"
+
+
+class AuditEvent(models.Model):
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=150, blank=True, help_text="Who, when not a user (a command).")
+    action = models.CharField(max_length=60)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_label = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=20, default="ok")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_label}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for scripts; only its SHA-256 digest is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

@@ -1,0 +1,252 @@
+"""The poll path: one account, its due pipelines, one vendor call each, rows on change.
+
+Vendor failures are data: they become a `PollAttempt`, the account's poll health and a
+backoff, and never touch earlier runs or snapshots. Only our own bugs raise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from vendors import base as vb
+from vendors.client import VendorClient
+from vendors.http import HttpSettings
+from vendors.registry import client_for
+
+from . import scheduling
+from .models import Account, Pipeline, PollAttempt
+from .recording import RecordStats, record_observations
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollSummary:
+    account: str
+    outcome: str = "ok"  # ok | idle | busy | <error kind> | internal
+    message: str = ""
+    pipelines: int = 0
+    stats: RecordStats = field(default_factory=RecordStats)
+    duration_ms: int = 0
+
+    def line(self) -> str:
+        if self.outcome in ("idle", "busy"):
+            return f"{self.account}: {self.outcome} ({self.message})"
+        s = self.stats
+        text = (
+            f"{self.account}: {self.outcome}, {self.pipelines} pipeline(s), "
+            f"{s.runs_created} new run(s), {s.runs_changed} changed, {s.snapshots} snapshot(s) "
+            f"in {self.duration_ms} ms"
+        )
+        return f"{text}: {self.message}" if self.message else text
+
+
+def http_settings() -> HttpSettings:
+    return HttpSettings(
+        connect_timeout=settings.VENDOR_CONNECT_TIMEOUT,
+        read_timeout=settings.VENDOR_READ_TIMEOUT,
+        total_timeout=settings.VENDOR_TOTAL_TIMEOUT,
+        max_bytes=settings.VENDOR_MAX_RESPONSE_BYTES,
+        retries=settings.VENDOR_HTTP_RETRIES,
+    )
+
+
+# One client (and so one requests.Session with warm connections) per account per process.
+_clients: dict[int, tuple[str, VendorClient]] = {}
+
+
+def client_for_account(account: Account) -> VendorClient:
+    config = account.config()
+    digest = hashlib.sha256(
+        json.dumps(
+            [
+                config.vendor,
+                config.region,
+                config.base_url,
+                config.settings,
+                config.credentials,
+                http_settings().__dict__,
+            ],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()
+    cached = _clients.get(account.pk)
+    if cached and cached[0] == digest:
+        return cached[1]
+    if cached:
+        cached[1].close()
+    client = client_for(config, http_settings())
+    _clients[account.pk] = (digest, client)
+    return client
+
+
+def poll_account(account: Account, *, only_due: bool = True, now: datetime | None = None) -> PollSummary:
+    """Poll an account whose lease the caller holds."""
+    now = now or timezone.now()
+    summary = PollSummary(account=account.name)
+    pipelines = list(
+        account.pipelines.filter(paused=False, **({"next_poll_at__lte": now} if only_due else {}))
+        .select_related("current_run")
+        .order_by("next_poll_at")
+    )
+    if not pipelines:
+        summary.outcome, summary.message = "idle", "nothing due"
+        return summary
+    summary.pipelines = len(pipelines)
+    started = time.monotonic()
+    try:
+        client = client_for_account(account)
+        results = client.poll([p.target() for p in pipelines])
+    except Exception as exc:  # our bug, or undecryptable credentials: record, then re-raise
+        summary.duration_ms = int((time.monotonic() - started) * 1000)
+        _record_account(account, now, summary, error=("internal", f"{type(exc).__name__}: {exc}", None, None))
+        raise
+    summary.duration_ms = int((time.monotonic() - started) * 1000)
+
+    by_target = {p.target(): p for p in pipelines}
+    account_error: vb.VendorError | None = None
+    first_target_error: vb.VendorError | None = None
+    for result in results:
+        pipeline = by_target[result.target]
+        if result.error is not None and result.error.account_wide:
+            account_error = result.error
+            break
+        with transaction.atomic():
+            if result.error is not None:
+                first_target_error = first_target_error or result.error
+                _record_target_error(pipeline, result.error, now)
+            else:
+                stats = record_observations(pipeline, result.observations, now)
+                _add(summary.stats, stats)
+                pipeline.poll_error_kind = pipeline.poll_error_message = ""
+            pipeline.last_polled_at = now
+            pipeline.next_poll_at = scheduling.next_pipeline_poll(pipeline, now)
+            pipeline.save(
+                update_fields=[
+                    "current_run",
+                    "last_success_at",
+                    "last_failure_at",
+                    "last_failure_message",
+                    "poll_error_kind",
+                    "poll_error_message",
+                    "last_polled_at",
+                    "next_poll_at",
+                ]
+            )
+
+    if account_error is not None:
+        err = account_error
+        summary.outcome, summary.message = err.kind, str(err)
+        _record_account(account, now, summary, error=(err.kind, str(err), err.http_status, err.retry_after))
+    else:
+        if first_target_error is not None:
+            summary.message = f"{first_target_error.kind}: {first_target_error}"
+        _record_account(account, now, summary, error=None, target_error=first_target_error)
+    return summary
+
+
+def _record_target_error(pipeline: Pipeline, error: vb.VendorError, now: datetime) -> None:
+    if isinstance(error, vb.NotFound):
+        message = f"The vendor does not know {pipeline.kind} {pipeline.external_id!r} ({error})"
+    else:
+        message = str(error)
+    pipeline.poll_error_kind = error.kind
+    pipeline.poll_error_message = message
+
+
+def _record_account(
+    account: Account,
+    now: datetime,
+    summary: PollSummary,
+    *,
+    error: tuple[str, str, int | None, float | None] | None,
+    target_error: vb.VendorError | None = None,
+) -> None:
+    fields = [
+        "last_poll_at",
+        "poll_error_kind",
+        "poll_error_message",
+        "poll_error_status",
+        "poll_error_since",
+        "consecutive_errors",
+        "backoff_until",
+        "last_poll_ok_at",
+    ]
+    account.last_poll_at = now
+    if error is None:
+        account.last_poll_ok_at = now
+        account.poll_error_kind = account.poll_error_message = ""
+        account.poll_error_status = account.poll_error_since = None
+        account.consecutive_errors = 0
+        account.backoff_until = None
+        outcome = target_error.kind if target_error else "ok"
+        PollAttempt.objects.create(
+            account=account,
+            at=now,
+            duration_ms=summary.duration_ms,
+            outcome=outcome,
+            targets=summary.pipelines,
+            http_status=target_error.http_status if target_error else None,
+            message=str(target_error) if target_error else "",
+        )
+    else:
+        kind, message, status, retry_after = error
+        if account.poll_error_kind != kind:
+            account.poll_error_since = now
+        account.poll_error_kind, account.poll_error_message = kind, message
+        account.poll_error_status = status
+        account.consecutive_errors += 1
+        delay = scheduling.error_backoff(account.consecutive_errors, retry_after)
+        account.backoff_until = now + timedelta(seconds=delay)
+        PollAttempt.objects.create(
+            account=account,
+            at=now,
+            duration_ms=summary.duration_ms,
+            outcome=kind,
+            targets=summary.pipelines,
+            http_status=status,
+            retry_after=retry_after,
+            message=message,
+        )
+        log.warning("poll %s failed (%s), next try in %.0f s: %s", account.name, kind, delay, message)
+    account.save(update_fields=fields)
+
+
+def _add(total: RecordStats, part: RecordStats) -> None:
+    total.runs_created += part.runs_created
+    total.runs_changed += part.runs_changed
+    total.snapshots += part.snapshots
+    total.state_changes += part.state_changes
+
+
+def poll_claimed(account_id: int, token: uuid.UUID | str, *, only_due: bool = True) -> PollSummary | None:
+    """Poll under a lease taken by `scheduling.claim`; a stale token (lease lost) does nothing."""
+    token = uuid.UUID(str(token))
+    account = Account.objects.filter(pk=account_id, lease_token=token).first()
+    if account is None:
+        return None
+    try:
+        return poll_account(account, only_due=only_due)
+    finally:
+        scheduling.release(account_id, token)
+
+
+def poll_now(account: Account) -> PollSummary:
+    """`manage.py poll` and "poll now": everything, at once, unless a worker holds the lease."""
+    token = scheduling.claim(account.pk, timezone.now(), ignore_backoff=True)
+    if token is None:
+        return PollSummary(account=account.name, outcome="busy", message="a worker is polling it right now")
+    summary = poll_claimed(account.pk, token, only_due=False)
+    assert summary is not None  # we hold the lease we just took
+    return summary

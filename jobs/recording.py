@@ -1,0 +1,165 @@
+"""Write what the vendor said about one pipeline's runs: rows only when something changed.
+
+Called inside one transaction per pipeline. Unchanged runs cost one bulk UPDATE of
+`last_seen_at` for the whole batch, no snapshot, no state change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from vendors import base as vb
+
+from .models import Pipeline, Run, Snapshot, StateChange
+
+# Fields compared between observations to say what changed in a snapshot.
+TRACKED = ("state", "vendor_status", "progress", "counts", "started_at", "finished_at", "error_message", "flags")
+
+
+@dataclass
+class RecordStats:
+    runs_created: int = 0
+    runs_changed: int = 0
+    snapshots: int = 0
+    state_changes: int = 0
+
+
+def record_observations(pipeline: Pipeline, observations: list[vb.Observation], now: datetime) -> RecordStats:
+    stats = RecordStats()
+    if not observations:
+        return stats
+    keys = [o.run_key for o in observations]
+    existing = {r.external_id: r for r in pipeline.runs.filter(external_id__in=keys)}
+    adoptable = _provisional_run(pipeline, keys, existing, observations)
+
+    snapshots: list[Snapshot] = []
+    changes: list[StateChange] = []
+    unchanged: list[int] = []
+    touched: list[Run] = []
+    for obs in observations:
+        run = existing.get(obs.run_key)
+        if run is None and adoptable is not None and not obs.provisional_key:
+            # The queued run that had no id and no start time has started: same run.
+            run, adoptable = adoptable, None
+            run.external_id, run.provisional_key = obs.run_key, False
+        fingerprint = obs.fingerprint()
+        if run is None:
+            run = _new_run(pipeline, obs, fingerprint, now)
+            run.save()
+            stats.runs_created += 1
+            snapshots.append(_snapshot(run, obs, ["created"], now))
+            changes.append(StateChange(pipeline=pipeline, run=run, new_state=obs.state, at=now, reason="first seen"))
+        elif run.fingerprint != fingerprint:
+            changed = _apply(run, obs, fingerprint, now)
+            run.save()
+            stats.runs_changed += 1
+            snapshots.append(_snapshot(run, obs, changed, now))
+            if "state" in changed:
+                old = run._previous_state  # type: ignore[attr-defined]
+                changes.append(
+                    StateChange(
+                        pipeline=pipeline,
+                        run=run,
+                        old_state=old,
+                        new_state=obs.state,
+                        at=now,
+                        reason=obs.error.message if obs.error else obs.vendor_status,
+                    )
+                )
+        else:
+            unchanged.append(run.pk)
+        touched.append(run)
+
+    if unchanged:
+        Run.objects.filter(pk__in=unchanged).update(last_seen_at=now)
+    Snapshot.objects.bulk_create(snapshots)
+    StateChange.objects.bulk_create(changes)
+    stats.snapshots, stats.state_changes = len(snapshots), len(changes)
+    _update_rollup(pipeline, touched, changes)
+    return stats
+
+
+def _provisional_run(
+    pipeline: Pipeline, keys: list[str], existing: dict[str, Run], observations: list[vb.Observation]
+) -> Run | None:
+    if all(o.run_key in existing or o.provisional_key for o in observations):
+        return None
+    return (
+        pipeline.runs.filter(provisional_key=True, state__in=vb.ACTIVE_STATES)
+        .exclude(external_id__in=keys)
+        .order_by("-sort_at")
+        .first()
+    )
+
+
+def _new_run(pipeline: Pipeline, obs: vb.Observation, fingerprint: str, now: datetime) -> Run:
+    run = Run(
+        pipeline=pipeline,
+        external_id=obs.run_key,
+        provisional_key=obs.provisional_key,
+        first_seen_at=now,
+        last_seen_at=now,
+        last_change_at=now,
+    )
+    _copy(run, obs, fingerprint, now)
+    return run
+
+
+def _apply(run: Run, obs: vb.Observation, fingerprint: str, now: datetime) -> list[str]:
+    before = {f: getattr(run, f) for f in TRACKED}
+    run._previous_state = run.state  # type: ignore[attr-defined]
+    _copy(run, obs, fingerprint, now)
+    run.last_seen_at = run.last_change_at = now
+    changed = [f for f in TRACKED if getattr(run, f) != before[f]]
+    return changed or ["raw"]
+
+
+def _copy(run: Run, obs: vb.Observation, fingerprint: str, now: datetime) -> None:
+    run.state = obs.state
+    run.vendor_status = obs.vendor_status[:100]
+    run.progress = obs.progress
+    run.counts = dict(obs.counts)
+    run.started_at = obs.started_at
+    run.finished_at = obs.finished_at
+    run.error_message = obs.error.message if obs.error else ""
+    run.error_code = (obs.error.code if obs.error else "")[:100]
+    run.error_kind = obs.error.kind if obs.error else ""
+    run.flags = list(obs.flags)
+    run.raw = obs.raw
+    run.fingerprint = fingerprint
+    run.sort_at = obs.started_at or run.first_seen_at or now
+
+
+def _snapshot(run: Run, obs: vb.Observation, changed: list[str], now: datetime) -> Snapshot:
+    return Snapshot(
+        run=run,
+        observed_at=now,
+        state=obs.state,
+        vendor_status=obs.vendor_status[:100],
+        progress=obs.progress,
+        counts=dict(obs.counts),
+        error_message=obs.error.message if obs.error else "",
+        flags=list(obs.flags),
+        changed=changed,
+        raw=obs.raw,
+    )
+
+
+def _update_rollup(pipeline: Pipeline, touched: list[Run], changes: list[StateChange]) -> None:
+    """Current run, last success and last failure, from what this poll saw."""
+    candidates = list(touched)
+    if pipeline.current_run is not None and all(r.pk != pipeline.current_run_id for r in candidates):
+        candidates.append(pipeline.current_run)
+    active = [r for r in candidates if r.state in vb.ACTIVE_STATES]
+    newest = max(active or candidates, key=lambda r: (r.sort_at, r.pk))
+    pipeline.current_run = newest
+
+    for change in changes:
+        run = change.run
+        when = run.finished_at or change.at
+        if change.new_state == vb.SUCCEEDED and (pipeline.last_success_at is None or when > pipeline.last_success_at):
+            pipeline.last_success_at = when
+        if change.new_state == vb.FAILED and (pipeline.last_failure_at is None or when >= pipeline.last_failure_at):
+            pipeline.last_failure_at = when
+            pipeline.last_failure_message = run.error_message or f"Run {run.vendor_status}"

@@ -1,0 +1,34 @@
+"""Celery tasks: they take ids, re-read rows, and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import polling, scheduling
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="jobs.tasks.tick", ignore_result=True)
+def tick() -> int:
+    """Claim every account that has something due and enqueue one poll task for each."""
+    now = timezone.now()
+    enqueued = 0
+    for account_id in scheduling.due_account_ids(now):
+        token = scheduling.claim(account_id, now)
+        if token is not None:
+            poll_account.delay(account_id, str(token))
+            enqueued += 1
+    return enqueued
+
+
+@shared_task(name="jobs.tasks.poll_account", ignore_result=True, acks_late=True)
+def poll_account(account_id: int, lease_token: str) -> str:
+    summary = polling.poll_claimed(account_id, lease_token)
+    if summary is None:
+        return "lease lost; skipped"
+    log.info("%s", summary.line())
+    return summary.outcome

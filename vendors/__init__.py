@@ -1,0 +1,1 @@
+"""Vendor clients, normalizers and simulators. Knows nothing of Django or the ORM."""

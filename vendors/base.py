@@ -1,0 +1,173 @@
+"""The vendor contract: plain dataclasses in, plain dataclasses out.
+
+Nothing here knows about Django. A client takes an `AccountConfig` and returns
+`Observation`s, or raises a `VendorError` subclass whose `kind` tells the engine how to
+react (back off, mark credentials broken, mark a job expired...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+# Normalized run states (DESIGN.md "Normalized states").
+QUEUED = "queued"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+CANCELED = "canceled"
+UNKNOWN = "unknown"
+STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN)
+ACTIVE_STATES = frozenset({QUEUED, RUNNING})
+FINISHED_STATES = frozenset({SUCCEEDED, FAILED, CANCELED})
+
+# Flags that qualify a state.
+FLAGS = ("partial", "empty", "retrying", "paused", "expired")
+
+# Why a run failed (ours, not the vendor's vocabulary).
+ERROR_KINDS = ("auth", "config", "query", "vendor", "timeout", "rate_limit", "unknown")
+
+# Keys allowed in Observation.counts (API contract, issue 2).
+COUNT_KEYS = ("total", "processed", "succeeded", "failed", "dropped", "files", "bytes", "rows")
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """Everything a client needs to talk to one vendor account."""
+
+    vendor: str
+    name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    credentials: dict[str, str] = field(default_factory=dict)
+    region: str = ""
+    base_url: str = ""
+
+    def __repr__(self) -> str:  # never let a secret reach a log line or a traceback
+        keys = ",".join(sorted(self.credentials))
+        return f"AccountConfig(vendor={self.vendor!r}, name={self.name!r}, credentials=<{keys}>)"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing we track at the vendor: a pipeline of some kind, by the vendor's id."""
+
+    kind: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class RunError:
+    message: str = ""
+    code: str = ""
+    kind: str = ""
+
+
+@dataclass
+class Observation:
+    """What the vendor says now about one run, normalized."""
+
+    target: Target
+    run_key: str
+    state: str
+    vendor_status: str
+    progress: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: RunError | None = None
+    flags: tuple[str, ...] = ()
+    raw: Any = None
+    # True when the vendor gave no id and no start time: the run will get a real key
+    # once it starts, and the engine re-keys the row instead of creating a second one.
+    provisional_key: bool = False
+
+    def fingerprint(self) -> str:
+        """A stable hash of what the vendor said: equal fingerprints mean nothing changed."""
+        payload = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class TargetResult:
+    """The outcome of polling one target: observations, or the error that stopped it."""
+
+    target: Target
+    observations: list[Observation] = field(default_factory=list)
+    error: VendorError | None = None
+    http_status: int | None = None
+
+
+class VendorError(Exception):
+    """Any failure talking to a vendor. `kind` drives the engine's reaction."""
+
+    kind: ClassVar[str] = "vendor"
+    # Errors that concern the whole account: stop polling its other targets now.
+    account_wide: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        code: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.code = code
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        status = f"HTTP {self.http_status}: " if self.http_status else ""
+        return f"{status}{self.message}"
+
+
+class AuthError(VendorError):
+    kind = "auth"
+    account_wide = True
+
+
+class NotFound(VendorError):
+    kind = "not_found"
+
+
+class RateLimited(VendorError):
+    kind = "rate_limited"
+    account_wide = True
+
+
+class Transient(VendorError):
+    """Timeouts, refused connections, 5xx: the vendor may answer next time."""
+
+    kind = "transient"
+    account_wide = True
+
+
+class BadResponse(VendorError):
+    """The vendor answered, but not in a shape we understand."""
+
+    kind = "bad_response"
+
+
+class Rejected(VendorError):
+    """A 4xx other than auth/404/429: the vendor refused what we asked (validation)."""
+
+    kind = "rejected"
+
+
+POLL_ERROR_KINDS = ("auth", "not_found", "rate_limited", "transient", "bad_response", "rejected")
+
+
+@dataclass(frozen=True)
+class AccountSchema:
+    """What the config file and forms must supply for a vendor's account."""
+
+    regions: tuple[str, ...] = ()
+    required_settings: tuple[str, ...] = ()
+    # Each inner tuple is one acceptable set of credential keys.
+    credential_sets: tuple[tuple[str, ...], ...] = ()
+    kinds: tuple[str, ...] = ()

@@ -1,0 +1,237 @@
+"""The one HTTP entry point for every vendor call.
+
+Timeouts, bounded retries (urllib3's Retry, GET only), a user agent, a response size
+cap, a wall-clock deadline for bodies that trickle, and the mapping from HTTP outcomes to
+typed `VendorError`s all live here, so no vendor client can forget one of them.
+Tests point clients at the simulator through the account's base URL; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .base import AuthError, BadResponse, NotFound, RateLimited, Rejected, Transient
+
+USER_AGENT = "pipewatch/1.0 (+self-hosted import/export job monitor)"
+
+# (code, message) extracted from a vendor's error body; each vendor knows its envelope.
+ErrorParser = Callable[[Any], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    # Whole-response deadline: a body that trickles a byte at a time never trips the
+    # read timeout, so we also bound the total time spent reading.
+    total_timeout: float = 30.0
+    max_bytes: int = 5 * 1024 * 1024
+    retries: int = 2
+    backoff_factor: float = 0.2
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+    def json(self) -> Any:
+        try:
+            text = self.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadResponse(f"response is not valid UTF-8 (byte {exc.start})", http_status=self.status) from None
+        try:
+            return json.loads(text)
+        except ValueError:
+            ctype = self.headers.get("Content-Type", "unknown content type")
+            raise BadResponse(f"expected JSON, got {ctype}: {snippet(text)}", http_status=self.status) from None
+
+
+def snippet(text: str, limit: int = 120) -> str:
+    """A short, printable excerpt of a body for an error message."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    cleaned = " ".join(cleaned.split())
+    return repr(cleaned[:limit] + ("…" if len(cleaned) > limit else ""))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is either seconds or an HTTP date; anything else is ignored."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def default_error_parser(body: Any) -> tuple[str, str]:
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error") or ""
+        code = body.get("code") or body.get("type") or ""
+        return str(code), str(message)
+    return "", ""
+
+
+class HttpClient:
+    """A `requests.Session` per account with the product's safety rails."""
+
+    def __init__(
+        self,
+        settings: HttpSettings | None = None,
+        error_parser: ErrorParser = default_error_parser,
+    ) -> None:
+        self.settings = settings or HttpSettings()
+        self.error_parser = error_parser
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        retry = Retry(
+            total=self.settings.retries,
+            connect=self.settings.retries,
+            read=0,  # a read timeout already cost us read_timeout seconds
+            status=self.settings.retries,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET"}),
+            backoff_factor=self.settings.backoff_factor,
+            respect_retry_after_header=False,  # 429s go back to the engine's scheduler
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        """Send one request and return the whole (capped) response, any status."""
+        s = self.settings
+        started = time.monotonic()
+        try:
+            resp = self.session.request(
+                method,
+                url,
+                timeout=(s.connect_timeout, s.read_timeout),
+                stream=True,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise Transient(f"connection to {_host(url)} timed out") from None
+        except requests.exceptions.ReadTimeout:
+            raise Transient(f"{_host(url)} did not answer within {s.read_timeout:g} s", code="timeout") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise Transient(f"cannot connect to {_host(url)}: {_reason(exc)}") from None
+        except requests.exceptions.RequestException as exc:
+            raise Transient(f"request to {_host(url)} failed: {_reason(exc)}") from None
+        try:
+            body = self._read_capped(resp, started, url)
+        finally:
+            resp.close()
+        return Response(status=resp.status_code, headers=resp.headers, body=body, url=url)
+
+    def _read_capped(self, resp: requests.Response, started: float, url: str) -> bytes:
+        s = self.settings
+        declared = resp.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > s.max_bytes:
+            raise BadResponse(
+                f"response of {int(declared):,} bytes exceeds the {s.max_bytes:,}-byte cap",
+                http_status=resp.status_code,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in resp.iter_content(chunk_size=65536):
+                size += len(chunk)
+                if size > s.max_bytes:
+                    raise BadResponse(
+                        f"response exceeds the {s.max_bytes:,}-byte cap",
+                        http_status=resp.status_code,
+                    )
+                if time.monotonic() - started > s.total_timeout:
+                    raise Transient(
+                        f"{_host(url)} took longer than {s.total_timeout:g} s to send its answer",
+                        http_status=resp.status_code,
+                        code="timeout",
+                    )
+                chunks.append(chunk)
+        except requests.exceptions.RequestException as exc:
+            raise Transient(f"{_host(url)} broke off its answer: {_reason(exc)}", code="timeout") from None
+        return b"".join(chunks)
+
+    def call_json(self, method: str, url: str, **kwargs: Any) -> tuple[Any, Response]:
+        """Send a request, raise a typed error for any non-2xx, return parsed JSON."""
+        resp = self.request(method, url, **kwargs)
+        self.raise_for_status(resp)
+        if resp.status == 204 or not resp.body.strip():
+            return None, resp
+        return resp.json(), resp
+
+    def raise_for_status(self, resp: Response) -> None:
+        if 200 <= resp.status < 300:
+            return
+        code, message = self._error_details(resp)
+        status = resp.status
+        detail = message or _status_text(status)
+        if status in (401, 403):
+            raise AuthError(detail, http_status=status, code=code)
+        if status == 404:
+            raise NotFound(detail, http_status=status, code=code)
+        if status == 429:
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            raise RateLimited(detail, http_status=status, code=code, retry_after=retry_after)
+        if status >= 500:
+            raise Transient(detail, http_status=status, code=code)
+        raise Rejected(detail, http_status=status, code=code)
+
+    def _error_details(self, resp: Response) -> tuple[str, str]:
+        try:
+            body = resp.json()
+        except BadResponse:
+            text = resp.body[:2000].decode("utf-8", "replace")
+            return "", f"{_status_text(resp.status)} (non-JSON body: {snippet(text, 80)})"
+        try:
+            return self.error_parser(body)
+        except Exception:  # a malformed envelope must not hide the status code
+            return "", _status_text(resp.status)
+
+
+def _host(url: str) -> str:
+    return requests.utils.urlparse(url).netloc or url
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    # requests nests the useful part ("Connection refused") deep inside its message.
+    for marker in ("Connection refused", "Name or service not known", "timed out", "reset"):
+        if marker in text:
+            return marker
+    return snippet(text, 100)
+
+
+def _status_text(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"

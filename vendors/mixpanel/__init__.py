@@ -1,0 +1,1 @@
+"""Mixpanel: legacy Cloud Import connectors (VENDORS.md §1)."""
