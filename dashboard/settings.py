@@ -76,6 +76,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
+if DEBUG or TESTING:  # runserver and the test live server serve static files themselves
+    MIDDLEWARE.remove("whitenoise.middleware.WhiteNoiseMiddleware")
+
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
 
@@ -182,6 +185,9 @@ POLL_IDLE_SECONDS = _positive("POLL_IDLE_SECONDS", 300)
 POLL_ERROR_BACKOFF_MAX_SECONDS = _positive("POLL_ERROR_BACKOFF_MAX_SECONDS", 1800)
 POLL_LEASE_SECONDS = _positive("POLL_LEASE_SECONDS", 120)
 STUCK_AFTER_SECONDS = _positive("STUCK_AFTER_SECONDS", 3600)
+# How often open pages refresh their live parts (while something runs / otherwise).
+LIVE_REFRESH_SECONDS = _positive("LIVE_REFRESH_SECONDS", 5)
+IDLE_REFRESH_SECONDS = _positive("IDLE_REFRESH_SECONDS", 60)
 
 VENDOR_CONNECT_TIMEOUT = _positive("VENDOR_CONNECT_TIMEOUT", 5)
 VENDOR_READ_TIMEOUT = _positive("VENDOR_READ_TIMEOUT", 20)

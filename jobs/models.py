@@ -42,7 +42,9 @@ class Account(models.Model):
     name = models.CharField(max_length=100, unique=True)
     vendor = models.CharField(max_length=20, choices=VENDOR_CHOICES)
     region = models.CharField(max_length=20, blank=True)
-    base_url = models.URLField(blank=True, help_text="Replaces every host of the vendor (simulator, proxies).")
+    base_url = models.CharField(
+        max_length=300, blank=True, help_text="Replaces every host of the vendor (simulator, proxies)."
+    )
     settings = models.JSONField(default=dict, blank=True)
     credentials_token = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)

@@ -140,6 +140,10 @@ class HttpClient:
         except requests.exceptions.ReadTimeout:
             raise Transient(f"{_host(url)} did not answer within {s.read_timeout:g} s", code="timeout") from None
         except requests.exceptions.ConnectionError as exc:
+            # With a Retry policy urllib3 wraps read timeouts in MaxRetryError, which
+            # requests reports as a ConnectionError: tell the two apart by the reason.
+            if "Read timed out" in str(exc):
+                raise Transient(f"{_host(url)} did not answer within {s.read_timeout:g} s", code="timeout") from None
             raise Transient(f"cannot connect to {_host(url)}: {_reason(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise Transient(f"request to {_host(url)} failed: {_reason(exc)}") from None

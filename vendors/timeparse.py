@@ -25,6 +25,13 @@ _NAMED_ZONE = re.compile(
 
 def parse_time(value: object, field: str = "time") -> datetime | None:
     """Parse any vendor timestamp; None for empty or zero; BadResponse when unreadable."""
+    try:
+        return _parse(value, field)
+    except (ValueError, OverflowError):  # impossible dates such as month 13, year 10000
+        raise BadResponse(f"{field}: unreadable timestamp {str(value)[:60]!r}") from None
+
+
+def _parse(value: object, field: str) -> datetime | None:
     if value is None or value == "" or value == 0:
         return None
     if isinstance(value, bool):
@@ -50,10 +57,7 @@ def parse_time(value: object, field: str = "time") -> datetime | None:
         frac = (m["frac"] or "")[:7]
         naive = datetime.fromisoformat(f"{m['date']}T{m['time']}{frac}")
         return naive.replace(tzinfo=zone).astimezone(UTC)
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadResponse(f"{field}: unreadable timestamp {value!r}") from None
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)  # a date or a naive time: the vendors mean UTC
     return parsed.astimezone(UTC)

@@ -18,8 +18,8 @@ _SYMBOLS = {
     "queued": ("…", "Queued"),
     "failing": ("✕", "Failing"),
     "failed": ("✕", "Failed"),
-    "stuck": ("⏸", "Stuck"),
-    "late": ("⏰", "Late"),
+    "stuck": ("⚠", "Stuck"),
+    "late": ("◔", "Late"),
     "paused": ("Ⅱ", "Paused"),
     "canceled": ("⊘", "Canceled"),
     "unknown": ("?", "Unknown"),
@@ -32,7 +32,7 @@ COUNT_LABELS = {
     "failed": "failed",
     "dropped": "dropped",
     "files": "files",
-    "bytes": "bytes",
+    "bytes": "size",
     "rows": "rows",
 }
 

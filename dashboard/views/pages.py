@@ -4,6 +4,7 @@ it can change."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
@@ -18,11 +19,12 @@ from ..presenters import PipelineRow, pipeline_rows
 
 RUNS_PER_PAGE = 20
 SNAPSHOTS_PER_RUN = 30
-FAST_POLL, SLOW_POLL = "5s", "60s"
 
 
 def _poll_interval(active: bool) -> str:
-    return FAST_POLL if active else SLOW_POLL
+    """Fast while something runs; otherwise slow, so new runs and failures still appear."""
+    seconds = settings.LIVE_REFRESH_SECONDS if active else settings.IDLE_REFRESH_SECONDS
+    return f"{seconds:g}s"
 
 
 @login_required
@@ -39,6 +41,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "counters": counters,
         "poll_every": _poll_interval(active),
+        "live": active,
         "now": now,
         "has_accounts": bool(rows) or _has_accounts(),
     }
@@ -70,7 +73,7 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
         )
     )
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"pipeline": pipeline, "row": row, "page": page, "now": now, "poll_every": FAST_POLL}
+    context = {"pipeline": pipeline, "row": row, "page": page, "now": now, "poll_every": _poll_interval(True)}
     if request.htmx:
         if not row.live:
             # Render once more so the final state shows, and tell htmx to stop polling.

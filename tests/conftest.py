@@ -1,0 +1,120 @@
+"""Shared fixtures. The suite runs on the real services or not at all: PostgreSQL, Redis and
+Chromium missing is an error, never a skip."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API + live_server
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from django.conf import settings
+
+    problems = []
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if not engine.endswith("postgresql"):
+        problems.append(f"the suite needs PostgreSQL (DATABASE_URL), got {engine}")
+    else:
+        import psycopg
+
+        db = settings.DATABASES["default"]
+        try:
+            psycopg.connect(
+                host=db["HOST"] or "127.0.0.1",
+                port=db["PORT"] or 5432,
+                user=db["USER"],
+                password=db["PASSWORD"] or None,
+                dbname="postgres",
+                connect_timeout=3,
+            ).close()
+        except Exception as exc:
+            problems.append(f"PostgreSQL is not reachable: {exc}")
+    if not settings.REDIS_URL:
+        problems.append("the suite needs Redis (REDIS_URL)")
+    else:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=3).ping()
+        except Exception as exc:
+            problems.append(f"Redis is not reachable at {settings.REDIS_URL}: {exc}")
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        problems.append(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    if problems:
+        pytest.exit("missing services:\n  " + "\n  ".join(problems), returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _fast_vendor_http(settings: object) -> None:
+    """Short timeouts and no retries: fault tests stay quick, the code path stays real."""
+    settings.VENDOR_CONNECT_TIMEOUT = 1
+    settings.VENDOR_READ_TIMEOUT = 1
+    settings.VENDOR_TOTAL_TIMEOUT = 2
+    settings.VENDOR_HTTP_RETRIES = 0
+    from jobs import polling
+
+    polling._clients.clear()
+
+
+@dataclass
+class Sim:
+    """A running simulator with a frozen clock, and the Mixpanel world inside it."""
+
+    url: str
+    clock: object
+    simulator: object
+    mixpanel: object
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sim() -> Iterator[Sim]:
+    from vendors.mixpanel.simulator import MixpanelWorld, SimProject
+    from vendors.simulator.core import Clock, SimServer, Simulator
+    from vendors.simulator.scenarios import mixpanel_seed_connectors
+
+    clock = Clock(T0, frozen=True)
+    simulator = Simulator(clock)
+    world = MixpanelWorld([SimProject("12345", username="svc", secret="s3cret").add(*mixpanel_seed_connectors())])
+    world.install(simulator)
+    server = SimServer(simulator).start()
+    try:
+        yield Sim(server.url, clock, simulator, world)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mp_account(db: None, sim: Sim):
+    from jobs.models import Account
+
+    account = Account(name="mp-test", vendor="mixpanel", base_url=sim.url, settings={"project_id": "12345"})
+    account.credentials = {"username": "svc", "secret": "s3cret"}
+    account.save()
+    return account
+
+
+@pytest.fixture
+def make_pipeline(mp_account):
+    from jobs.models import Pipeline
+
+    def make(external_id: str, account=None, **kwargs: object) -> Pipeline:
+        return Pipeline.objects.create(
+            account=account or mp_account, kind="import_connector", external_id=external_id, **kwargs
+        )
+
+    return make

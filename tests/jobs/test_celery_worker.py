@@ -1,0 +1,29 @@
+"""One real Celery worker on Redis: beat's tick claims, the worker polls, rows land."""
+
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+
+from dashboard.celery import app
+from jobs import tasks
+from jobs.models import Run
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tick_and_poll_through_a_real_worker(mp_account, make_pipeline) -> None:
+    assert app.conf.broker_url.startswith("redis://"), "this test needs the Redis broker"
+    assert settings.CELERY_TASK_ACKS_LATE
+    make_pipeline("seed-running")
+    make_pipeline("seed-failed")
+    app.control.purge()  # leftovers of an interrupted earlier run must not muddle this one
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10):
+        enqueued = tasks.tick.delay()
+        deadline = time.monotonic() + 20
+        while Run.objects.count() < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert enqueued.id
+    assert sorted(Run.objects.values_list("state", flat=True)) == ["failed", "running"]
+    mp_account.refresh_from_db()
+    assert mp_account.lease_token is None and mp_account.last_poll_ok_at is not None

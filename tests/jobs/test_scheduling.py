@@ -1,0 +1,81 @@
+"""Claims: two ticks or a tick and `manage.py poll` never poll one account at once."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from jobs import scheduling, tasks
+from jobs.models import Account
+
+
+@pytest.mark.django_db
+def test_only_one_claim_wins(mp_account, make_pipeline) -> None:
+    make_pipeline("seed-running")
+    now = timezone.now()
+    first = scheduling.claim(mp_account.pk, now)
+    second = scheduling.claim(mp_account.pk, now)
+    assert first is not None and second is None
+    scheduling.release(mp_account.pk, first)
+    assert scheduling.claim(mp_account.pk, now) is not None
+
+
+@pytest.mark.django_db
+def test_an_expired_lease_can_be_taken_over(mp_account) -> None:
+    now = timezone.now()
+    assert scheduling.claim(mp_account.pk, now)
+    later = now + timedelta(seconds=3600)
+    assert scheduling.claim(mp_account.pk, later) is not None
+
+
+@pytest.mark.django_db
+def test_backing_off_accounts_are_not_due(mp_account, make_pipeline) -> None:
+    make_pipeline("seed-running")
+    now = timezone.now()
+    assert scheduling.due_account_ids(now) == [mp_account.pk]
+    Account.objects.filter(pk=mp_account.pk).update(backoff_until=now + timedelta(seconds=60))
+    assert scheduling.due_account_ids(now) == []
+    assert scheduling.claim(mp_account.pk, now) is None
+    assert scheduling.claim(mp_account.pk, now, ignore_backoff=True) is not None
+
+
+@pytest.mark.django_db
+def test_stale_task_does_nothing(mp_account, make_pipeline) -> None:
+    from jobs import polling
+
+    make_pipeline("seed-running")
+    token = scheduling.claim(mp_account.pk, timezone.now())
+    scheduling.release(mp_account.pk, token)
+    assert polling.poll_claimed(mp_account.pk, token) is None  # lease gone: a redelivered task is a no-op
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_ticks_enqueue_each_account_once(mp_account, make_pipeline, monkeypatch) -> None:
+    make_pipeline("seed-running")
+    enqueued: list[int] = []
+    monkeypatch.setattr(tasks.poll_account, "delay", lambda account_id, token: enqueued.append(account_id))
+    barrier = threading.Barrier(4)
+
+    def run_tick() -> None:
+        barrier.wait()
+        try:
+            tasks.tick()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run_tick) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert enqueued == [mp_account.pk]
+
+
+@pytest.mark.parametrize(
+    ("errors", "retry_after", "expected"), [(1, None, 15), (2, None, 30), (3, 100, 100), (30, None, 1800)]
+)
+def test_error_backoff(settings, errors, retry_after, expected) -> None:
+    settings.POLL_ACTIVE_SECONDS, settings.POLL_ERROR_BACKOFF_MAX_SECONDS = 15, 1800
+    assert scheduling.error_backoff(errors, retry_after) == expected
