@@ -42,9 +42,11 @@ test: export REDIS_URL ?= redis://127.0.0.1:6379/15
 test: $(BIN)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+lint: export TESTING = true
 lint: $(BIN)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
 
 format: $(BIN)/.dev-installed
 	$(BIN)/ruff format .

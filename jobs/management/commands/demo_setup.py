@@ -19,10 +19,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default=os.environ.get("DEMO_USERNAME", "admin"))
         parser.add_argument("--password", default=os.environ.get("DEMO_PASSWORD", "pipewatch-demo"))
+        parser.add_argument("--base-url", default="", help="where the simulator runs (default: as in demo.toml)")
+        parser.add_argument(
+            "--allow-without-debug", action="store_true", help="load the demo even with DEBUG off (docker compose demo)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.DEBUG:
-            raise CommandError("demo_setup is for local demos; it refuses to run with DEBUG off")
+        if not (settings.DEBUG or options["allow_without_debug"]):
+            raise CommandError("demo_setup is for local demos; with DEBUG off pass --allow-without-debug")
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=options["username"], defaults={"is_staff": True, "is_superuser": True}
@@ -34,6 +38,9 @@ class Command(BaseCommand):
             accounts, pipelines = config.load(DEMO_CONFIG)
         except config.ConfigError as exc:
             raise CommandError("\n".join(exc.problems)) from None
+        if options["base_url"]:
+            for account in accounts:
+                account.base_url = options["base_url"]
         result = config.apply(accounts, pipelines, actor_label="demo_setup")
         self.stdout.write(f"demo config: {result.summary()}")
         login = (
