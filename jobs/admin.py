@@ -52,9 +52,8 @@ class AccountForm(forms.ModelForm):
         creds = data.get("new_credentials")
         if creds is None and not self.instance.credentials_token:
             self.add_error("new_credentials", "Required for a new account.")
-        elif creds is not None and not _satisfies(creds, cls.schema.credential_sets):
-            options = " or ".join("+".join(o) for o in cls.schema.credential_sets)
-            self.add_error("new_credentials", f"{cls.label} needs {options}")
+        elif creds is not None and (problem := cls.schema.credentials_problem(creds)):
+            self.add_error("new_credentials", f"{cls.label} {problem}")
         return data
 
     def save(self, commit: bool = True) -> Account:
@@ -64,11 +63,6 @@ class AccountForm(forms.ModelForm):
         if commit:
             account.save()
         return account
-
-
-def _satisfies(creds: dict[str, str], options: tuple[tuple[str, ...], ...]) -> bool:
-    present = {k for k, v in creds.items() if v}
-    return not options or any(set(o) <= present for o in options)
 
 
 @admin.register(Account)

@@ -181,11 +181,8 @@ class _Validator:
                     continue
                 raw = self.environ[var]
             resolved[key] = raw
-        if cls and cls.schema.credential_sets:
-            present = {k for k, v in resolved.items() if v}
-            if not any(set(option) <= present for option in cls.schema.credential_sets):
-                options = " or ".join("+".join(o) for o in cls.schema.credential_sets)
-                self.problem(where, f"field 'credentials': {cls.label} needs {options}")
+        if cls and (problem := cls.schema.credentials_problem(resolved)):
+            self.problem(where, f"field 'credentials': {cls.label} {problem}")
         return resolved
 
     def pipeline(self, i: int, entry: Any, vendors: dict[str, str]) -> list[PipelineSpec] | None:

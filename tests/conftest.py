@@ -83,13 +83,12 @@ T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def sim() -> Iterator[Sim]:
-    from vendors.mixpanel.simulator import MixpanelWorld, SimProject
+    from vendors.mixpanel.simulator import MixpanelWorld, SimProject, seed_connectors
     from vendors.simulator.core import Clock, SimServer, Simulator
-    from vendors.simulator.scenarios import mixpanel_seed_connectors
 
     clock = Clock(T0, frozen=True)
     simulator = Simulator(clock)
-    world = MixpanelWorld([SimProject("12345", username="svc", secret="s3cret").add(*mixpanel_seed_connectors())])
+    world = MixpanelWorld([SimProject("12345", username="svc", secret="s3cret").add(*seed_connectors())])
     world.install(simulator)
     server = SimServer(simulator).start()
     try:

@@ -52,10 +52,22 @@ class AccountConfig:
 
 @dataclass(frozen=True)
 class Target:
-    """One thing we track at the vendor: a pipeline of some kind, by the vendor's id."""
+    """One thing we track at the vendor: a pipeline of some kind, by the vendor's id.
+
+    For one-shot job kinds (FullStory batch imports, Micro imports) a pipeline is a
+    stream of jobs, and `open_runs` lists the job ids that are not finished yet: the
+    client asks about those only.
+    """
 
     kind: str
     external_id: str
+    open_runs: tuple[str, ...] = ()
+    # Pipeline-level settings the vendor needs to poll it (e.g. a Statsig window).
+    config: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.external_id)
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,10 @@ class Observation:
     # True when the vendor gave no id and no start time: the run will get a real key
     # once it starts, and the engine re-keys the row instead of creating a second one.
     provisional_key: bool = False
+    # Row-level errors or per-row results, the complete set known now (None: not given).
+    items: list[RunItem] | None = None
+    # When the vendor will forget this job (Micro: 7 days).
+    expires_at: datetime | None = None
 
     def fingerprint(self) -> str:
         """A stable hash of what the vendor said: equal fingerprints mean nothing changed."""
@@ -90,14 +106,34 @@ class Observation:
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class RunItem:
+    """One row-level outcome of a job: an error (FullStory) or a per-row result (Micro)."""
+
+    kind: str  # "error" | "result"
+    message: str = ""
+    code: str = ""
+    data: Any = None
+
+
 @dataclass
 class TargetResult:
-    """The outcome of polling one target: observations, or the error that stopped it."""
+    """The outcome of polling one target: observations, or the error that stopped it.
+
+    A client may also return results for targets nobody asked about (discovery): the
+    engine creates those pipelines, named `name`.
+    """
 
     target: Target
     observations: list[Observation] = field(default_factory=list)
     error: VendorError | None = None
     http_status: int | None = None
+    # Run keys the vendor no longer knows (404 on a job we tracked): expired.
+    gone: list[str] = field(default_factory=list)
+    # Pipeline-level facts (nessie status summary and day timeline, frequency, ...),
+    # kept on the pipeline and replaced when they change. None: nothing new.
+    info: dict[str, Any] | None = None
+    name: str = ""
 
 
 class VendorError(Exception):
@@ -159,6 +195,33 @@ class Rejected(VendorError):
     kind = "rejected"
 
 
+class InvalidSpec(ValueError):
+    """A create/backfill request that fails the vendor's rules, caught before any call.
+
+    `errors` maps a field name ("" for the whole request) to a message for that field.
+    """
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k or 'request'}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass
+class CreateResult:
+    """What the vendor answered to a create (or backfill, or run-now) request."""
+
+    message: str
+    # Pipelines that now exist at the vendor (nessie may create two: events and people).
+    targets: list[Target] = field(default_factory=list)
+    # Jobs started, for one-shot kinds (their ids become runs of the pipeline).
+    run_keys: list[str] = field(default_factory=list)
+    # Runs that already finished in the answer itself (Micro's synchronous imports).
+    observations: list[Observation] = field(default_factory=list)
+    # Facts worth showing as they are (nessie's BigQuery dataset link, ...).
+    details: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None
+
+
 POLL_ERROR_KINDS = ("auth", "not_found", "rate_limited", "transient", "bad_response", "rejected")
 
 
@@ -171,3 +234,14 @@ class AccountSchema:
     # Each inner tuple is one acceptable set of credential keys.
     credential_sets: tuple[tuple[str, ...], ...] = ()
     kinds: tuple[str, ...] = ()
+    # Kinds whose pipelines are streams of one-shot jobs, tracked by job id.
+    one_shot_kinds: tuple[str, ...] = ()
+    # Kinds that are imports (the rest are exports), for filters.
+    import_kinds: tuple[str, ...] = ()
+
+    def credentials_problem(self, credentials: dict[str, str]) -> str:
+        """ "" when one acceptable set of credential keys is present with values."""
+        present = {k for k, v in credentials.items() if v}
+        if not self.credential_sets or any(set(o) <= present for o in self.credential_sets):
+            return ""
+        return "needs " + " or ".join(" + ".join(o) for o in self.credential_sets)

@@ -1,16 +1,30 @@
-"""The base every vendor client derives from: one small interface, per DESIGN.md."""
+"""The base every vendor client derives from: one small interface, per DESIGN.md.
+
+Operations a vendor does not offer are simply not in `capabilities`; calling them
+raises NotImplementedError, and the pages do not offer them.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from .base import AccountConfig, AccountSchema, Observation, Target, TargetResult, VendorError
+from .base import (
+    AccountConfig,
+    AccountSchema,
+    CreateResult,
+    Observation,
+    Target,
+    TargetResult,
+    VendorError,
+)
 from .http import ErrorParser, HttpClient, HttpSettings, default_error_parser
 
 POLL = "poll"
 CREATE = "create"
 CANCEL = "cancel"
-DISCOVER = "discover"
+PAUSE = "pause"  # pause/resume at the vendor (nessie)
+RUN_NOW = "run_now"  # trigger a run now (warehouse manual-sync)
+DISCOVER = "discover"  # the vendor lists pipelines we did not configure
 
 
 class VendorClient:
@@ -36,21 +50,61 @@ class VendorClient:
         region = self.account.region or next(iter(self.hosts))
         return self.hosts[region]
 
-    def poll(self, targets: list[Target]) -> list[TargetResult]:
-        """Poll each target; an account-wide error (auth, 429, vendor down) stops the rest."""
+    # -- reading -------------------------------------------------------------------
+    def poll(self, targets: list[Target], discover: bool = False) -> list[TargetResult]:
+        """Poll each target; an account-wide error (auth, 429, vendor down) stops the rest.
+
+        With `discover`, vendors that can list their pipelines add results for the ones
+        not in `targets`; the engine creates those pipelines.
+        """
         results: list[TargetResult] = []
         for target in targets:
             try:
-                results.append(TargetResult(target, self.poll_target(target)))
+                results.append(self.poll_one(target))
             except VendorError as exc:
                 results.append(TargetResult(target, error=exc, http_status=exc.http_status))
                 if exc.account_wide:
-                    break
+                    return results
+        if discover and DISCOVER in self.capabilities:
+            known = {t.key for t in targets}
+            try:
+                results.extend(r for r in self.discover() if r.target.key not in known)
+            except VendorError as exc:
+                if exc.account_wide:
+                    results.append(TargetResult(Target("", ""), error=exc, http_status=exc.http_status))
         return results
+
+    def poll_one(self, target: Target) -> TargetResult:
+        """One target's result; the default wraps `poll_target`'s observations."""
+        return TargetResult(target, self.poll_target(target))
 
     def poll_target(self, target: Target) -> list[Observation]:
         raise NotImplementedError
 
+    def discover(self) -> list[TargetResult]:
+        """Every pipeline the vendor lists for this account (DISCOVER capability)."""
+        raise NotImplementedError
+
     def check_credentials(self) -> str:
         """Call the cheapest authenticated endpoint; return a human summary or raise."""
+        raise NotImplementedError
+
+    # -- acting (only what `capabilities` says) ----------------------------------------
+    def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Check a create request as the vendor would; return it cleaned or raise InvalidSpec."""
+        raise NotImplementedError
+
+    def create(self, kind: str, spec: dict[str, Any]) -> CreateResult:
+        raise NotImplementedError
+
+    def cancel(self, target: Target, run_key: str = "") -> str:
+        raise NotImplementedError
+
+    def pause(self, target: Target) -> str:
+        raise NotImplementedError
+
+    def resume(self, target: Target) -> str:
+        raise NotImplementedError
+
+    def run_now(self, target: Target) -> CreateResult:
         raise NotImplementedError

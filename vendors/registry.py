@@ -1,13 +1,27 @@
-"""Vendor name -> client class. Adding a vendor is one package plus one line here."""
+"""Vendor name -> client class. Each vendor package lists its clients in `CLIENTS`;
+adding a vendor is one package plus its name in VENDOR_PACKAGES."""
 
 from __future__ import annotations
+
+import importlib
 
 from .base import AccountConfig
 from .client import VendorClient
 from .http import HttpSettings
-from .mixpanel.client import MixpanelClient
 
-VENDORS: dict[str, type[VendorClient]] = {cls.vendor: cls for cls in (MixpanelClient,)}
+VENDOR_PACKAGES = ("mixpanel", "fullstory", "micro", "statsig")
+
+
+def _load() -> dict[str, type[VendorClient]]:
+    found: dict[str, type[VendorClient]] = {}
+    for package in VENDOR_PACKAGES:
+        module = importlib.import_module(f"vendors.{package}")
+        for cls in getattr(module, "CLIENTS", ()):
+            found[cls.vendor] = cls
+    return found
+
+
+VENDORS: dict[str, type[VendorClient]] = _load()
 
 
 def vendor_class(vendor: str) -> type[VendorClient]:

@@ -6,9 +6,8 @@ import requests
 
 from vendors.base import AccountConfig, Target
 from vendors.mixpanel.client import MixpanelClient
-from vendors.mixpanel.simulator import ScriptedRun, SimConnector
+from vendors.mixpanel.simulator import SEED_CONNECTORS, ScriptedRun, SimConnector
 from vendors.seeds import readme_code_samples
-from vendors.simulator.scenarios import SEED_CONNECTORS
 from vendors.timeparse import parse_time
 
 from ..conftest import T0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..seeds import readme_code_samples
 from ..simulator.core import SimRequest, SimResponse, Simulator, json_response
 from ..timeparse import format_go_time
 
@@ -245,3 +246,58 @@ def _connector_object(c: SimConnector) -> dict[str, Any]:
 
 def _error(status: int, message: str) -> SimResponse:
     return json_response({"status": "error", "error": message}, status)
+
+
+GZIP_MESSAGE = (
+    "No compression specified but Gzip detected. Please submit a new request with correct compression as param"
+)
+MIXPANEL_SEED = "mixpanel-import-connector-history.txt"
+SEED_CONNECTORS = {
+    "seed-queued": "Sample Response - Queued Job",
+    "seed-running": "Sample Response - Running Job",
+    "seed-success": "Sample Response - Successfully Completed Job",
+    "seed-failed": "Sample Response - Failed Job",
+}
+
+
+def seed_connectors() -> list[SimConnector]:
+    samples = readme_code_samples(MIXPANEL_SEED)
+    return [SimConnector(cid, label=name, verbatim=samples[name]) for cid, name in SEED_CONNECTORS.items()]
+
+
+def install_demo(sim: Simulator, origin: datetime) -> MixpanelWorld:
+    """The Mixpanel part of `make run`'s demo (demo/demo.toml points at it)."""
+    main = SimProject("12345", username="demo-svc", secret="demo-secret").add(
+        SimConnector(
+            "s3-events",
+            label="S3 events (hourly drop)",
+            cycle=CyclingRuns(origin, period=75, run_seconds=45, events=120_000),
+        ),
+        SimConnector(
+            "gcs-people",
+            label="GCS people profiles",
+            cycle=CyclingRuns(
+                origin + timedelta(seconds=20),
+                period=95,
+                run_seconds=50,
+                outcomes=("success", "success", "failed"),
+                message=GZIP_MESSAGE,
+                events=8_000,
+                dropped=40,
+            ),
+        ),
+        SimConnector(
+            "backfill-2024",
+            label="2024 backfill",
+            cycle=CyclingRuns(origin, period=1800, queue_seconds=30, run_seconds=1500, events=9_000_000),
+        ),
+        *seed_connectors(),
+    )
+    busy = SimProject(
+        "777", username="busy-svc", secret="busy-secret", rate_limit=1, rate_window=30, retry_after=20
+    ).add(
+        SimConnector("busy-feed", cycle=CyclingRuns(origin, period=120, run_seconds=60, id_style="ids")),
+    )
+    world = MixpanelWorld([main, busy])
+    world.install(sim)
+    return world

@@ -1,0 +1,3 @@
+"""fullstory: not implemented yet."""
+
+CLIENTS = ()

@@ -1,0 +1,3 @@
+"""micro: not implemented yet."""
+
+CLIENTS = ()

@@ -1,0 +1,3 @@
+"""statsig: not implemented yet."""
+
+CLIENTS = ()
