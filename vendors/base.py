@@ -62,8 +62,6 @@ class Target:
     kind: str
     external_id: str
     open_runs: tuple[str, ...] = ()
-    # Pipeline-level settings the vendor needs to poll it (e.g. a Statsig window).
-    config: tuple[tuple[str, Any], ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:

@@ -35,6 +35,9 @@ class VendorClient:
     # region -> default base URL (scheme and host); an account's base_url replaces it.
     hosts: ClassVar[dict[str, str]] = {}
     error_parser: ClassVar[ErrorParser] = staticmethod(default_error_parser)
+    # Published request limits per credential: (requests, per seconds). The engine keeps
+    # every worker under them with a shared token bucket; Retry-After still wins.
+    rate_limits: ClassVar[tuple[tuple[int, float], ...]] = ()
 
     def __init__(self, account: AccountConfig, http_settings: HttpSettings | None = None) -> None:
         self.account = account
