@@ -8,9 +8,13 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from jobs.models import ApiToken
+
+from .roles import is_operator
 
 TOKEN_PREFIX = "pw_"
 
@@ -41,9 +45,17 @@ def _bearer_user(request: HttpRequest) -> object | None:
 
 
 def api_auth_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Session or bearer token. Session-authenticated writes still need the CSRF token;
+    bearer requests carry no cookie, so CSRF cannot apply to them."""
+
     @wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.is_authenticated:
+        if request.user.is_authenticated:
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+                if reason is not None:
+                    return JsonResponse({"error": "CSRF token missing or incorrect"}, status=403)
+        else:
             user = _bearer_user(request)
             if user is None:
                 response = JsonResponse(
@@ -55,4 +67,14 @@ def api_auth_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
             request.user = user
         return view(request, *args, **kwargs)
 
-    return wrapper
+    return csrf_exempt(wrapper)
+
+
+def api_operator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not is_operator(request.user):
+            return JsonResponse({"error": "this needs the operator role"}, status=403)
+        return view(request, *args, **kwargs)
+
+    return api_auth_required(wrapper)

@@ -184,6 +184,7 @@ POLL_ACTIVE_SECONDS = _positive("POLL_ACTIVE_SECONDS", 15)
 POLL_IDLE_SECONDS = _positive("POLL_IDLE_SECONDS", 300)
 POLL_ERROR_BACKOFF_MAX_SECONDS = _positive("POLL_ERROR_BACKOFF_MAX_SECONDS", 1800)
 POLL_LEASE_SECONDS = _positive("POLL_LEASE_SECONDS", 120)
+DISCOVERY_SECONDS = _positive("DISCOVERY_SECONDS", 600)
 STUCK_AFTER_SECONDS = _positive("STUCK_AFTER_SECONDS", 3600)
 # How often open pages refresh their live parts (while something runs / otherwise).
 LIVE_REFRESH_SECONDS = _positive("LIVE_REFRESH_SECONDS", 5)
@@ -194,6 +195,8 @@ VENDOR_READ_TIMEOUT = _positive("VENDOR_READ_TIMEOUT", 20)
 VENDOR_TOTAL_TIMEOUT = _positive("VENDOR_TOTAL_TIMEOUT", 30)
 VENDOR_MAX_RESPONSE_BYTES = env.int("VENDOR_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
 VENDOR_HTTP_RETRIES = env.int("VENDOR_HTTP_RETRIES", default=2)
+# A poll waits at most this long for the account's request budget, else it backs off.
+RATE_LIMIT_MAX_WAIT_SECONDS = _positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
 
 # --- Security --------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

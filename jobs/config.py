@@ -18,7 +18,7 @@ from django.db import transaction
 
 from vendors.registry import VENDORS
 
-from .models import Account, AuditEvent, Pipeline
+from .models import Account, AuditEvent, Pipeline, Run
 
 ACCOUNT_KEYS = {"name", "vendor", "region", "base_url", "settings", "credentials"}
 PIPELINE_KEYS = {"account", "kind", "external_id", "name", "jobs", "config"}
@@ -47,6 +47,7 @@ class PipelineSpec:
     external_id: str
     name: str
     config: dict[str, Any] = field(default_factory=dict)
+    jobs: list[str] = field(default_factory=list)  # one-shot kinds: job ids to track
 
 
 @dataclass
@@ -285,6 +286,28 @@ def apply(
                 detail={"created": result.created, "updated": result.updated, "deleted": result.deleted},
             )
     return result
+
+
+def register_job(pipeline: Pipeline, job_id: str) -> bool:
+    """Track one vendor job as a run of a one-shot pipeline; False if already tracked."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    _, created = Run.objects.get_or_create(
+        pipeline=pipeline,
+        external_id=job_id,
+        defaults={
+            "state": "queued",
+            "vendor_status": "",
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "last_change_at": now,
+            "sort_at": now,
+        },
+    )
+    if created:
+        Pipeline.objects.filter(pk=pipeline.pk).update(next_poll_at=now)
+    return created
 
 
 def _set_account(account: Account, spec: AccountSpec) -> None:

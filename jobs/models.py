@@ -59,6 +59,9 @@ class Account(models.Model):
     poll_error_since = models.DateTimeField(null=True, blank=True)
     consecutive_errors = models.PositiveIntegerField(default=0)
     backoff_until = models.DateTimeField(null=True, blank=True)
+    # Vendors that list their pipelines (nessie jobs, Statsig sources) are asked again
+    # at this time; None means "never asked yet".
+    next_discovery_at = models.DateTimeField(null=True, blank=True)
     # A claim by the tick: nobody else polls this account until the lease ends.
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.UUIDField(null=True, blank=True)
@@ -125,6 +128,8 @@ class Pipeline(models.Model):
     external_id = models.CharField(max_length=255)
     name = models.CharField(max_length=200, blank=True)
     config = models.JSONField(default=dict, blank=True)
+    # Pipeline-level facts the vendor reports (nessie summary and day timeline, frequency).
+    vendor_info = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=20, choices=SOURCES, default="config")
     paused = models.BooleanField(default=False, help_text="Monitoring paused: not polled.")
     created_at = models.DateTimeField(default=timezone.now)
@@ -158,8 +163,18 @@ class Pipeline(models.Model):
     def display_name(self) -> str:
         return self.name or self.external_id
 
-    def target(self) -> vb.Target:
-        return vb.Target(kind=self.kind, external_id=self.external_id)
+    def target(self, open_runs: tuple[str, ...] = ()) -> vb.Target:
+        return vb.Target(kind=self.kind, external_id=self.external_id, open_runs=open_runs)
+
+    @property
+    def is_one_shot(self) -> bool:
+        """A stream of one-shot jobs (FullStory, Micro, Statsig backfills), tracked by id."""
+        cls = VENDORS.get(self.account.vendor)
+        return bool(cls and self.kind in cls.schema.one_shot_kinds)
+
+    @property
+    def vendor_client_class(self) -> type | None:
+        return VENDORS.get(self.account.vendor)
 
     def health(self, now: datetime | None = None) -> Health:
         """Derived like a monitor's up/late/down; needs `account` and `current_run` loaded."""
@@ -215,6 +230,13 @@ class Run(models.Model):
     last_change_at = models.DateTimeField(default=timezone.now)
     # Newest first: start time when known, else when we first saw it (queued runs).
     sort_at = models.DateTimeField(default=timezone.now)
+    # When the vendor will forget this job (Micro keeps async imports 7 days).
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Nothing more will come: finished, or expired at the vendor. One-shot jobs are not
+    # polled once closed.
+    closed = models.BooleanField(default=False)
+    items_fingerprint = models.CharField(max_length=64, blank=True)
+    items_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -223,6 +245,8 @@ class Run(models.Model):
         indexes = [
             # pipeline page and API: a pipeline's runs, newest first
             models.Index(fields=["pipeline", "-sort_at"], name="run_pipeline_recent_idx"),
+            # poll path: the open jobs of one-shot pipelines
+            models.Index(fields=["pipeline"], name="run_open_idx", condition=models.Q(closed=False)),
         ]
         ordering = ["-sort_at", "-id"]
 
@@ -236,6 +260,26 @@ class Run(models.Model):
     @property
     def percent(self) -> int | None:
         return None if self.progress is None else round(self.progress * 100)
+
+
+class RunItem(models.Model):
+    """A row-level outcome of a job: an error (FullStory) or a per-row result (Micro).
+
+    Kept because the vendor forgets them (Micro after 7 days)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10)
+    code = models.CharField(max_length=100, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "position"], name="runitem_unique_position")]
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.position} {self.kind}"
 
 
 class Snapshot(models.Model):

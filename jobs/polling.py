@@ -19,13 +19,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from vendors import base as vb
-from vendors.client import VendorClient
+from vendors.client import DISCOVER, VendorClient
 from vendors.http import HttpSettings
-from vendors.registry import client_for
+from vendors.registry import client_for, vendor_class
 
-from . import scheduling
-from .models import Account, Pipeline, PollAttempt
-from .recording import RecordStats, record_observations
+from . import ratelimit, scheduling
+from .models import Account, Pipeline, PollAttempt, Run
+from .recording import RecordStats, mark_gone, record_observations
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class PollSummary:
     outcome: str = "ok"  # ok | idle | busy | <error kind> | internal
     message: str = ""
     pipelines: int = 0
+    discovered: int = 0
     stats: RecordStats = field(default_factory=RecordStats)
     duration_ms: int = 0
 
@@ -48,6 +49,8 @@ class PollSummary:
             f"{s.runs_created} new run(s), {s.runs_changed} changed, {s.snapshots} snapshot(s) "
             f"in {self.duration_ms} ms"
         )
+        if self.discovered:
+            text += f", {self.discovered} discovered"
         return f"{text}: {self.message}" if self.message else text
 
 
@@ -86,7 +89,8 @@ def client_for_account(account: Account) -> VendorClient:
         return cached[1]
     if cached:
         cached[1].close()
-    client = client_for(config, http_settings())
+    limits = vendor_class(config.vendor).rate_limits
+    client = client_for(config, http_settings(), ratelimit.limiter(f"{account.pk}", limits))
     _clients[account.pk] = (digest, client)
     return client
 
@@ -100,35 +104,48 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
         .select_related("current_run")
         .order_by("next_poll_at")
     )
-    if not pipelines:
+    client_cls = vendor_class_or_none(account.vendor)
+    discovery_due = account.next_discovery_at is None or account.next_discovery_at <= now
+    discover = bool(client_cls and DISCOVER in client_cls.capabilities and (discovery_due or not only_due))
+    if not pipelines and not discover:
         summary.outcome, summary.message = "idle", "nothing due"
         return summary
     summary.pipelines = len(pipelines)
+    targets = _targets(account, pipelines)
     started = time.monotonic()
     try:
         client = client_for_account(account)
-        results = client.poll([p.target() for p in pipelines])
+        results = client.poll(targets, discover=discover)
     except Exception as exc:  # our bug, or undecryptable credentials: record, then re-raise
         summary.duration_ms = int((time.monotonic() - started) * 1000)
         _record_account(account, now, summary, error=("internal", f"{type(exc).__name__}: {exc}", None, None))
         raise
     summary.duration_ms = int((time.monotonic() - started) * 1000)
 
-    by_target = {p.target(): p for p in pipelines}
+    by_key = {p.target().key: p for p in pipelines}
     account_error: vb.VendorError | None = None
     first_target_error: vb.VendorError | None = None
     for result in results:
-        pipeline = by_target[result.target]
         if result.error is not None and result.error.account_wide:
             account_error = result.error
             break
+        pipeline = by_key.get(result.target.key)
+        if pipeline is None:
+            if result.error is not None or not result.target.external_id:
+                continue
+            pipeline = _discovered(account, result, now)
+            by_key[result.target.key] = pipeline
+            summary.discovered += 1
         with transaction.atomic():
             if result.error is not None:
                 first_target_error = first_target_error or result.error
                 _record_target_error(pipeline, result.error, now)
             else:
-                stats = record_observations(pipeline, result.observations, now)
-                _add(summary.stats, stats)
+                _add(summary.stats, record_observations(pipeline, result.observations, now))
+                if result.gone:
+                    mark_gone(pipeline, result.gone, now)
+                if result.info is not None and result.info != pipeline.vendor_info:
+                    pipeline.vendor_info = result.info
                 pipeline.poll_error_kind = pipeline.poll_error_message = ""
             pipeline.last_polled_at = now
             pipeline.next_poll_at = scheduling.next_pipeline_poll(pipeline, now)
@@ -138,6 +155,7 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
                     "last_success_at",
                     "last_failure_at",
                     "last_failure_message",
+                    "vendor_info",
                     "poll_error_kind",
                     "poll_error_message",
                     "last_polled_at",
@@ -152,8 +170,40 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
     else:
         if first_target_error is not None:
             summary.message = f"{first_target_error.kind}: {first_target_error}"
+        if discover:
+            account.next_discovery_at = now + scheduling.jitter(settings.DISCOVERY_SECONDS)
         _record_account(account, now, summary, error=None, target_error=first_target_error)
     return summary
+
+
+def vendor_class_or_none(vendor: str) -> type[VendorClient] | None:
+    try:
+        return vendor_class(vendor)
+    except KeyError:
+        return None
+
+
+def _targets(account: Account, pipelines: list[Pipeline]) -> list[vb.Target]:
+    """Targets for the vendor; one-shot pipelines carry the ids of their open jobs."""
+    cls = vendor_class_or_none(account.vendor)
+    one_shot = {p.pk for p in pipelines if cls and p.kind in cls.schema.one_shot_kinds}
+    open_runs: dict[int, list[str]] = {pk: [] for pk in one_shot}
+    if one_shot:
+        rows = Run.objects.filter(pipeline_id__in=one_shot, closed=False).values_list("pipeline_id", "external_id")
+        for pipeline_id, key in rows:
+            open_runs[pipeline_id].append(key)
+    return [p.target(tuple(sorted(open_runs.get(p.pk, ())))) for p in pipelines]
+
+
+def _discovered(account: Account, result: vb.TargetResult, now: datetime) -> Pipeline:
+    """A pipeline the vendor listed and nobody configured: start tracking it."""
+    pipeline, _ = Pipeline.objects.get_or_create(
+        account=account,
+        kind=result.target.kind,
+        external_id=result.target.external_id,
+        defaults={"name": result.name[:200], "source": "discovered", "next_poll_at": now},
+    )
+    return pipeline
 
 
 def _record_target_error(pipeline: Pipeline, error: vb.VendorError, now: datetime) -> None:

@@ -6,12 +6,14 @@ Called inside one transaction per pipeline. Unchanged runs cost one bulk UPDATE 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from vendors import base as vb
 
-from .models import Pipeline, Run, Snapshot, StateChange
+from .models import Pipeline, Run, RunItem, Snapshot, StateChange
 
 # Fields compared between observations to say what changed in a snapshot.
 TRACKED = ("state", "vendor_status", "progress", "counts", "started_at", "finished_at", "error_message", "flags")
@@ -44,14 +46,20 @@ def record_observations(pipeline: Pipeline, observations: list[vb.Observation], 
             run, adoptable = adoptable, None
             run.external_id, run.provisional_key = obs.run_key, False
         fingerprint = obs.fingerprint()
+        items_fp = _items_fingerprint(obs.items)
         if run is None:
             run = _new_run(pipeline, obs, fingerprint, now)
             run.save()
+            _replace_items(run, obs.items, items_fp)
             stats.runs_created += 1
             snapshots.append(_snapshot(run, obs, ["created"], now))
             changes.append(StateChange(pipeline=pipeline, run=run, new_state=obs.state, at=now, reason="first seen"))
-        elif run.fingerprint != fingerprint:
+        elif run.fingerprint != fingerprint or (items_fp and items_fp != run.items_fingerprint):
+            items_changed = bool(items_fp) and items_fp != run.items_fingerprint
             changed = _apply(run, obs, fingerprint, now)
+            if items_changed:
+                _replace_items(run, obs.items, items_fp)
+                changed = [c for c in changed if c != "raw"] + ["items"]
             run.save()
             stats.runs_changed += 1
             snapshots.append(_snapshot(run, obs, changed, now))
@@ -129,6 +137,67 @@ def _copy(run: Run, obs: vb.Observation, fingerprint: str, now: datetime) -> Non
     run.raw = obs.raw
     run.fingerprint = fingerprint
     run.sort_at = obs.started_at or run.first_seen_at or now
+    run.expires_at = obs.expires_at or run.expires_at
+    run.closed = obs.state in vb.FINISHED_STATES or "expired" in obs.flags
+
+
+def _items_fingerprint(items: list[vb.RunItem] | None) -> str:
+    if items is None:
+        return ""
+    payload = json.dumps([[i.kind, i.code, i.message, i.data] for i in items], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _replace_items(run: Run, items: list[vb.RunItem] | None, fingerprint: str) -> None:
+    """Row-level errors/results are replaced as a set: the vendor gives the whole list."""
+    if items is None:
+        return
+    run.items.all().delete()
+    RunItem.objects.bulk_create(
+        RunItem(run=run, position=i, kind=item.kind[:10], code=item.code[:100], message=item.message, data=item.data)
+        for i, item in enumerate(items)
+    )
+    run.items_fingerprint, run.items_count = fingerprint, len(items)
+    Run.objects.filter(pk=run.pk).update(items_fingerprint=fingerprint, items_count=len(items))
+
+
+def mark_gone(pipeline: Pipeline, run_keys: list[str], now: datetime) -> int:
+    """The vendor no longer knows these jobs (Micro after 7 days, a FullStory 404).
+
+    Everything we saw is kept; the run is flagged expired and closed so polling stops.
+    A job that had not finished has an unknown outcome."""
+    gone = 0
+    for run in pipeline.runs.filter(external_id__in=run_keys, closed=False):
+        old_state = run.state
+        run.flags = sorted({*run.flags, "expired"})
+        if run.state in vb.ACTIVE_STATES:
+            run.state = vb.UNKNOWN
+        run.closed = True
+        run.last_change_at = run.last_seen_at = now
+        run.save(update_fields=["flags", "state", "closed", "last_change_at", "last_seen_at"])
+        Snapshot.objects.create(
+            run=run,
+            observed_at=now,
+            state=run.state,
+            vendor_status=run.vendor_status,
+            progress=run.progress,
+            counts=run.counts,
+            error_message=run.error_message,
+            flags=run.flags,
+            changed=["flags"],
+            raw=None,
+        )
+        if old_state != run.state:
+            StateChange.objects.create(
+                pipeline=pipeline,
+                run=run,
+                old_state=old_state,
+                new_state=run.state,
+                at=now,
+                reason="the vendor no longer knows this job (expired)",
+            )
+        gone += 1
+    return gone
 
 
 def _snapshot(run: Run, obs: vb.Observation, changed: list[str], now: datetime) -> Snapshot:

@@ -13,6 +13,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 
+from vendors.client import DISCOVER
+from vendors.registry import VENDORS
+
 from .models import Account, Pipeline
 
 
@@ -37,9 +40,12 @@ def error_backoff(consecutive_errors: int, retry_after: float | None = None) -> 
 
 
 def due_account_ids(now: datetime) -> list[int]:
+    """Accounts with a due pipeline, or whose vendor lists pipelines and is due to be asked."""
     due = Pipeline.objects.filter(paused=False, next_poll_at__lte=now).values("account_id")
+    discovering = [name for name, cls in VENDORS.items() if DISCOVER in cls.capabilities]
+    discovery_due = Q(vendor__in=discovering) & (Q(next_discovery_at__isnull=True) | Q(next_discovery_at__lte=now))
     return list(
-        Account.objects.filter(pk__in=due)
+        Account.objects.filter(Q(pk__in=due) | discovery_due)
         .filter(Q(backoff_until__isnull=True) | Q(backoff_until__lte=now))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
         .values_list("pk", flat=True)

@@ -92,7 +92,11 @@ def pipelines(request: HttpRequest) -> JsonResponse:
 
 @api_auth_required
 def pipeline_runs(request: HttpRequest, pipeline_uuid: object) -> JsonResponse:
-    pipeline = get_object_or_404(Pipeline, uuid=pipeline_uuid)
+    pipeline = get_object_or_404(Pipeline.objects.select_related("account"), uuid=pipeline_uuid)
+    if request.method == "POST":
+        from .api_actions import register_run
+
+        return register_run(request, pipeline)
     qs = pipeline.runs.order_by("-sort_at", "-id")
     try:
         items, next_url = _page(request, qs)

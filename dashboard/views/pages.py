@@ -4,11 +4,14 @@ it can change."""
 
 from __future__ import annotations
 
+import csv
+import json
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Prefetch, Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
@@ -16,6 +19,7 @@ from django_htmx.http import HttpResponseStopPolling
 from jobs.models import HEALTHS, Pipeline, Run, Snapshot
 
 from ..presenters import PipelineRow, pipeline_rows
+from ..roles import is_operator
 
 RUNS_PER_PAGE = 20
 SNAPSHOTS_PER_RUN = 30
@@ -73,7 +77,14 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
         )
     )
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"pipeline": pipeline, "row": row, "page": page, "now": now, "poll_every": _poll_interval(True)}
+    context = {
+        "pipeline": pipeline,
+        "row": row,
+        "page": page,
+        "now": now,
+        "poll_every": _poll_interval(True),
+        "can_operate": is_operator(request.user),
+    }
     if request.htmx:
         if not row.live:
             # Render once more so the final state shows, and tell htmx to stop polling.
@@ -84,8 +95,55 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
     return render(request, "dashboard/pipeline.html", context)
 
 
+ITEMS_PER_PAGE = 100
+
+
+def _items(run: Run, query: str):
+    items = run.items.order_by("position")
+    if query:
+        items = items.filter(Q(message__icontains=query) | Q(code__icontains=query))
+    return items
+
+
 @login_required
 def run_detail(request: HttpRequest, run_uuid: object) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("pipeline__account"), uuid=run_uuid)
     snapshots = run.snapshots.order_by("-observed_at", "-id")[:200]
-    return render(request, "dashboard/run.html", {"run": run, "pipeline": run.pipeline, "snapshots": snapshots})
+    query = request.GET.get("q", "").strip()
+    items = Paginator(_items(run, query), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "run": run,
+        "pipeline": run.pipeline,
+        "snapshots": snapshots,
+        "items": items,
+        "q": query,
+        "now": timezone.now(),
+    }
+    return render(request, "dashboard/run.html", context)
+
+
+@login_required
+def run_items_csv(request: HttpRequest, run_uuid: object) -> StreamingHttpResponse:
+    """Every row-level error or result of a run, streamed (they can be many)."""
+    run = get_object_or_404(Run, uuid=run_uuid)
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(["position", "kind", "code", "message", "data"])
+        for item in _items(run, request.GET.get("q", "").strip()).iterator(chunk_size=2000):
+            data = json.dumps(item.data, sort_keys=True, default=str) if item.data is not None else ""
+            yield writer.writerow([item.position, item.kind, item.code, _csv_safe(item.message), _csv_safe(data)])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="run-{run.uuid}-items.csv"'
+    return response
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_safe(value: str) -> str:
+    """Vendor text must not become a formula when a spreadsheet opens the file."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

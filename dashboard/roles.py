@@ -1,0 +1,28 @@
+"""Who may do what: viewer (reads), operator (acts on pipelines), admin (configures).
+
+Roles are Django groups named after them; superusers are admins. Kept in one place so
+views, the API and templates ask the same question."""
+
+from __future__ import annotations
+
+from typing import Any
+
+VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
+
+
+def _groups(user: Any) -> set[str]:
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    cache = getattr(user, "_pw_groups", None)
+    if cache is None:
+        cache = set(user.groups.values_list("name", flat=True))
+        user._pw_groups = cache
+    return cache
+
+
+def is_admin(user: Any) -> bool:
+    return bool(getattr(user, "is_superuser", False)) or ADMIN in _groups(user)
+
+
+def is_operator(user: Any) -> bool:
+    return is_admin(user) or OPERATOR in _groups(user)

@@ -1,0 +1,34 @@
+"""Buttons on the pipeline page: each posts here through htmx and the answer replaces
+the action bar in place (the vendor's refusal included)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
+
+from jobs.models import Pipeline
+
+from ..roles import is_operator
+from .api_actions import ACTIONS
+
+
+@login_required
+@require_POST
+def pipeline_action(request: HttpRequest, pipeline_uuid: object, action: str) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline.objects.select_related("account", "current_run"), uuid=pipeline_uuid)
+    if not is_operator(request.user):
+        return render(
+            request,
+            "dashboard/_actions.html",
+            {"pipeline": pipeline, "result_ok": False, "result": "This needs the operator role."},
+            status=403,
+        )
+    handler = ACTIONS.get(action)
+    if handler is None:
+        return HttpResponse(status=404)
+    result = handler(pipeline, request.user)
+    pipeline.refresh_from_db()
+    context = {"pipeline": pipeline, "result_ok": result.ok, "result": result.message, "can_operate": True}
+    return render(request, "dashboard/_actions.html", context)

@@ -1,0 +1,198 @@
+"""What people do to pipelines: create, cancel, pause, resume, run now, poll now, register
+a job. Each action calls the vendor through the same client as polling, answers with an
+`ActionResult` the pages and the API show as is, and writes an audit event, refused
+attempts included."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from vendors import base as vb
+from vendors.client import CANCEL, CREATE, PAUSE, RUN_NOW
+
+from .config import register_job
+from .models import Account, AuditEvent, Pipeline
+from .polling import client_for_account, poll_now
+from .recording import record_observations
+
+log = logging.getLogger(__name__)
+
+# Spec fields never stored or echoed: they are the customer's cloud credentials.
+SECRET_MARKERS = ("secret", "password", "private_key", "token", "credential")
+
+
+@dataclass
+class ActionResult:
+    ok: bool
+    message: str
+    pipelines: list[Pipeline] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    field_errors: dict[str, str] = field(default_factory=dict)
+    http_status: int | None = None
+
+
+def redact(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as we keep it: secrets replaced, bulky payloads summarized."""
+    kept: dict[str, Any] = {}
+    for key, value in spec.items():
+        if any(marker in key.lower() for marker in SECRET_MARKERS):
+            kept[key] = "(redacted)"
+        elif key in ("requests", "rows") and isinstance(value, list):
+            kept[key] = f"({len(value)} rows)"
+        else:
+            kept[key] = value
+    return kept
+
+
+def _audit(actor: Any, action: str, label: str, outcome: str, **detail: Any) -> None:
+    AuditEvent.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label="" if getattr(actor, "pk", None) else str(actor or "system"),
+        action=action,
+        target_type="pipeline",
+        target_label=label[:255],
+        outcome=outcome,
+        detail=detail,
+    )
+
+
+def _refused(action: str, label: str, actor: Any, exc: vb.VendorError, **detail: Any) -> ActionResult:
+    _audit(actor, action, label, "refused", error=str(exc), kind=exc.kind, **detail)
+    return ActionResult(False, f"The vendor refused: {exc}", http_status=exc.http_status)
+
+
+def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream: str = "") -> ActionResult:
+    """Validate as the vendor would, call it, and start tracking what it created."""
+    client = client_for_account(account)
+    label = f"{account.name}/{kind}"
+    if CREATE not in client.capabilities or kind not in client.schema.kinds:
+        return ActionResult(False, f"{client.label} cannot create {kind!r} from here")
+    try:
+        cleaned = client.validate_create(kind, spec)
+    except vb.InvalidSpec as exc:
+        _audit(actor, "pipeline.create", label, "invalid", errors=exc.errors, spec=redact(spec))
+        return ActionResult(False, "Please correct the highlighted fields.", field_errors=exc.errors)
+    try:
+        result = client.create(kind, cleaned)
+    except vb.VendorError as exc:
+        return _refused("pipeline.create", label, actor, exc, spec=redact(cleaned))
+
+    now = timezone.now()
+    pipelines: list[Pipeline] = []
+    with transaction.atomic():
+        targets = list(result.targets)
+        if not targets and (result.run_keys or result.observations):
+            targets = [vb.Target(kind, stream or kind)]  # one-shot jobs join a stream
+        for target in targets:
+            pipeline, _ = Pipeline.objects.get_or_create(
+                account=account,
+                kind=target.kind,
+                external_id=target.external_id,
+                defaults={"source": "created", "config": redact(cleaned), "next_poll_at": now},
+            )
+            pipelines.append(pipeline)
+        stream_pipeline = pipelines[0] if pipelines else None
+        if stream_pipeline is not None:
+            for key in result.run_keys:
+                register_job(stream_pipeline, key)
+            if result.observations:
+                record_observations(stream_pipeline, result.observations, now)
+                stream_pipeline.save(
+                    update_fields=["current_run", "last_success_at", "last_failure_at", "last_failure_message"]
+                )
+            Pipeline.objects.filter(pk__in=[p.pk for p in pipelines]).update(next_poll_at=now)
+    _audit(
+        actor,
+        "pipeline.create",
+        label,
+        "ok",
+        message=result.message,
+        details=result.details,
+        pipelines=[p.external_id for p in pipelines],
+        runs=result.run_keys,
+        spec=redact(cleaned),
+    )
+    return ActionResult(True, result.message, pipelines=pipelines, details=result.details)
+
+
+def cancel(pipeline: Pipeline, actor: Any) -> ActionResult:
+    client = client_for_account(pipeline.account)
+    label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
+    if CANCEL not in client.capabilities:
+        return ActionResult(False, f"{client.label} offers no cancel for {pipeline.kind}")
+    try:
+        message = client.cancel(pipeline.target())
+    except vb.VendorError as exc:
+        return _refused("pipeline.cancel", label, actor, exc)
+    # The vendor may erase the pipeline and its history; ours is kept, marked canceled.
+    Pipeline.objects.filter(pk=pipeline.pk).update(paused=True)
+    _audit(actor, "pipeline.cancel", label, "ok", message=message)
+    return ActionResult(True, f"{message} Our history of it is kept; monitoring is paused.")
+
+
+def set_vendor_paused(pipeline: Pipeline, paused: bool, actor: Any) -> ActionResult:
+    """Pause or resume the pipeline at the vendor (nessie)."""
+    client = client_for_account(pipeline.account)
+    label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
+    action = "pipeline.vendor_pause" if paused else "pipeline.vendor_resume"
+    if PAUSE not in client.capabilities or pipeline.kind != "export_pipeline":
+        return ActionResult(False, f"{client.label} cannot pause {pipeline.kind} at the vendor")
+    try:
+        message = client.pause(pipeline.target()) if paused else client.resume(pipeline.target())
+    except vb.VendorError as exc:
+        return _refused(action, label, actor, exc)
+    _audit(actor, action, label, "ok", message=message)
+    return ActionResult(True, message)
+
+
+def set_monitoring_paused(pipeline: Pipeline, paused: bool, actor: Any) -> ActionResult:
+    """Stop or restart polling this pipeline; nothing is sent to the vendor."""
+    now = timezone.now()
+    Pipeline.objects.filter(pk=pipeline.pk).update(paused=paused, next_poll_at=now)
+    label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
+    _audit(actor, "pipeline.pause" if paused else "pipeline.resume", label, "ok")
+    return ActionResult(True, "Monitoring paused." if paused else "Monitoring resumed; polling now.")
+
+
+def run_now(pipeline: Pipeline, actor: Any) -> ActionResult:
+    client = client_for_account(pipeline.account)
+    label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
+    if RUN_NOW not in client.capabilities or pipeline.kind != "warehouse_import":
+        return ActionResult(False, f"{client.label} cannot start {pipeline.kind} on demand")
+    try:
+        result = client.run_now(pipeline.target())
+    except vb.VendorError as exc:
+        return _refused("pipeline.run_now", label, actor, exc)
+    Pipeline.objects.filter(pk=pipeline.pk).update(next_poll_at=timezone.now())
+    _audit(actor, "pipeline.run_now", label, "ok", message=result.message)
+    return ActionResult(True, result.message, details=result.details)
+
+
+def poll_pipeline_now(pipeline: Pipeline, actor: Any) -> ActionResult:
+    Pipeline.objects.filter(pk=pipeline.pk).update(next_poll_at=timezone.now())
+    summary = poll_now(pipeline.account)
+    label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
+    ok = summary.outcome in ("ok", "idle")
+    _audit(actor, "pipeline.poll_now", label, "ok" if ok else summary.outcome, line=summary.line())
+    return ActionResult(ok, summary.line())
+
+
+def register(pipeline: Pipeline, job_id: str, actor: Any) -> ActionResult:
+    label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
+    if not pipeline.is_one_shot:
+        return ActionResult(False, f"{pipeline.kind} pipelines are not streams of jobs; nothing to register")
+    job_id = job_id.strip()
+    if not job_id or len(job_id) > 255:
+        return ActionResult(
+            False,
+            "external_id must be a job id of 1 to 255 characters",
+            field_errors={"external_id": "required, at most 255 characters"},
+        )
+    created = register_job(pipeline, job_id)
+    _audit(actor, "run.register", label, "ok", job=job_id, created=created)
+    return ActionResult(True, "Job registered; polling now." if created else "Job was already tracked.")
