@@ -6,6 +6,7 @@ raises NotImplementedError, and the pages do not offer them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from .base import (
@@ -39,9 +40,14 @@ class VendorClient:
     # every worker under them with a shared token bucket; Retry-After still wins.
     rate_limits: ClassVar[tuple[tuple[int, float], ...]] = ()
 
-    def __init__(self, account: AccountConfig, http_settings: HttpSettings | None = None) -> None:
+    def __init__(
+        self,
+        account: AccountConfig,
+        http_settings: HttpSettings | None = None,
+        throttle: Callable[[], None] | None = None,
+    ) -> None:
         self.account = account
-        self.http = HttpClient(http_settings, error_parser=type(self).error_parser)
+        self.http = HttpClient(http_settings, error_parser=type(self).error_parser, throttle=throttle)
 
     def close(self) -> None:
         self.http.close()

@@ -99,9 +99,13 @@ class HttpClient:
         self,
         settings: HttpSettings | None = None,
         error_parser: ErrorParser = default_error_parser,
+        throttle: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings or HttpSettings()
         self.error_parser = error_parser
+        # Called before every request: waits for, or refuses (RateLimited), a token of
+        # the account's shared budget. Kept outside so vendors/ needs no Redis.
+        self.throttle = throttle
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         retry = Retry(
@@ -125,6 +129,8 @@ class HttpClient:
     def request(self, method: str, url: str, **kwargs: Any) -> Response:
         """Send one request and return the whole (capped) response, any status."""
         s = self.settings
+        if self.throttle is not None:
+            self.throttle()
         started = time.monotonic()
         try:
             resp = self.session.request(

@@ -4,6 +4,7 @@ adding a vendor is one package plus its name in VENDOR_PACKAGES."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
 from .base import AccountConfig
 from .client import VendorClient
@@ -31,5 +32,9 @@ def vendor_class(vendor: str) -> type[VendorClient]:
         raise KeyError(f"unknown vendor {vendor!r}; known: {', '.join(sorted(VENDORS))}") from None
 
 
-def client_for(account: AccountConfig, http_settings: HttpSettings | None = None) -> VendorClient:
-    return vendor_class(account.vendor)(account, http_settings)
+def client_for(
+    account: AccountConfig,
+    http_settings: HttpSettings | None = None,
+    throttle: Callable[[], None] | None = None,
+) -> VendorClient:
+    return vendor_class(account.vendor)(account, http_settings, throttle)
