@@ -198,6 +198,18 @@ VENDOR_HTTP_RETRIES = env.int("VENDOR_HTTP_RETRIES", default=2)
 # A poll waits at most this long for the account's request budget, else it backs off.
 RATE_LIMIT_MAX_WAIT_SECONDS = _positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
 
+# --- Metrics ---------------------------------------------------------------------------
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+try:
+    import ipaddress as _ip
+
+    METRICS_ALLOWED_NETWORKS = [
+        _ip.ip_network(n.strip(), strict=False)
+        for n in env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+    ]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_exc}") from None
+
 # --- Security --------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import actions, api, api_actions, health, pages
+from .views import actions, api, api_actions, health, metrics, pages
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
@@ -21,5 +21,6 @@ urlpatterns = [
         name="api-pipeline-action",
     ),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from . import polling, scheduling
+from .models import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 def tick() -> int:
     """Claim every account that has something due and enqueue one poll task for each."""
     now = timezone.now()
+    Heartbeat.objects.update_or_create(name="beat", defaults={"at": now})
     enqueued = 0
     for account_id in scheduling.due_account_ids(now):
         token = scheduling.claim(account_id, now)

@@ -1,9 +1,18 @@
-"""`/healthz` for load balancers and container health checks: database and broker."""
+"""`/healthz` for load balancers and container health checks: database, broker, and beat's
+heartbeat (a stale tick means nothing is being polled, even if web and worker are up)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+
+
+def beat_max_age() -> timedelta:
+    return timedelta(seconds=max(30.0, settings.POLL_TICK_SECONDS * 6))
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -22,5 +31,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["broker"] = "ok"
     except Exception as exc:
         checks["broker"] = f"error: {type(exc).__name__}"
+    if checks["database"] == "ok":
+        from jobs.models import Heartbeat
+
+        beat = Heartbeat.objects.filter(name="beat").values_list("at", flat=True).first()
+        if beat is None:
+            checks["beat"] = "error: no tick seen yet"
+        elif timezone.now() - beat > beat_max_age():
+            checks["beat"] = f"error: last tick {int((timezone.now() - beat).total_seconds())} s ago"
+        else:
+            checks["beat"] = "ok"
     ok = all(v == "ok" for v in checks.values())
     return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)
