@@ -146,6 +146,12 @@ class Pipeline(models.Model):
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_failure_message = models.TextField(blank=True)
 
+    # Alerting memory: the last condition people were told about, so each change is
+    # announced once; failures in a row, for channels that wait for N of them.
+    alerted_condition = models.CharField(max_length=20, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    muted_until = models.DateTimeField(null=True, blank=True, help_text="No alerts before this time.")
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["account", "kind", "external_id"], name="pipeline_unique_target"),
@@ -391,3 +397,103 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.at:%H:%M:%S}"
+
+
+class AlertChannel(models.Model):
+    """Where alerts go: an apprise URL (Slack, Teams, PagerDuty, JSON webhook, ...) or
+    `email://to@example.com` through Django's mail settings. Routed by vendor, account
+    or pipeline; the URL holds secrets (webhook tokens) and is encrypted like credentials."""
+
+    EVENTS = ("failed", "partial", "stuck", "late", "credentials", "recovered")
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    url_token = models.TextField(editable=False)
+    enabled = models.BooleanField(default=True)
+    vendor = models.CharField(max_length=20, blank=True, help_text="Only this vendor (blank: all).")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE)
+    pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.CASCADE)
+    events = models.JSONField(default=list, blank=True, help_text="Event kinds to send (empty: all).")
+    min_consecutive_failures = models.PositiveSmallIntegerField(default=1)
+    consecutive_delivery_failures = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def url(self) -> str:
+        return decrypt_json(self.url_token).get("url", "")
+
+    @url.setter
+    def url(self, value: str) -> None:
+        self.url_token = encrypt_json({"url": value})
+
+    @property
+    def failing(self) -> bool:
+        return self.consecutive_delivery_failures >= 5
+
+    def routes(self, pipeline: Pipeline, kind: str) -> bool:
+        if not self.enabled or (self.events and kind not in self.events):
+            return False
+        if self.vendor and self.vendor != pipeline.account.vendor:
+            return False
+        if self.account_id and self.account_id != pipeline.account_id:
+            return False
+        return not (self.pipeline_id and self.pipeline_id != pipeline.pk)
+
+
+class MaintenanceWindow(models.Model):
+    """No alerts inside it, for one pipeline, one account, or everything."""
+
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE)
+    pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.CASCADE)
+    reason = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M} {self.reason}"
+
+
+class AlertEvent(models.Model):
+    """One change worth telling people about; suppressed ones are kept and shown too."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="alert_events")
+    kind = models.CharField(max_length=20)
+    title = models.CharField(max_length=300)
+    message = models.TextField()
+    at = models.DateTimeField(default=timezone.now)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    suppressed = models.CharField(max_length=100, blank=True, help_text="Why nothing was sent (muted, maintenance).")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AlertDelivery(models.Model):
+    PENDING, SENT, FAILED, GAVE_UP = "pending", "sent", "failed", "gave_up"
+
+    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=10, default=PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "channel"], name="delivery_once_per_channel")]
+        indexes = [
+            # sender: "pending deliveries that are due"
+            models.Index(fields=["next_attempt_at"], name="delivery_due_idx", condition=models.Q(status="pending")),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.status}"

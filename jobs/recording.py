@@ -15,6 +15,9 @@ from vendors import base as vb
 
 from .models import Pipeline, Run, RunItem, Snapshot, StateChange
 
+# StateChange.reason of runs found on a pipeline's first poll: old news, not alerts.
+HISTORY = "history"
+
 # Fields compared between observations to say what changed in a snapshot.
 TRACKED = ("state", "vendor_status", "progress", "counts", "started_at", "finished_at", "error_message", "flags")
 
@@ -53,7 +56,8 @@ def record_observations(pipeline: Pipeline, observations: list[vb.Observation], 
             _replace_items(run, obs.items, items_fp)
             stats.runs_created += 1
             snapshots.append(_snapshot(run, obs, ["created"], now))
-            changes.append(StateChange(pipeline=pipeline, run=run, new_state=obs.state, at=now, reason="first seen"))
+            reason = HISTORY if pipeline.last_polled_at is None else "first seen"
+            changes.append(StateChange(pipeline=pipeline, run=run, new_state=obs.state, at=now, reason=reason))
         elif run.fingerprint != fingerprint or (items_fp and items_fp != run.items_fingerprint):
             items_changed = bool(items_fp) and items_fp != run.items_fingerprint
             changed = _apply(run, obs, fingerprint, now)

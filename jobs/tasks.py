@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from . import polling, scheduling
+from . import alerts, polling, scheduling
 from .models import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,17 @@ def tick() -> int:
         if token is not None:
             poll_account.delay(account_id, str(token))
             enqueued += 1
+    # Stuck and late are conditions of time, not of polls: look at them every tick.
+    send_alerts.delay()
     return enqueued
+
+
+@shared_task(name="jobs.tasks.send_alerts", ignore_result=True)
+def send_alerts() -> str:
+    """Turn state changes and health changes into alert events, then deliver what is due."""
+    created = alerts.evaluate()
+    sent = alerts.deliver_due()
+    return f"{created} event(s), {sent} delivered"
 
 
 @shared_task(name="jobs.tasks.poll_account", ignore_result=True, acks_late=True)

@@ -1,0 +1,253 @@
+"""Alerts that fire once per change, never on every poll.
+
+`evaluate` reads the state-change rows the poller wrote (marking them processed) and
+the derived health of every pipeline, and compares each pipeline's alert condition with
+the last one people were told about (`Pipeline.alerted_condition`). Only a difference
+makes an `AlertEvent`; matching channels get one `AlertDelivery` each, sent by
+`deliver_due` with bounded retries. Muted pipelines and maintenance windows still get
+their event (shown on the pages), marked suppressed, with no deliveries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from vendors import base as vb
+
+from .models import (
+    FAILING,
+    LATE,
+    STUCK,
+    UNKNOWN,
+    AlertChannel,
+    AlertDelivery,
+    AlertEvent,
+    MaintenanceWindow,
+    Pipeline,
+    StateChange,
+)
+from .recording import HISTORY
+
+log = logging.getLogger(__name__)
+
+OK = "ok"
+RETRY_DELAYS = (30, 120, 600)  # seconds between attempts; then the delivery gives up
+FLAG_CHANNEL_AFTER = 5
+
+
+def condition(pipeline: Pipeline, now: datetime) -> str | None:
+    """What an on-call engineer should know about this pipeline now (None: can't say yet)."""
+    health = pipeline.health(now)
+    if health.status == FAILING:
+        run = pipeline.current_run
+        return "partial" if run is not None and "partial" in run.flags else "failed"
+    if health.status in (STUCK, LATE):
+        return health.status
+    if health.status == UNKNOWN:
+        if pipeline.account.poll_error_kind == "auth":
+            return "credentials"
+        return None  # waiting for a first poll, or a vendor hiccup: keep what we said
+    return OK
+
+
+def suppression(pipeline: Pipeline, now: datetime) -> str:
+    if pipeline.muted_until and pipeline.muted_until > now:
+        return f"muted until {pipeline.muted_until:%Y-%m-%d %H:%M} UTC"
+    window = (
+        MaintenanceWindow.objects.filter(starts_at__lte=now, ends_at__gt=now)
+        .filter(Q(pipeline=pipeline) | Q(account=pipeline.account_id, pipeline=None) | Q(account=None, pipeline=None))
+        .first()
+    )
+    return f"maintenance window: {window.reason or 'scheduled'}" if window else ""
+
+
+def _texts(pipeline: Pipeline, kind: str) -> tuple[str, str]:
+    name = pipeline.display_name
+    vendor = pipeline.account.vendor_label
+    link = settings.SITE_URL + reverse("pipeline", args=[pipeline.uuid])
+    run = pipeline.current_run
+    reason = pipeline.health().reason
+    lines = {
+        "failed": f"{vendor} {pipeline.kind} '{name}' failed: {run.error_message if run else reason}",
+        "partial": f"{vendor} {pipeline.kind} '{name}' finished with failed rows: {run.error_message if run else ''}",
+        "stuck": f"{vendor} {pipeline.kind} '{name}' is stuck: {reason}",
+        "late": f"{vendor} {pipeline.kind} '{name}' is late: {reason}",
+        "credentials": f"{vendor} account '{pipeline.account.name}' cannot be polled: {reason}",
+        "recovered": f"{vendor} {pipeline.kind} '{name}' is healthy again.",
+    }
+    title = f"[{kind.upper()}] {vendor} · {name}"
+    body = f"{lines[kind]}\nPipeline: {name} ({pipeline.kind}, account {pipeline.account.name})\n{link}"
+    return title, body
+
+
+def evaluate(now: datetime | None = None) -> int:
+    """Create events for every changed condition; return how many were created."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        pending = StateChange.objects.filter(processed_at=None).select_for_update(skip_locked=True)
+        failed_runs: dict[int, int] = {}
+        for change in pending.only("pipeline_id", "new_state", "old_state", "reason"):
+            if change.new_state == vb.FAILED and change.reason != HISTORY:
+                failed_runs[change.pipeline_id] = failed_runs.get(change.pipeline_id, 0) + 1
+            elif change.new_state == vb.SUCCEEDED:
+                failed_runs[change.pipeline_id] = -1  # a success ends the streak
+        StateChange.objects.filter(pk__in=pending.values("pk")).update(processed_at=now)
+
+    created = 0
+    pipelines = Pipeline.objects.select_related("account", "current_run").filter(paused=False)
+    for pipeline in pipelines:
+        streak = failed_runs.get(pipeline.pk)
+        if streak is not None:
+            pipeline.consecutive_failures = 0 if streak < 0 else pipeline.consecutive_failures + streak
+        cond = condition(pipeline, now)
+        if cond is None:
+            if streak is not None:
+                pipeline.save(update_fields=["consecutive_failures"])
+            continue
+        kind = _event_kind(pipeline.alerted_condition, cond)
+        with transaction.atomic():
+            if kind:
+                _create_event(pipeline, kind, now)
+                created += 1
+            elif cond == "failed" and streak and streak > 0:
+                _late_threshold_deliveries(pipeline)
+            pipeline.alerted_condition = cond
+            pipeline.save(update_fields=["alerted_condition", "consecutive_failures"])
+    return created
+
+
+def _event_kind(previous: str, current: str) -> str | None:
+    if current == previous:
+        return None
+    if current == OK:
+        return "recovered" if previous not in ("", OK) else None
+    return current
+
+
+def _create_event(pipeline: Pipeline, kind: str, now: datetime) -> AlertEvent:
+    title, body = _texts(pipeline, kind)
+    event = AlertEvent.objects.create(
+        pipeline=pipeline,
+        kind=kind,
+        title=title,
+        message=body,
+        at=now,
+        consecutive_failures=pipeline.consecutive_failures,
+        suppressed=suppression(pipeline, now),
+    )
+    if not event.suppressed:
+        deliveries = [
+            AlertDelivery(event=event, channel=channel, next_attempt_at=now)
+            for channel in AlertChannel.objects.filter(enabled=True)
+            if channel.routes(pipeline, kind) and _threshold_met(channel, pipeline, kind)
+        ]
+        AlertDelivery.objects.bulk_create(deliveries)
+    return event
+
+
+def _threshold_met(channel: AlertChannel, pipeline: Pipeline, kind: str) -> bool:
+    if kind != "failed":
+        return True
+    return max(1, pipeline.consecutive_failures) >= channel.min_consecutive_failures
+
+
+def _late_threshold_deliveries(pipeline: Pipeline) -> None:
+    """Still failing, one failure more: channels waiting for N in a row hear of it now."""
+    event = pipeline.alert_events.filter(kind="failed", suppressed="").first()
+    if event is None:
+        return
+    for channel in AlertChannel.objects.filter(enabled=True, min_consecutive_failures=pipeline.consecutive_failures):
+        if channel.routes(pipeline, "failed"):
+            AlertDelivery.objects.get_or_create(event=event, channel=channel)
+
+
+def send(channel: AlertChannel, title: str, body: str) -> None:
+    """Deliver one message; raise with a readable reason when it did not go out."""
+    url = channel.url
+    if url.startswith("email://"):
+        send_mail(title, body, None, [url.removeprefix("email://")], fail_silently=False)
+        return
+    import apprise
+
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        raise ValueError("apprise does not understand this channel URL")
+    errors: list[str] = []
+    ok = notifier.notify(
+        body=body,
+        title=title,
+        timeout=10,
+        log_callback=lambda entry, plugin: (
+            errors.append(str(getattr(entry, "message", entry)))
+            if getattr(entry, "level", 0) >= logging.WARNING
+            else None
+        ),
+    )
+    if not ok:
+        raise RuntimeError("; ".join(e for e in errors if e)[:500] or "the service refused the notification")
+
+
+def deliver_due(now: datetime | None = None, limit: int = 50) -> int:
+    """Send due deliveries; failures retry after RETRY_DELAYS, then give up. Returns sent."""
+    now = now or timezone.now()
+    sent = 0
+    with transaction.atomic():
+        due = list(
+            AlertDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status=AlertDelivery.PENDING, next_attempt_at__lte=now)
+            .select_related("event", "channel")[:limit]
+        )
+        # Claim them: a second sender running at the same time skips these rows.
+        AlertDelivery.objects.filter(pk__in=[d.pk for d in due]).update(next_attempt_at=now + timedelta(minutes=5))
+    for delivery in due:
+        started = time.monotonic()
+        try:
+            send(delivery.channel, delivery.event.title, delivery.event.message)
+        except Exception as exc:
+            _failed(delivery, f"{type(exc).__name__}: {exc}", started, now)
+        else:
+            delivery.status, delivery.sent_at, delivery.last_error = AlertDelivery.SENT, timezone.now(), ""
+            delivery.attempts += 1
+            delivery.duration_ms = int((time.monotonic() - started) * 1000)
+            delivery.save()
+            AlertChannel.objects.filter(pk=delivery.channel_id).update(consecutive_delivery_failures=0)
+            sent += 1
+    return sent
+
+
+def _failed(delivery: AlertDelivery, error: str, started: float, now: datetime) -> None:
+    delivery.attempts += 1
+    delivery.last_error = error
+    delivery.duration_ms = int((time.monotonic() - started) * 1000)
+    if delivery.attempts > len(RETRY_DELAYS):
+        delivery.status = AlertDelivery.GAVE_UP
+    else:
+        delivery.next_attempt_at = now + timedelta(seconds=RETRY_DELAYS[delivery.attempts - 1])
+    delivery.save()
+    channel = delivery.channel
+    channel.consecutive_delivery_failures += 1
+    AlertChannel.objects.filter(pk=channel.pk).update(
+        consecutive_delivery_failures=channel.consecutive_delivery_failures
+    )
+    log.warning("alert delivery to %s failed (attempt %s): %s", channel.name, delivery.attempts, error)
+
+
+def send_test(channel: AlertChannel) -> str:
+    """The "send test" button: deliver now, record it in the log, say what happened."""
+    title = f"[TEST] Pipewatch channel '{channel.name}'"
+    body = f"This is a test from Pipewatch at {settings.SITE_URL}. If you read this, the channel works."
+    started = time.monotonic()
+    try:
+        send(channel, title, body)
+    except Exception as exc:
+        return f"failed after {int((time.monotonic() - started) * 1000)} ms: {exc}"
+    return f"sent in {int((time.monotonic() - started) * 1000)} ms"
