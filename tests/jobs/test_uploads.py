@@ -8,7 +8,7 @@ from jobs.uploads import UploadError, parse_rows
     [
         (b'[{"uid": "1"}, {"uid": "2"}]', "JSON array", 2),
         (b'{"uid": "1"}\n\n{"uid": "2"}\n{"uid": "3"}\n', "NDJSON", 3),
-        ("\ufeff[{\"x\": 1}]".encode(), "JSON array", 1),
+        ('\ufeff[{"x": 1}]'.encode(), "JSON array", 1),
     ],
 )
 def test_json_shapes(data: bytes, fmt: str, count: int) -> None:
