@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import actions, api, api_actions, health, metrics, pages
+from .views import actions, api, api_actions, failures, health, metrics, pages
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
@@ -10,11 +10,15 @@ urlpatterns = [
     path("pipelines/<uuid:pipeline_uuid>/actions/<slug:action>/", actions.pipeline_action, name="pipeline-action"),
     path("runs/<uuid:run_uuid>/", pages.run_detail, name="run"),
     path("runs/<uuid:run_uuid>/items.csv", pages.run_items_csv, name="run-items-csv"),
+    path("failures/", failures.failures_page, name="failures"),
+    path("failures/<str:incident_id>/ack/", failures.failures_ack, name="failure-ack"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/pipelines/", api.pipelines, name="api-pipelines"),
     path("api/v1/pipelines/<uuid:pipeline_uuid>/runs/", api.pipeline_runs, name="api-pipeline-runs"),
     path("api/v1/pipelines/new/", api_actions.create_pipeline, name="api-pipeline-create"),
+    path("api/v1/failures/", failures.api_failures, name="api-failures"),
+    path("api/v1/failures/<str:incident_id>/ack/", failures.api_failure_ack, name="api-failure-ack"),
     path(
         "api/v1/pipelines/<uuid:pipeline_uuid>/actions/<slug:action>/",
         api_actions.pipeline_action,

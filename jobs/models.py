@@ -497,3 +497,17 @@ class AlertDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.status}"
+
+
+class Acknowledgement(models.Model):
+    """Someone has seen an incident (and maybe snoozed it). Keyed by the incident's
+    identity, which includes when it started: a new incident is never pre-acknowledged."""
+
+    incident = models.CharField(max_length=200, unique=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.incident} by {self.by_id}"

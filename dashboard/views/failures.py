@@ -1,0 +1,126 @@
+"""The on-call page: everything that needs a human, newest first, with acknowledge and
+snooze (recorded with who and when, visible to everyone), and its API twin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from jobs.failures import Incident, incidents
+from jobs.models import Acknowledgement, AuditEvent
+
+from ..auth import api_auth_required, api_operator_required
+from ..roles import is_operator
+from .api import iso
+
+SNOOZE_CHOICES = [(0, "No snooze"), (60, "1 hour"), (240, "4 hours"), (1440, "1 day"), (10080, "1 week")]
+
+
+def _find(incident_id: str) -> Incident:
+    for incident in incidents():
+        if incident.id == incident_id:
+            return incident
+    raise Http404("no such open incident (it may have recovered)")
+
+
+def acknowledge(incident: Incident, user: Any, note: str, snooze_minutes: int) -> Acknowledgement:
+    snooze = timedelta(minutes=max(0, min(snooze_minutes, 60 * 24 * 30)))
+    ack, _ = Acknowledgement.objects.update_or_create(
+        incident=incident.id,
+        defaults={
+            "by": user,
+            "at": timezone.now(),
+            "note": note[:2000],
+            "snoozed_until": timezone.now() + snooze if snooze else None,
+        },
+    )
+    AuditEvent.objects.create(
+        actor=user,
+        action="incident.acknowledge",
+        target_type="incident",
+        target_label=incident.id,
+        detail={"note": note[:2000], "snooze_minutes": snooze_minutes},
+    )
+    incident.ack = ack
+    return ack
+
+
+@login_required
+def failures_page(request: HttpRequest) -> HttpResponse:
+    items = incidents()
+    show_snoozed = request.GET.get("snoozed") == "1"
+    visible = [i for i in items if show_snoozed or not i.snoozed]
+    context = {
+        "incidents": visible,
+        "hidden": len(items) - len(visible),
+        "show_snoozed": show_snoozed,
+        "can_operate": is_operator(request.user),
+        "snooze_choices": SNOOZE_CHOICES,
+    }
+    return render(request, "dashboard/failures.html", context)
+
+
+@login_required
+@require_POST
+def failures_ack(request: HttpRequest, incident_id: str) -> HttpResponse:
+    incident = _find(incident_id)
+    if not is_operator(request.user):
+        return HttpResponse("Acknowledging needs the operator role.", status=403)
+    try:
+        minutes = int(request.POST.get("snooze", "0") or 0)
+    except ValueError:
+        minutes = 0
+    acknowledge(incident, request.user, request.POST.get("note", ""), minutes)
+    context = {"incident": incident, "can_operate": True, "snooze_choices": SNOOZE_CHOICES}
+    return render(request, "dashboard/failures.html#incident", context)
+
+
+def incident_json(i: Incident) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "what": i.what,
+        "since": iso(i.since),
+        "vendor": i.account.vendor,
+        "account": i.account.name,
+        "pipeline": str(i.pipeline.uuid) if i.pipeline else None,
+        "pipeline_name": i.pipeline.display_name if i.pipeline else None,
+        "message": i.message,
+        "code": i.code,
+        "error_kind": i.error_kind,
+        "whose": i.whose,
+        "hint": i.hint,
+        "acknowledged": None
+        if i.ack is None
+        else {
+            "by": i.ack.by.get_username() if i.ack.by else None,
+            "at": iso(i.ack.at),
+            "note": i.ack.note,
+            "snoozed_until": iso(i.ack.snoozed_until),
+        },
+    }
+
+
+@api_auth_required
+def api_failures(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"results": [incident_json(i) for i in incidents()], "next": None})
+
+
+@require_POST
+@api_operator_required
+def api_failure_ack(request: HttpRequest, incident_id: str) -> JsonResponse:
+    import json
+
+    try:
+        body = json.loads(request.body or b"{}")
+        minutes = int(body.get("snooze_minutes", 0) or 0)
+    except (ValueError, AttributeError):
+        return JsonResponse({"error": "body must be JSON with optional note and snooze_minutes"}, status=400)
+    incident = _find(incident_id)
+    acknowledge(incident, request.user, str(body.get("note", "")), minutes)
+    return JsonResponse(incident_json(incident))

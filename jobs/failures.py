@@ -1,0 +1,139 @@
+"""Everything that needs a human, derived from pipelines and accounts: failed and partial
+runs, stuck runs, late pipelines, accounts we cannot poll. Nothing here is stored except
+acknowledgements, which attach to an incident's identity (what, and since when)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from .models import FAILING, LATE, STUCK, UNKNOWN, Account, Acknowledgement, Pipeline
+
+# What our error kinds mean for "whose problem is it?"
+OURS_OR_THEIRS = {
+    "auth": "ours: credentials",
+    "config": "ours: configuration",
+    "query": "ours: the query",
+    "rate_limit": "ours: request volume",
+    "rate_limited": "ours: request volume",
+    "timeout": "theirs: timed out",
+    "vendor": "theirs: vendor error",
+    "transient": "theirs: vendor unreachable",
+    "bad_response": "theirs: unreadable reply",
+    "not_found": "ours: unknown id",
+    "internal": "ours: Pipewatch itself",
+}
+
+HINTS = {
+    "auth": "Check the account's credentials and the service account's role (Admin or Owner for Mixpanel).",
+    "config": "Fix the pipeline's settings at the vendor (compression, format, bucket, prefix).",
+    "query": "Check the SQL or query the vendor runs against your warehouse.",
+    "rate_limited": "Too many requests: we back off and obey Retry-After; lower the poll rate if it persists.",
+    "rate_limit": "Too many requests: we back off and obey Retry-After.",
+    "timeout": "The vendor timed out; it usually retries by itself. Check again after the next window.",
+    "vendor": "A vendor-side error; usually retried by the vendor. Contact their support if it repeats.",
+    "transient": "The vendor is unreachable or failing (5xx). We retry with backoff.",
+    "bad_response": "The vendor replied with something we cannot read; it may be an outage page.",
+    "not_found": "The vendor does not know this id: it was deleted, expired, or the id is wrong.",
+    "stuck": "Running without progress: check the vendor's console; cancel and restart if it is wedged.",
+    "late": "No success within the expected interval: check the schedule at the vendor.",
+}
+
+GZIP_HINT = "Compression setting mismatch: set the connector's compression to gzip (or upload uncompressed files)."
+
+
+def hint_for(kind: str, message: str = "") -> str:
+    if "gzip" in message.lower() or "compression" in message.lower():
+        return GZIP_HINT
+    return HINTS.get(kind, "")
+
+
+@dataclass
+class Incident:
+    id: str
+    what: str  # failed | partial | stuck | late | unpollable
+    since: datetime | None
+    vendor: str
+    account: Account
+    pipeline: Pipeline | None
+    message: str
+    code: str
+    error_kind: str
+    hint: str
+    ack: Acknowledgement | None = None
+
+    @property
+    def whose(self) -> str:
+        return OURS_OR_THEIRS.get(self.error_kind, "unknown")
+
+    @property
+    def snoozed(self) -> bool:
+        return bool(self.ack and self.ack.snoozed_until and self.ack.snoozed_until > timezone.now())
+
+
+def _stamp(value: datetime | None) -> str:
+    return str(int(value.timestamp())) if value else "0"
+
+
+def incidents(now: datetime | None = None) -> list[Incident]:
+    now = now or timezone.now()
+    found: list[Incident] = []
+    unpollable: set[int] = set()
+    for account in Account.objects.exclude(poll_error_kind=""):
+        if account.poll_problem():
+            unpollable.add(account.pk)
+            found.append(
+                Incident(
+                    id=f"account-{account.uuid}-{account.poll_error_kind}-{_stamp(account.poll_error_since)}",
+                    what="unpollable",
+                    since=account.poll_error_since,
+                    vendor=account.vendor_label,
+                    account=account,
+                    pipeline=None,
+                    message=account.poll_error_message,
+                    code=str(account.poll_error_status or ""),
+                    error_kind=account.poll_error_kind,
+                    hint=hint_for(account.poll_error_kind, account.poll_error_message),
+                )
+            )
+    for pipeline in Pipeline.objects.select_related("account", "current_run").filter(paused=False):
+        if pipeline.account_id in unpollable:
+            continue  # one incident for the account says it all
+        health = pipeline.health(now)
+        run = pipeline.current_run
+        if health.status == FAILING and run is not None:
+            what = "partial" if "partial" in run.flags else "failed"
+            since, kind = pipeline.last_failure_at or run.finished_at, run.error_kind or "vendor"
+            message, code = run.error_message or health.reason, run.error_code
+        elif health.status in (STUCK, LATE):
+            what, kind, message, code = health.status, health.status, health.reason, ""
+            since = run.last_change_at if health.status == STUCK and run else pipeline.last_success_at
+        elif health.status == UNKNOWN and pipeline.poll_error_kind:
+            what, kind, message, code = "unpollable", pipeline.poll_error_kind, pipeline.poll_error_message, ""
+            since = pipeline.last_polled_at
+        else:
+            continue
+        found.append(
+            Incident(
+                id=f"pipeline-{pipeline.uuid}-{what}-{_stamp(since if what != 'unpollable' else None)}",
+                what=what,
+                since=since,
+                vendor=pipeline.account.vendor_label,
+                account=pipeline.account,
+                pipeline=pipeline,
+                message=message,
+                code=code,
+                error_kind=kind,
+                hint=hint_for(kind, message),
+            )
+        )
+    acks = {
+        a.incident: a for a in Acknowledgement.objects.select_related("by").filter(incident__in=[i.id for i in found])
+    }
+    for incident in found:
+        incident.ack = acks.get(incident.id)
+    far_past = datetime.min.replace(tzinfo=now.tzinfo)
+    found.sort(key=lambda i: i.since or far_past, reverse=True)
+    return found

@@ -1,0 +1,94 @@
+import pytest
+from django.contrib.auth.models import Group
+
+from jobs import polling
+from jobs.models import Account, Acknowledgement, AuditEvent
+from vendors.simulator.core import Fault
+
+GZIP = "No compression specified but Gzip detected. Please submit a new request with correct compression as param"
+
+
+@pytest.fixture
+def operator(django_user_model):
+    user = django_user_model.objects.create_user("olga", password="x" * 12)
+    user.groups.add(Group.objects.get_or_create(name="operator")[0])
+    return user
+
+
+def test_failures_lists_what_needs_a_human_with_hint(logged_in, polled) -> None:
+    html = logged_in.get("/failures/").content.decode()
+    assert GZIP in html and "Compression setting mismatch" in html
+    assert "Pipeline seed-success" not in html  # healthy things are not on call's page
+
+
+def test_unpollable_account_is_one_incident(logged_in, polled, sim, mp_account) -> None:
+    sim.simulator.inject(
+        Fault("status", status=401, body={"status": "error", "error": "Invalid service account credentials"})
+    )
+    mp_account.refresh_from_db()
+    polling.poll_now(mp_account)
+    body = logged_in.get("/api/v1/failures/").json()["results"]
+    assert [i["what"] for i in body] == ["unpollable"]
+    assert body[0]["error_kind"] == "auth" and body[0]["whose"] == "ours: credentials"
+    assert "service account" in body[0]["hint"]
+
+
+def test_viewer_cannot_acknowledge(logged_in, polled) -> None:
+    incident = logged_in.get("/api/v1/failures/").json()["results"][0]
+    assert logged_in.post(f"/failures/{incident['id']}/ack/", {"note": "x"}).status_code == 403
+    assert not Acknowledgement.objects.exists()
+
+
+def test_operator_acknowledges_and_snoozes_everyone_sees_it(client, logged_in, polled, operator) -> None:
+    incident = logged_in.get("/api/v1/failures/").json()["results"][0]
+    client.force_login(operator)
+    response = client.post(
+        f"/failures/{incident['id']}/ack/", {"note": "on it, vendor ticket 42", "snooze": "60"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200 and "Acknowledged by <strong>olga</strong>" in response.content.decode()
+    seen = logged_in.get("/api/v1/failures/").json()["results"][0]
+    assert seen["acknowledged"]["by"] == "olga" and seen["acknowledged"]["note"] == "on it, vendor ticket 42"
+    assert seen["acknowledged"]["snoozed_until"] is not None
+    page = logged_in.get("/failures/").content.decode()
+    assert "1 snoozed hidden" in page and GZIP not in page
+    assert GZIP in logged_in.get("/failures/?snoozed=1").content.decode()
+    assert AuditEvent.objects.filter(action="incident.acknowledge", actor=operator).exists()
+
+
+def test_api_ack_needs_operator_and_a_known_incident(logged_in, polled, operator, viewer) -> None:
+    from django.test import Client
+
+    from dashboard.auth import issue_token
+
+    client = Client()  # no session cookie: the bearer token alone decides
+    incident = logged_in.get("/api/v1/failures/").json()["results"][0]
+    viewer_token = issue_token(viewer)
+    assert (
+        client.post(
+            f"/api/v1/failures/{incident['id']}/ack/",
+            "{}",
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {viewer_token}",
+        ).status_code
+        == 403
+    )
+    token = issue_token(operator)
+    ok = client.post(
+        f"/api/v1/failures/{incident['id']}/ack/",
+        '{"note": "seen"}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert ok.status_code == 200 and ok.json()["acknowledged"]["by"] == "olga"
+    gone = client.post(
+        "/api/v1/failures/nope/ack/", "{}", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert gone.status_code == 404
+
+
+def test_a_new_incident_is_not_pre_acknowledged(logged_in, polled, operator, client) -> None:
+    incident = logged_in.get("/api/v1/failures/").json()["results"][0]
+    Acknowledgement.objects.create(incident=incident["id"], by=operator, note="old")
+    Account.objects.update(poll_error_kind="auth", poll_error_message="401", consecutive_errors=1)
+    fresh = logged_in.get("/api/v1/failures/").json()["results"]
+    assert fresh[0]["what"] == "unpollable" and fresh[0]["acknowledged"] is None
