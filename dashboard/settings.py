@@ -186,6 +186,14 @@ POLL_ERROR_BACKOFF_MAX_SECONDS = _positive("POLL_ERROR_BACKOFF_MAX_SECONDS", 180
 POLL_LEASE_SECONDS = _positive("POLL_LEASE_SECONDS", 120)
 DISCOVERY_SECONDS = _positive("DISCOVERY_SECONDS", 600)
 STUCK_AFTER_SECONDS = _positive("STUCK_AFTER_SECONDS", 3600)
+# Learned stuck threshold: this many times the median duration of recent successes.
+STUCK_HISTORY_FACTOR = _positive("STUCK_HISTORY_FACTOR", 3)
+STUCK_MIN_SECONDS = _positive("STUCK_MIN_SECONDS", 900)
+# Late: cadence + max(LATE_GRACE_MIN_SECONDS, cadence * LATE_GRACE_FRACTION) without a success.
+LATE_GRACE_FRACTION = _positive("LATE_GRACE_FRACTION", 0.5)
+LATE_GRACE_MIN_SECONDS = _positive("LATE_GRACE_MIN_SECONDS", 1800)
+# Count checks: (dropped + failed) / processed above this raises a warning.
+COUNT_WARNING_RATE = _positive("COUNT_WARNING_RATE", 0.01)
 # How often open pages refresh their live parts (while something runs / otherwise).
 LIVE_REFRESH_SECONDS = _positive("LIVE_REFRESH_SECONDS", 5)
 IDLE_REFRESH_SECONDS = _positive("IDLE_REFRESH_SECONDS", 60)

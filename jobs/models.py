@@ -148,6 +148,14 @@ class Pipeline(models.Model):
 
     # Alerting memory: the last condition people were told about, so each change is
     # announced once; failures in a row, for channels that wait for N of them.
+    # Detection knobs: blank means "learn it" (stuck) or "from the vendor's cadence" (late).
+    expected_every_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="A success is expected at least this often (late detection)."
+    )
+    stuck_after_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Running without change this long is stuck (blank: learned from history)."
+    )
+    stuck_after_learned = models.PositiveIntegerField(null=True, blank=True, editable=False)
     alerted_condition = models.CharField(max_length=20, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     muted_until = models.DateTimeField(null=True, blank=True, help_text="No alerts before this time.")
@@ -194,22 +202,54 @@ class Pipeline(models.Model):
         if self.last_polled_at is None:
             return Health(UNKNOWN, "Waiting for the first poll")
         run = self.current_run
-        if run is None:
-            return Health(HEALTHY, "No runs reported yet")
-        if run.state in vb.ACTIVE_STATES:
+        if run is not None and run.state in vb.ACTIVE_STATES:
             quiet = now - run.last_change_at
-            if run.state == vb.RUNNING and quiet > timedelta(seconds=settings.STUCK_AFTER_SECONDS):
-                return Health(STUCK, f"No progress for {_span(quiet)}")
+            if run.state == vb.RUNNING and quiet > timedelta(seconds=self.stuck_threshold()):
+                return Health(
+                    STUCK,
+                    f"No progress for {_span(quiet)} (threshold {_span(timedelta(seconds=self.stuck_threshold()))})",
+                )
             return Health(RUNNING, run.vendor_status)
-        if run.state == vb.FAILED:
+        if run is not None and run.state == vb.FAILED:
             return Health(FAILING, run.error_message or f"Run {run.vendor_status}")
-        if run.state == vb.UNKNOWN:
+        if run is not None and run.state == vb.UNKNOWN and "expired" not in run.flags:
             return Health(UNKNOWN, f"Vendor status {run.vendor_status!r} is not one we know")
-        return Health(HEALTHY, "")
+        if late := self.lateness(now):
+            return Health(LATE, late)
+        return Health(HEALTHY, "" if run else "No runs reported yet")
+
+    def cadence_seconds(self) -> int | None:
+        """How often a success is expected: configured, or the vendor's own schedule."""
+        if self.expected_every_seconds:
+            return self.expected_every_seconds
+        frequency = (self.vendor_info or {}).get("frequency")
+        if frequency in CADENCES:
+            return CADENCES[frequency]
+        return CADENCES["daily"] if self.kind == "ingestion" else None
+
+    def lateness(self, now: datetime) -> str:
+        cadence = self.cadence_seconds()
+        if not cadence:
+            return ""
+        grace = max(settings.LATE_GRACE_MIN_SECONDS, cadence * settings.LATE_GRACE_FRACTION)
+        since = self.last_success_at or self.created_at
+        overdue = now - since - timedelta(seconds=cadence + grace)
+        if overdue <= timedelta(0):
+            return ""
+        last = f"last success {_span(now - self.last_success_at)} ago" if self.last_success_at else "no success yet"
+        return f"Expected a success every {_span(timedelta(seconds=cadence))}; {last}"
+
+    def stuck_threshold(self) -> int:
+        return int(self.stuck_after_seconds or self.stuck_after_learned or settings.STUCK_AFTER_SECONDS)
+
+
+CADENCES = {"hourly": 3600, "daily": 86400}
 
 
 def _span(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
+    if minutes >= 48 * 60:
+        return f"{minutes // 1440} days"
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
@@ -266,6 +306,18 @@ class Run(models.Model):
     @property
     def percent(self) -> int | None:
         return None if self.progress is None else round(self.progress * 100)
+
+    @property
+    def count_warning(self) -> str:
+        """The vendor's counts say more rows were lost than the configured threshold."""
+        processed = self.counts.get("processed") or self.counts.get("total") or 0
+        lost = (self.counts.get("dropped") or 0) + (self.counts.get("failed") or 0)
+        if processed <= 0 or lost <= 0:
+            return ""
+        rate = lost / processed
+        if rate <= settings.COUNT_WARNING_RATE:
+            return ""
+        return f"{lost:,} of {processed:,} rows dropped or failed ({rate:.1%}, above {settings.COUNT_WARNING_RATE:.1%})"
 
 
 class RunItem(models.Model):

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
+
 from vendors import base as vb
 
 from .models import Pipeline, Run, RunItem, Snapshot, StateChange
@@ -233,6 +235,25 @@ def _update_rollup(pipeline: Pipeline, touched: list[Run], changes: list[StateCh
         when = run.finished_at or change.at
         if change.new_state == vb.SUCCEEDED and (pipeline.last_success_at is None or when > pipeline.last_success_at):
             pipeline.last_success_at = when
+            learn_stuck_threshold(pipeline)
         if change.new_state == vb.FAILED and (pipeline.last_failure_at is None or when >= pipeline.last_failure_at):
             pipeline.last_failure_at = when
             pipeline.last_failure_message = run.error_message or f"Run {run.vendor_status}"
+
+
+def learn_stuck_threshold(pipeline: Pipeline) -> None:
+    """Stuck means "much longer than this pipeline's successes usually take"."""
+    durations = sorted(
+        (r.finished_at - r.started_at).total_seconds()
+        for r in pipeline.runs.filter(state=vb.SUCCEEDED, started_at__isnull=False, finished_at__isnull=False)
+        .order_by("-sort_at")
+        .only("started_at", "finished_at")[:10]
+        if r.finished_at > r.started_at
+    )
+    if len(durations) < 3:
+        return  # too little history: the global default applies
+    median = durations[len(durations) // 2]
+    learned = int(max(settings.STUCK_MIN_SECONDS, median * settings.STUCK_HISTORY_FACTOR))
+    if learned != pipeline.stuck_after_learned:
+        pipeline.stuck_after_learned = learned
+        Pipeline.objects.filter(pk=pipeline.pk).update(stuck_after_learned=learned)
