@@ -6,12 +6,24 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from vendors.registry import VENDORS
 
-from .models import Account, ApiToken, AuditEvent, Pipeline, PollAttempt, Run
+from . import alerts
+from .models import (
+    Account,
+    AlertChannel,
+    AlertDelivery,
+    ApiToken,
+    AuditEvent,
+    MaintenanceWindow,
+    Pipeline,
+    PollAttempt,
+    Run,
+)
 
 
 class AccountForm(forms.ModelForm):
@@ -139,3 +151,96 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tokens are issued by `manage.py create_api_token`, shown once
+
+
+class AlertChannelForm(forms.ModelForm):
+    new_url = forms.CharField(
+        required=False,
+        label="URL",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "size": 80}),
+        help_text="An apprise URL (slack://…, msteams://…, pagerduty://…, json://host/path) or "
+        "email://to@example.com. Write-only: leave blank to keep the stored one.",
+    )
+
+    class Meta:
+        model = AlertChannel
+        fields = ["name", "enabled", "vendor", "account", "pipeline", "events", "min_consecutive_failures"]
+
+    def clean_new_url(self) -> str:
+        url = self.cleaned_data["new_url"].strip()
+        if not url:
+            if not self.instance.url_token:
+                raise forms.ValidationError("Required for a new channel.")
+            return ""
+        if url.startswith("email://"):
+            forms.EmailField().clean(url.removeprefix("email://"))
+            return url
+        import apprise
+
+        if not apprise.Apprise().add(url):
+            raise forms.ValidationError("apprise does not understand this URL (see the apprise wiki for formats).")
+        return url
+
+    def clean_events(self) -> list[str]:
+        events = self.cleaned_data["events"] or []
+        unknown = [e for e in events if e not in AlertChannel.EVENTS]
+        if unknown:
+            raise forms.ValidationError(f"Unknown events {unknown}; choose from {list(AlertChannel.EVENTS)}.")
+        return events
+
+    def save(self, commit: bool = True) -> AlertChannel:
+        channel = super().save(commit=False)
+        if self.cleaned_data.get("new_url"):
+            channel.url = self.cleaned_data["new_url"]
+        if commit:
+            channel.save()
+        return channel
+
+
+@admin.register(AlertChannel)
+class AlertChannelAdmin(admin.ModelAdmin):
+    form = AlertChannelForm
+    list_display = ["name", "enabled", "vendor", "account", "pipeline", "min_consecutive_failures", "health"]
+    actions = ["send_test"]
+
+    @admin.display(description="Deliveries")
+    def health(self, obj: AlertChannel) -> str:
+        if obj.failing:
+            return f"FAILING ({obj.consecutive_delivery_failures} in a row)"
+        return "ok" if not obj.consecutive_delivery_failures else f"{obj.consecutive_delivery_failures} failed in a row"
+
+    @admin.action(description="Send a test notification")
+    def send_test(self, request: HttpRequest, queryset: QuerySet[AlertChannel]) -> None:
+        for channel in queryset:
+            outcome = alerts.send_test(channel)
+            level = messages.SUCCESS if outcome.startswith("sent") else messages.ERROR
+            self.message_user(request, f"{channel.name}: {outcome}", level)
+            AuditEvent.objects.create(
+                actor=request.user,
+                action="channel.test",
+                target_type="channel",
+                target_label=channel.name,
+                outcome="ok" if level == messages.SUCCESS else "error",
+                detail={"result": outcome},
+            )
+
+    def save_model(self, request: HttpRequest, obj: AlertChannel, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        AuditEvent.objects.create(
+            actor=request.user,
+            action="channel.changed" if change else "channel.created",
+            target_type="channel",
+            target_label=obj.name,
+        )
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "channel", "event", "status", "attempts", "duration_ms", "last_error"]
+    list_filter = ["status", "channel"]
+    list_select_related = ["channel", "event"]
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ["starts_at", "ends_at", "account", "pipeline", "reason"]

@@ -182,17 +182,12 @@ def send(channel: AlertChannel, title: str, body: str) -> None:
     if not notifier.add(url):
         raise ValueError("apprise does not understand this channel URL")
     errors: list[str] = []
-    ok = notifier.notify(
-        body=body,
-        title=title,
-        timeout=10,
-        log_callback=lambda entry, plugin: (
+
+    def keep_problems(entry: object, plugin: object) -> None:
+        if getattr(entry, "level", "") in ("WARNING", "ERROR", "CRITICAL"):
             errors.append(str(getattr(entry, "message", entry)))
-            if getattr(entry, "level", 0) >= logging.WARNING
-            else None
-        ),
-    )
-    if not ok:
+
+    if not notifier.notify(body=body, title=title, timeout=10, log_callback=keep_problems):
         raise RuntimeError("; ".join(e for e in errors if e)[:500] or "the service refused the notification")
 
 

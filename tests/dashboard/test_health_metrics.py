@@ -48,6 +48,7 @@ def test_metrics_content(client, polled) -> None:
     assert 'pipewatch_pipelines{health="running"} 2.0' in text  # the running and the queued seed
     assert 'pipewatch_runs{state="succeeded"} 1.0' in text
     running = polled["seed-running"]
-    assert f'pipewatch_pipeline_progress_ratio{{account="mp-test",kind="import_connector",pipeline="{running.uuid}",vendor="mixpanel"}} 0.25' in text
+    labels = f'account="mp-test",kind="import_connector",pipeline="{running.uuid}",vendor="mixpanel"'
+    assert f"pipewatch_pipeline_progress_ratio{{{labels}}} 0.25" in text
     assert "pipewatch_pipeline_last_success_timestamp_seconds" in text
-    assert 'pipewatch_poll_duration_seconds_count 1.0' in text
+    assert "pipewatch_poll_duration_seconds_count 1.0" in text
