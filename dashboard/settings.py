@@ -203,6 +203,10 @@ VENDOR_READ_TIMEOUT = _positive("VENDOR_READ_TIMEOUT", 20)
 VENDOR_TOTAL_TIMEOUT = _positive("VENDOR_TOTAL_TIMEOUT", 30)
 VENDOR_MAX_RESPONSE_BYTES = env.int("VENDOR_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
 VENDOR_HTTP_RETRIES = env.int("VENDOR_HTTP_RETRIES", default=2)
+# Hosts an account's base_url may point at besides the vendors' own (the simulator).
+VENDOR_HOST_ALLOWLIST = env.list(
+    "VENDOR_HOST_ALLOWLIST", default=["127.0.0.1", "localhost"] if DEBUG or TESTING else []
+)
 # A poll waits at most this long for the account's request budget, else it backs off.
 RATE_LIMIT_MAX_WAIT_SECONDS = _positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from vendors.registry import VENDORS
 
 from . import alerts
+from .egress import base_url_problem
 from .models import (
     Account,
     AlertChannel,
@@ -55,6 +56,8 @@ class AccountForm(forms.ModelForm):
         cls = VENDORS.get(data.get("vendor", ""))
         if cls is None:
             return data
+        if problem := base_url_problem(data.get("vendor", ""), data.get("base_url", "")):
+            self.add_error("base_url", problem)
         if data.get("region") and data["region"] not in cls.schema.regions:
             self.add_error("region", f"{cls.label} regions: {', '.join(cls.schema.regions) or 'none'}")
         settings = data.get("settings") or {}

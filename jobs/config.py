@@ -12,12 +12,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.db import transaction
 
 from vendors.registry import VENDORS
 
+from .egress import base_url_problem
 from .models import Account, AuditEvent, Pipeline, Run
 
 ACCOUNT_KEYS = {"name", "vendor", "region", "base_url", "settings", "credentials"}
@@ -149,10 +149,8 @@ class _Validator:
             allowed = ", ".join(cls.schema.regions) or "none (this vendor has no regions)"
             self.problem(where, f"field 'region': {region!r} is not a {cls.label} region (expected: {allowed})")
         base_url = self._str(where, entry, "base_url", required=False)
-        if base_url:
-            parts = urlsplit(base_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                self.problem(where, f"field 'base_url': {base_url!r} is not an http(s) URL")
+        if base_url and (problem := base_url_problem(vendor, base_url)):
+            self.problem(where, f"field 'base_url': {problem}")
         settings = entry.get("settings", {})
         if not isinstance(settings, dict):
             self.problem(where, "field 'settings': must be a table")

@@ -24,6 +24,7 @@ from vendors.http import HttpSettings
 from vendors.registry import client_for, vendor_class
 
 from . import ratelimit, scheduling
+from .egress import base_url_problem
 from .models import Account, Pipeline, PollAttempt, Run
 from .recording import RecordStats, mark_gone, record_observations
 
@@ -111,6 +112,11 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
         summary.outcome, summary.message = "idle", "nothing due"
         return summary
     summary.pipelines = len(pipelines)
+    if problem := base_url_problem(account.vendor, account.base_url):
+        # The allow-list changed under an existing account: refuse to send, say why.
+        summary.outcome, summary.message = "rejected", f"base URL refused: {problem}"
+        _record_account(account, now, summary, error=("rejected", summary.message, None, None))
+        return summary
     targets = _targets(account, pipelines)
     started = time.monotonic()
     try:

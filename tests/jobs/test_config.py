@@ -128,3 +128,31 @@ def test_demo_config_is_valid() -> None:
 
     accounts, pipelines = config.load(settings.BASE_DIR / "demo" / "demo.toml")
     assert {a.vendor for a in accounts} == {"mixpanel"} and len(pipelines) >= 8
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("base_url", "fragment"),
+    [
+        ("http://169.254.169.254/latest", "neither a mixpanel host nor in VENDOR_HOST_ALLOWLIST"),
+        ("http://10.0.0.5:9100", "neither a mixpanel host"),
+        ("http://mixpanel.com", "over https"),
+        ("https://user:pw@mixpanel.com", "must not contain a user name"),
+        ("gopher://127.0.0.1", "not an http(s) URL"),
+    ],
+)
+def test_base_url_only_to_vendor_hosts_or_the_allow_list(tmp_path, monkeypatch, base_url, fragment) -> None:
+    monkeypatch.setenv("MP_SECRET", "x")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, GOOD.replace("http://127.0.0.1:9100", base_url)))
+    assert fragment in "\n".join(info.value.problems)
+
+
+@pytest.mark.django_db
+def test_vendor_hosts_and_allow_listed_hosts_pass(tmp_path, monkeypatch, settings) -> None:
+    monkeypatch.setenv("MP_SECRET", "x")
+    config.load(write(tmp_path, GOOD.replace("http://127.0.0.1:9100", "https://eu.mixpanel.com")))
+    settings.VENDOR_HOST_ALLOWLIST = ["simulator"]
+    config.load(write(tmp_path, GOOD.replace("http://127.0.0.1:9100", "http://simulator:9100")))
+    with pytest.raises(config.ConfigError):
+        config.load(write(tmp_path, GOOD))  # 127.0.0.1 is no longer allowed

@@ -202,3 +202,14 @@ def test_paused_pipelines_are_not_polled(sim, mp_account, make_pipeline) -> None
     poll(mp_account)
     assert Run.objects.count() == 0
     assert not any("seed-running" in path for _, path in sim.simulator.request_log)
+
+
+@pytest.mark.django_db
+def test_an_account_pointing_outside_the_allow_list_is_not_polled(sim, mp_account, make_pipeline, settings) -> None:
+    make_pipeline("seed-running")
+    settings.VENDOR_HOST_ALLOWLIST = []
+    summary = poll(mp_account)
+    assert summary.outcome == "rejected" and "VENDOR_HOST_ALLOWLIST" in summary.message
+    assert sim.simulator.request_log == []
+    mp_account.refresh_from_db()
+    assert mp_account.poll_error_kind == "rejected"
