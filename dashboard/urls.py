@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import actions, api, api_actions, failures, health, metrics, pages
+from .views import accounts, actions, api, api_actions, failures, health, metrics, pages
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
@@ -11,6 +11,10 @@ urlpatterns = [
     path("runs/<uuid:run_uuid>/", pages.run_detail, name="run"),
     path("runs/<uuid:run_uuid>/items.csv", pages.run_items_csv, name="run-items-csv"),
     path("failures/", failures.failures_page, name="failures"),
+    path("accounts/", accounts.account_list, name="accounts"),
+    path("accounts/new/", accounts.account_edit, name="account-new"),
+    path("accounts/<uuid:account_uuid>/", accounts.account_edit, name="account-edit"),
+    path("accounts/<uuid:account_uuid>/test/", accounts.account_test, name="account-test"),
     path("failures/<str:incident_id>/ack/", failures.failures_ack, name="failure-ack"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

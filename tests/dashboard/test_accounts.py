@@ -1,0 +1,94 @@
+"""Admins manage vendor accounts in the product's own pages; secrets are write-only."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from jobs.models import Account, AuditEvent
+
+
+@pytest.fixture
+def users(django_user_model):
+    made = {}
+    for role in ("viewer", "operator", "admin"):
+        user = django_user_model.objects.create_user(role, password="x" * 12)
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+        made[role] = user
+    return made
+
+
+def form(sim_url: str, **extra: str) -> dict:
+    data = {
+        "name": "mp-new",
+        "vendor": "mixpanel",
+        "region": "eu",
+        "base_url": sim_url,
+        "setting_project_id": "12345",
+        "secret_username": "svc",
+        "secret_secret": "s3cret",
+    }
+    data.update(extra)
+    return data
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_only_admins(client, users, role) -> None:
+    client.force_login(users[role])
+    assert client.get("/accounts/").status_code == 403
+    assert client.post("/accounts/new/", {"name": "x"}).status_code == 403
+    assert not Account.objects.exists()
+    assert AuditEvent.objects.filter(action="refused", actor=users[role]).exists()
+
+
+@pytest.mark.django_db
+def test_anonymous_is_sent_to_login(client) -> None:
+    assert client.get("/accounts/")["Location"].startswith("/login/")
+
+
+@pytest.mark.django_db
+def test_admin_adds_edits_and_secrets_never_come_back(client, users, sim) -> None:
+    client.force_login(users["admin"])
+    response = client.post("/accounts/new/", form(sim.url))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    account = Account.objects.get()
+    assert account.credentials == {"username": "svc", "secret": "s3cret"}
+    for url in ("/accounts/", f"/accounts/{account.uuid}/"):
+        assert "s3cret" not in client.get(url).content.decode()
+    # blank secrets keep the stored ones
+    client.post(f"/accounts/{account.uuid}/", form(sim.url, name="mp-renamed", secret_secret=""))
+    account.refresh_from_db()
+    assert account.name == "mp-renamed" and account.credentials["secret"] == "s3cret"
+    assert AuditEvent.objects.filter(action="account.changed", detail__credentials_changed=False).exists()
+
+
+@pytest.mark.django_db
+def test_form_says_which_field_is_wrong(client, users, sim) -> None:
+    client.force_login(users["admin"])
+    html = client.post(
+        "/accounts/new/", form("http://10.1.2.3", setting_project_id="", secret_secret="")
+    ).content.decode()
+    assert "neither a mixpanel host nor in VENDOR_HOST_ALLOWLIST" in html
+    assert "This field is required." in html
+    assert "Mixpanel needs username + secret or api_secret" in html
+    assert not Account.objects.exists()
+
+
+@pytest.mark.django_db
+def test_vendor_choice_swaps_the_fields(client, users) -> None:
+    client.force_login(users["admin"])
+    html = client.get("/accounts/new/?vendor=mixpanel", HTTP_HX_REQUEST="true").content.decode()
+    assert html.lstrip().startswith('<div id="vendor-fields"') and 'name="setting_project_id"' in html
+    assert 'name="secret_api_secret"' in html and 'type="password"' in html
+
+
+@pytest.mark.django_db
+def test_test_connection(client, users, sim) -> None:
+    client.force_login(users["admin"])
+    client.post("/accounts/new/", form(sim.url))
+    account = Account.objects.get()
+    ok = client.post(f"/accounts/{account.uuid}/test/").content.decode()
+    assert "✓" in ok and "authenticated" in ok
+    account.credentials = {"username": "svc", "secret": "wrong"}
+    account.save()
+    bad = client.post(f"/accounts/{account.uuid}/test/").content.decode()
+    assert "✕" in bad and "401" in bad and "wrong" not in bad
