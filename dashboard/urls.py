@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import accounts, actions, api, api_actions, failures, health, metrics, pages
+from .views import accounts, actions, api, api_actions, audit, failures, health, metrics, pages
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("runs/<uuid:run_uuid>/", pages.run_detail, name="run"),
     path("runs/<uuid:run_uuid>/items.csv", pages.run_items_csv, name="run-items-csv"),
     path("failures/", failures.failures_page, name="failures"),
+    path("audit/", audit.audit_log, name="audit"),
     path("accounts/", accounts.account_list, name="accounts"),
     path("accounts/new/", accounts.account_edit, name="account-new"),
     path("accounts/<uuid:account_uuid>/", accounts.account_edit, name="account-edit"),
