@@ -27,6 +27,17 @@ from .models import (
 )
 
 
+def _admin_site_permission(request: HttpRequest) -> bool:
+    """The Django admin is for the admin role only (superusers included), staff flag or not."""
+    from dashboard.roles import is_admin
+
+    return request.user.is_active and is_admin(request.user)
+
+
+admin.site.has_permission = _admin_site_permission
+admin.site.site_header = "Pipewatch administration"
+
+
 class AccountForm(forms.ModelForm):
     new_credentials = forms.CharField(
         required=False,
