@@ -15,7 +15,11 @@ app.autodiscover_tasks()
 
 @app.on_after_configure.connect
 def _schedule(sender: Celery, **kwargs: object) -> None:
+    from celery.schedules import crontab
     from django.conf import settings
 
     # One tick claims whatever is due; the tick itself is cheap and idempotent.
     sender.add_periodic_task(settings.POLL_TICK_SECONDS, sender.signature("jobs.tasks.tick"), name="poll tick")
+    sender.add_periodic_task(
+        crontab(hour=3, minute=17), sender.signature("jobs.tasks.housekeeping"), name="housekeeping"
+    )

@@ -192,6 +192,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule"))
 CELERY_TASK_ALWAYS_EAGER = False
+# Separate queues so polling never waits behind alert delivery or housekeeping; a worker
+# may consume all of them (make run) or one (docker compose, several machines).
+CELERY_TASK_DEFAULT_QUEUE = "polling"
+CELERY_TASK_ROUTES = {
+    "jobs.tasks.tick": {"queue": "polling"},
+    "jobs.tasks.poll_account": {"queue": "polling"},
+    "jobs.tasks.send_alerts": {"queue": "alerts"},
+    "jobs.tasks.housekeeping": {"queue": "housekeeping"},
+}
+CELERY_QUEUES_ALL = "polling,alerts,housekeeping"
 
 # --- Polling engine ----------------------------------------------------------------------
 POLL_TICK_SECONDS = _positive("POLL_TICK_SECONDS", 5)
@@ -209,6 +219,10 @@ LATE_GRACE_FRACTION = _positive("LATE_GRACE_FRACTION", 0.5)
 LATE_GRACE_MIN_SECONDS = _positive("LATE_GRACE_MIN_SECONDS", 1800)
 # Count checks: (dropped + failed) / processed above this raises a warning.
 COUNT_WARNING_RATE = _positive("COUNT_WARNING_RATE", 0.01)
+# Retention (a daily housekeeping task): thin snapshots, drop raw payloads, poll log.
+SNAPSHOT_RETENTION_DAYS = env.int("SNAPSHOT_RETENTION_DAYS", default=30)
+RAW_RETENTION_DAYS = env.int("RAW_RETENTION_DAYS", default=14)
+POLL_ATTEMPT_RETENTION_DAYS = env.int("POLL_ATTEMPT_RETENTION_DAYS", default=14)
 # How often open pages refresh their live parts (while something runs / otherwise).
 LIVE_REFRESH_SECONDS = _positive("LIVE_REFRESH_SECONDS", 5)
 IDLE_REFRESH_SECONDS = _positive("IDLE_REFRESH_SECONDS", 60)

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from . import alerts, polling, scheduling
+from . import alerts, polling, retention, scheduling
 from .models import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -44,3 +44,11 @@ def poll_account(account_id: int, lease_token: str) -> str:
         return "lease lost; skipped"
     log.info("%s", summary.line())
     return summary.outcome
+
+
+@shared_task(name="jobs.tasks.housekeeping", ignore_result=True)
+def housekeeping() -> str:
+    """Daily: thin old snapshots, drop old raw payloads, forget old poll attempts."""
+    result = retention.run()
+    log.info("housekeeping: %s", result.line())
+    return result.line()

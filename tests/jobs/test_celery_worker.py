@@ -18,7 +18,14 @@ def test_tick_and_poll_through_a_real_worker(mp_account, make_pipeline) -> None:
     make_pipeline("seed-running")
     make_pipeline("seed-failed")
     app.control.purge()  # leftovers of an interrupted earlier run must not muddle this one
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10):
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        shutdown_timeout=10,
+        queues=["polling", "alerts", "housekeeping"],
+    ):
         enqueued = tasks.tick.delay()
         deadline = time.monotonic() + 20
         while Run.objects.count() < 2 and time.monotonic() < deadline:
