@@ -1,14 +1,36 @@
-"""Mixpanel app API client for import connectors (legacy Cloud Import, VENDORS.md §1)."""
+"""Mixpanel client: one account, three kinds, each in its own small module.
+
+- `import_connector`: legacy Cloud Import connectors (VENDORS.md §1), here.
+- `warehouse_import`: Warehouse Connectors imports (§1b), in warehouse.py.
+- `export_pipeline`: data pipelines "nessie" (§2), in nessie.py.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from ..base import AccountSchema, BadResponse, Observation, Target
-from ..client import POLL, VendorClient
+from ..base import (
+    AccountConfig,
+    AccountSchema,
+    AuthError,
+    BadResponse,
+    CreateResult,
+    Observation,
+    Rejected,
+    Target,
+    TargetResult,
+    VendorError,
+)
+from ..client import CANCEL, CREATE, DISCOVER, PAUSE, POLL, RUN_NOW, VendorClient
+from ..http import HttpSettings
 from ..normalizing import expect
+from .nessie import EXPORT_PIPELINE, Nessie, reject_kind
+from .nessie_spec import validate_pipeline_spec
 from .normalize import normalize_history
+from .warehouse import WAREHOUSE_IMPORT, Warehouse
 
 IMPORT_CONNECTOR = "import_connector"
 
@@ -29,9 +51,10 @@ class MixpanelClient(VendorClient):
         regions=("us", "eu", "in"),
         required_settings=("project_id",),
         credential_sets=(("username", "secret"), ("api_secret",)),
-        kinds=(IMPORT_CONNECTOR,),
+        kinds=(IMPORT_CONNECTOR, WAREHOUSE_IMPORT, EXPORT_PIPELINE),
+        import_kinds=(IMPORT_CONNECTOR, WAREHOUSE_IMPORT),
     )
-    capabilities = frozenset({POLL})
+    capabilities = frozenset({POLL, CREATE, CANCEL, PAUSE, RUN_NOW, DISCOVER})
     hosts = {
         "us": "https://mixpanel.com",
         "eu": "https://eu.mixpanel.com",
@@ -39,28 +62,120 @@ class MixpanelClient(VendorClient):
     }
     error_parser = staticmethod(error_parser)
 
+    def __init__(
+        self,
+        account: AccountConfig,
+        http_settings: HttpSettings | None = None,
+        throttle: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(account, http_settings, throttle)
+        self.nessie = Nessie(self)
+        self.warehouse = Warehouse(self)
+        # "Today" for create rules (from_date not in the future, at most 6 months back).
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    # -- shared plumbing -----------------------------------------------------------
     @property
-    def _auth(self) -> tuple[str, str]:
+    def uses_service_account(self) -> bool:
+        return bool(self.account.credentials.get("username"))
+
+    @property
+    def auth(self) -> tuple[str, str]:
         creds = self.account.credentials
-        if creds.get("username"):
+        if self.uses_service_account:
             return creds["username"], creds.get("secret", "")
         return creds.get("api_secret", ""), ""  # legacy project secret: "API_SECRET:"
 
-    def _app_url(self, path: str) -> str:
-        project = quote(str(self.account.settings.get("project_id", "")), safe="")
-        return f"{self.base_url}/api/app/projects/{project}{path}"
+    @property
+    def project_id(self) -> str:
+        return str(self.account.settings.get("project_id", ""))
+
+    def app_url(self, path: str) -> str:
+        return f"{self.base_url}/api/app/projects/{quote(self.project_id, safe='')}{path}"
+
+    def _today(self) -> date:
+        return self.now().astimezone(UTC).date()
+
+    # -- reading -------------------------------------------------------------------
+    def poll(self, targets: list[Target], discover: bool = False) -> list[TargetResult]:
+        # One jobs listing per poll serves both the pipelines' info and discovery.
+        if discover or any(t.kind == EXPORT_PIPELINE for t in targets):
+            try:
+                self.nessie.jobs_cache = {job["name"]: job for job in self.nessie.jobs()}
+            except VendorError as exc:
+                self.nessie.jobs_error = exc  # info stays partial; discover() reports it
+        try:
+            return super().poll(targets, discover)
+        finally:
+            self.nessie.jobs_cache = self.nessie.jobs_error = None
+
+    def poll_one(self, target: Target) -> TargetResult:
+        if target.kind == EXPORT_PIPELINE:
+            return self.nessie.poll_one(target)
+        return TargetResult(target, self.poll_target(target))
 
     def poll_target(self, target: Target) -> list[Observation]:
-        if target.kind != IMPORT_CONNECTOR:
-            raise BadResponse(f"Mixpanel client cannot poll kind {target.kind!r}")
-        url = self._app_url(f"/connectors/{quote(target.external_id, safe='')}/history")
-        body, _ = self.http.call_json("GET", url, auth=self._auth)
-        # Only the first page: history is newest first, and the current run is on it.
-        return normalize_history(target, body)
+        if target.kind == IMPORT_CONNECTOR:
+            url = self.app_url(f"/connectors/{quote(target.external_id, safe='')}/history")
+            body, _ = self.http.call_json("GET", url, auth=self.auth)
+            # Only the first page: history is newest first, and the current run is on it.
+            return normalize_history(target, body)
+        if target.kind == WAREHOUSE_IMPORT:
+            return self.warehouse.poll_target(target)
+        if target.kind == EXPORT_PIPELINE:
+            return self.nessie.poll_one(target).observations
+        raise BadResponse(f"Mixpanel client cannot poll kind {target.kind!r}")
+
+    def discover(self) -> list[TargetResult]:
+        """Every data pipeline `pipeline/jobs` lists for the project.
+
+        A 403 there means this account may not see data pipelines (they need Admin or
+        Owner [M5]), not that its credentials are broken: the connectors still poll.
+        """
+        try:
+            return self.nessie.discover()
+        except AuthError as exc:
+            if exc.http_status == 403:
+                raise Rejected(
+                    f"data pipelines are not visible to this account: {exc.message}", http_status=403
+                ) from None
+            raise
 
     def check_credentials(self) -> str:
-        body, _ = self.http.call_json("GET", self._app_url("/connectors"), auth=self._auth)
+        body, _ = self.http.call_json("GET", self.app_url("/connectors"), auth=self.auth)
         data = expect(
             expect(expect(body, dict, "response").get("results"), dict, "results").get("data"), list, "results.data"
         )
         return f"authenticated; project has {len(data)} connector(s)"
+
+    # -- acting --------------------------------------------------------------------
+    def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+        if kind != EXPORT_PIPELINE:
+            raise reject_kind(kind)
+        return validate_pipeline_spec(spec, self._today())
+
+    def create(self, kind: str, spec: dict[str, Any]) -> CreateResult:
+        if kind != EXPORT_PIPELINE:
+            raise reject_kind(kind)
+        return self.nessie.create(spec, self._today())
+
+    def cancel(self, target: Target, run_key: str = "") -> str:
+        self._only(target, EXPORT_PIPELINE, "cancel")
+        return self.nessie.cancel(target)
+
+    def pause(self, target: Target) -> str:
+        self._only(target, EXPORT_PIPELINE, "pause")
+        return self.nessie.pause(target)
+
+    def resume(self, target: Target) -> str:
+        self._only(target, EXPORT_PIPELINE, "resume")
+        return self.nessie.resume(target)
+
+    def run_now(self, target: Target) -> CreateResult:
+        self._only(target, WAREHOUSE_IMPORT, "run")
+        return self.warehouse.run_now(target)
+
+    @staticmethod
+    def _only(target: Target, kind: str, verb: str) -> None:
+        if target.kind != kind:
+            raise Rejected(f"Mixpanel cannot {verb} a {target.kind} from here, only a {kind}")

@@ -1,4 +1,5 @@
-"""Mixpanel app API (import connectors) as the simulator speaks it.
+"""Mixpanel app API (import connectors) as the simulator speaks it; the warehouse imports
+(warehouse_simulator.py) and data pipelines (nessie_simulator.py) install from here too.
 
 Runs are a pure function of the simulator clock: a `ScriptedRun` knows when it was
 queued, how long it waits, how long it runs and how it ends, so a scenario is data and
@@ -17,6 +18,9 @@ from typing import Any
 from ..seeds import readme_code_samples
 from ..simulator.core import SimRequest, SimResponse, Simulator, json_response
 from ..timeparse import format_go_time
+from .nessie_seed import seed_pipeline_project
+from .nessie_simulator import NessieApi, SimPipeline
+from .warehouse_simulator import SimWarehouseImport, WarehouseApi, WarehouseCycle, WarehouseRun
 
 HISTORY_PAGE_SIZE = 20
 
@@ -133,6 +137,9 @@ class SimProject:
     secret: str = "svc-secret"
     api_secret: str = ""
     connectors: dict[str, SimConnector] = field(default_factory=dict)
+    pipelines: dict[str, SimPipeline] = field(default_factory=dict)  # nessie, by name
+    imports: dict[str, SimWarehouseImport] = field(default_factory=dict)  # warehouse, by id
+    jobs_verbatim: str | None = None  # a seed `pipeline/jobs` sample, served byte for byte
     # Scripted burst limit: more than `rate_limit` requests in `rate_window` s -> 429.
     rate_limit: int | None = None
     rate_window: float = 10.0
@@ -141,6 +148,16 @@ class SimProject:
     def add(self, *connectors: SimConnector) -> SimProject:
         for c in connectors:
             self.connectors[c.connector_id] = c
+        return self
+
+    def add_pipelines(self, *pipelines: SimPipeline) -> SimProject:
+        for p in pipelines:
+            self.pipelines[p.name] = p
+        return self
+
+    def add_imports(self, *imports: SimWarehouseImport) -> SimProject:
+        for i in imports:
+            self.imports[i.import_id] = i
         return self
 
 
@@ -156,6 +173,8 @@ class MixpanelWorld:
         sim.add_route("GET", base + r"/connectors", self.list_connectors)
         sim.add_route("GET", base + r"/connectors/(?P<connector_id>[^/]+)", self.get_connector)
         sim.add_route("GET", base + r"/connectors/(?P<connector_id>[^/]+)/history", self.history)
+        WarehouseApi(self).install(sim)
+        NessieApi(self).install(sim)
 
     # -- auth, rate limit, lookup ------------------------------------------------------
     def _guard(self, req: SimRequest, project_id: str) -> SimProject | SimResponse:
@@ -293,11 +312,44 @@ def install_demo(sim: Simulator, origin: datetime) -> MixpanelWorld:
         ),
         *seed_connectors(),
     )
+    _add_demo_pipelines(main, origin)
     busy = SimProject(
         "777", username="busy-svc", secret="busy-secret", rate_limit=1, rate_window=30, retry_after=20
     ).add(
         SimConnector("busy-feed", cycle=CyclingRuns(origin, period=120, run_seconds=60, id_style="ids")),
     )
-    world = MixpanelWorld([main, busy])
+    world = MixpanelWorld([main, busy, seed_pipeline_project(origin.date())])
     world.install(sim)
     return world
+
+
+def _add_demo_pipelines(project: SimProject, origin: datetime) -> None:
+    """Nessie pipelines and warehouse imports of the demo's project 12345."""
+    ten_days_ago = origin.date() - timedelta(days=10)
+    project.add_pipelines(
+        SimPipeline(
+            "events-daily-bigquery-monoschema", origin=ten_days_ago, timeline_gaps=frozenset({4}), delay_seconds=900
+        ),
+        SimPipeline(
+            "people-daily-s3-raw",
+            origin=ten_days_ago,
+            data_source="people",
+            outcomes={3: "failed", 6: "timed_out", 8: "retried"},
+            dispatcher="daily",
+            sync_enabled=False,
+        ),
+    )
+    project.add_imports(
+        SimWarehouseImport(
+            "4242",
+            cycle=WarehouseCycle(origin, period=120, outcomes=("SUCCEEDED",) * 5 + ("FAILED",), events=48_000),
+        ),
+        SimWarehouseImport(
+            "4243",
+            runs=[
+                WarehouseRun(origin - timedelta(hours=3), run_seconds=600, events=9_000),
+                WarehouseRun(origin - timedelta(hours=2), run_seconds=900, outcome="CANCELLED", events=9_000),
+            ],
+            cycle=WarehouseCycle(origin, period=600, run_seconds=90, events=9_500),
+        ),
+    )

@@ -1,0 +1,324 @@
+"""Create-pipeline rules for Mixpanel data pipelines (VENDORS.md §2, the seed, [M4]).
+
+One declarative table: the fields each pipeline type takes and the rule for each field.
+The client checks a spec with it before calling Mixpanel, and the simulator enforces the
+same rules on the form it receives. Messages name the field and never echo a value, so
+a secret (client_secret, snowflake_password) cannot leak through an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ..base import InvalidSpec
+
+TEXT, BOOL, LIST = "text", "bool", "list"
+RAW_TYPES = ("gcs-raw", "s3-raw", "azure-raw")
+SCHEMATIZED_TYPES = ("bigquery", "snowflake", "aws", "azure-blob", "gcs-schema")
+PIPELINE_TYPES = RAW_TYPES + SCHEMATIZED_TYPES
+
+# Enums as the seed lists them; BigQuery also has the regions the newer spec added [M4].
+S3_REGIONS = (
+    "us-east-2", "us-east-1", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-3", "ap-northeast-2",
+    "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1", "cn-north-1", "cn-northwest-1",
+    "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-north-1", "sa-east-1",
+)  # fmt: skip
+GCS_REGIONS = (
+    "northamerica-northeast1", "us-central1", "us-east1", "us-east4", "us-west1", "us-west2",
+    "southamerica-east1", "europe-north1", "europe-west1", "europe-west2", "europe-west3", "europe-west4",
+    "europe-west6", "asia-east1", "asia-east2", "asia-northeast1", "asia-northeast2", "asia-northeast3",
+    "asia-south1", "asia-southeast1", "australia-southeast1",
+)  # fmt: skip
+BQ_REGIONS = (
+    "US", "US_EAST_1", "US_WEST_2", "US_EAST_4", "NORTH_AMERICA_NORTHEAST_1", "SOUTH_AMERICA_EAST_1", "EU",
+    "EUROPE_NORTH_1", "EUROPE_WEST_2", "EUROPE_WEST_3", "EUROPE_WEST_6", "ASIA_SOUTH_1", "ASIA_EAST_1",
+    "ASIA_EAST_2", "ASIA_NORTHEAST_1", "ASIA_NORTHEAST_2", "ASIA_NORTHEAST_3", "ASIA_SOUTHEAST_1",
+    "ASIA_SOUTHEAST_2", "AUSTRALIA_SOUTHEAST_1",
+    "US_CENTRAL_1", "US_WEST_1", "EUROPE_WEST_4",  # newer spec [M4]
+)  # fmt: skip
+SNOWFLAKE_REGIONS = ("us-west-aws", "us-east-aws")
+SNOWFLAKE_CUSTOMER_HOSTED = (
+    "snowflake_account_name",
+    "snowflake_warehouse",
+    "snowflake_storage_integration",
+    "snowflake_user",
+    "snowflake_password",
+    "snowflake_role",
+    "snowflake_database",
+    "snowflake_schema",
+)
+SNOWFLAKE_SHARED = ("region", "snowflake_share_with")  # the seed's Mixpanel-hosted variant
+
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_MONTHS_BACK = 6
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str = TEXT
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    pattern: str = ""  # a full-match regex
+    pattern_hint: str = ""
+    secret: bool = False
+    required_if: tuple[str, Any] | None = None  # (field, value): required when field == value
+    only_with: tuple[str, Any] | None = None  # (field, value): allowed only when field == value
+    only_without: str = ""  # allowed only when this field is empty
+    choices_message: str = ""  # said instead of listing the choices
+
+
+OPT = Rule()
+REQ = Rule(required=True)
+SECRET = Rule(required=True, secret=True)
+
+COMMON: dict[str, Rule] = {
+    "type": Rule(required=True, choices=PIPELINE_TYPES),
+    "trial": Rule(BOOL),
+    "data_source": Rule(choices=("events", "people")),
+    "from_date": Rule(),  # required unless trial; dates are checked together below
+    "to_date": Rule(),
+    "frequency": Rule(choices=("daily", "hourly"), only_without="to_date"),
+    "events": Rule(LIST),
+    "where": Rule(only_with=("data_source", "events")),
+    "data_format": Rule(choices=("json", "parquet")),
+}
+SCHEMATIZED: dict[str, Rule] = {
+    # Exactly these spellings; people data is always monoschema and takes no schema_type [M4].
+    "schema_type": Rule(choices=("monoschema", "multischema"), only_with=("data_source", "events")),
+    "sync": Rule(BOOL),
+}
+RAW: dict[str, Rule] = {
+    "data_source": Rule(choices=("events",), choices_message="must be events: raw pipelines export events only"),
+    "data_format": Rule(choices=("json",), choices_message="must be json for raw pipelines"),
+}
+GCS = {"gcs_bucket": REQ, "gcs_region": Rule(required=True, choices=GCS_REGIONS), "gcs_prefix": OPT}
+S3 = {
+    "s3_bucket": REQ,
+    "s3_region": Rule(required=True, choices=S3_REGIONS),
+    "s3_role": REQ,
+    "s3_prefix": OPT,
+    "s3_encryption": Rule(choices=("none", "aes", "kms")),
+    "s3_kms_key_id": Rule(only_with=("s3_encryption", "kms")),
+    "use_glue": Rule(BOOL),
+    "glue_database": Rule(required_if=("use_glue", True)),
+    "glue_role": Rule(required_if=("use_glue", True)),
+    "glue_table_prefix": Rule(only_with=("use_glue", True)),
+}
+AZURE = {
+    "storage_account": REQ,
+    "container_name": REQ,
+    "prefix": OPT,
+    "client_id": REQ,
+    "client_secret": SECRET,
+    "tenant_id": REQ,
+}
+BIGQUERY = {
+    "bq_region": Rule(required=True, choices=BQ_REGIONS),
+    "gcp_project": REQ,
+    "bq_dataset_name": REQ,
+    "bq_share_with_group": Rule(LIST),
+    "bq_prefix": Rule(pattern=r"[A-Za-z0-9_]+", pattern_hint="only letters, digits and _"),
+}
+SNOWFLAKE = {
+    "region": Rule(choices=SNOWFLAKE_REGIONS),
+    "snowflake_share_with": OPT,
+    "snowflake_prefix": OPT,
+    **{name: Rule(secret=name == "snowflake_password") for name in SNOWFLAKE_CUSTOMER_HOSTED},
+}
+
+# type -> every field it takes. Raw types override the common enums they narrow.
+TYPE_FIELDS: dict[str, dict[str, Rule]] = {
+    "gcs-raw": {**COMMON, **RAW, **GCS, "gcs_prefix": REQ},  # the seed marks gcs_prefix required
+    "s3-raw": {**COMMON, **RAW, **S3},
+    "azure-raw": {**COMMON, **RAW, **AZURE},
+    "bigquery": {**COMMON, **SCHEMATIZED, **BIGQUERY},
+    "snowflake": {**COMMON, **SCHEMATIZED, **SNOWFLAKE},
+    "aws": {**COMMON, **SCHEMATIZED, **S3},
+    "azure-blob": {**COMMON, **SCHEMATIZED, **AZURE},
+    "gcs-schema": {**COMMON, **SCHEMATIZED, **GCS},
+}
+# type -> alternative field groups, exactly one of which must be complete.
+TYPE_ONE_OF: dict[str, tuple[tuple[str, ...], ...]] = {
+    "snowflake": (SNOWFLAKE_SHARED, SNOWFLAKE_CUSTOMER_HOSTED),
+}
+# Fields the client adds itself; a spec may carry them, they are not checked here.
+IGNORED = frozenset({"project_id"})
+
+SECRET_FIELDS = frozenset(name for fields in TYPE_FIELDS.values() for name, r in fields.items() if r.secret)
+
+
+def validate_pipeline_spec(spec: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """Check a create spec; return it cleaned (typed, empties dropped) or raise InvalidSpec.
+
+    Values may come typed (a form in our pages) or as form strings (the simulator).
+    """
+    errors: dict[str, str] = {}
+    kind = _text(spec.get("type"))
+    fields = TYPE_FIELDS.get(kind)
+    if fields is None:
+        raise InvalidSpec({"type": "must be one of " + ", ".join(PIPELINE_TYPES)})
+    cleaned: dict[str, Any] = {}
+    for name, value in spec.items():
+        if name in IGNORED or _empty(value):
+            continue
+        rule = fields.get(name)
+        if rule is None:
+            errors[name] = f"is not a field of {kind} pipelines"
+            continue
+        converted, problem = _convert(rule, value)
+        if problem:
+            errors[name] = problem
+        else:
+            cleaned[name] = converted
+    for name, rule in fields.items():
+        if name in errors:
+            continue
+        present = name in cleaned
+        needed = rule.required or (rule.required_if and _effective(cleaned, rule.required_if[0]) == rule.required_if[1])
+        if not present and needed:
+            when = f" when {rule.required_if[0]} is {_show(rule.required_if[1])}" if rule.required_if else ""
+            errors[name] = f"is required{when}"
+        elif present and rule.only_with and _effective(cleaned, rule.only_with[0]) != rule.only_with[1]:
+            errors[name] = f"is only allowed when {rule.only_with[0]} is {_show(rule.only_with[1])}"
+        elif present and rule.only_without and rule.only_without in cleaned:
+            errors[name] = f"is only allowed without {rule.only_without} (an indefinite export)"
+    _check_one_of(kind, cleaned, errors)
+    _check_dates(cleaned, today, errors)
+    if errors:
+        raise InvalidSpec(errors)
+    return cleaned
+
+
+DEFAULTS = {"data_source": "events", "trial": False, "use_glue": False, "s3_encryption": "none"}
+
+
+def _effective(cleaned: dict[str, Any], name: str) -> Any:
+    return cleaned.get(name, DEFAULTS.get(name))
+
+
+def _check_one_of(kind: str, cleaned: dict[str, Any], errors: dict[str, str]) -> None:
+    groups = TYPE_ONE_OF.get(kind, ())
+    if not groups or any(all(f in cleaned for f in group) for group in groups):
+        return
+    # Blame the group the spec started on (or the first), field by field.
+    started = max(groups, key=lambda g: sum(f in cleaned for f in g))
+    for name in started:
+        if name not in cleaned and name not in errors:
+            others = " or ".join(" + ".join(g) for g in groups if g is not started)
+            errors[name] = f"is required (or give {others})"
+
+
+def _check_dates(cleaned: dict[str, Any], today: date, errors: dict[str, str]) -> None:
+    parsed: dict[str, date] = {}
+    for name in ("from_date", "to_date"):
+        if name not in cleaned or name in errors:
+            continue
+        value = cleaned[name]
+        try:
+            if not DATE_RE.match(value):
+                raise ValueError
+            parsed[name] = date.fromisoformat(value)
+        except ValueError:
+            errors[name] = "must be a date formatted YYYY-MM-DD"
+    if "from_date" not in cleaned and "from_date" not in errors and not cleaned.get("trial"):
+        errors["from_date"] = "is required unless trial is true"
+    start = parsed.get("from_date")
+    if start is not None:
+        if start > today:
+            errors["from_date"] = "cannot be in the future"
+        elif start < months_before(today, MAX_MONTHS_BACK):
+            errors["from_date"] = f"cannot be more than {MAX_MONTHS_BACK} months in the past"
+    end = parsed.get("to_date")
+    if start is not None and end is not None and end < start:
+        errors["to_date"] = "must not be before from_date"
+
+
+def months_before(day: date, months: int) -> date:
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _convert(rule: Rule, value: Any) -> tuple[Any, str]:
+    if rule.kind == BOOL:
+        if isinstance(value, bool):
+            return value, ""
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true", ""
+        return None, "must be true or false"
+    if rule.kind == LIST:
+        items = value if isinstance(value, list | tuple) else [value]
+        if not all(isinstance(i, str) for i in items):
+            return None, "must be a list of strings"
+        cleaned = [i.strip() for i in items if i.strip()]
+        return cleaned, ""
+    if not isinstance(value, str):
+        return None, "must be a string"
+    value = value.strip()
+    if rule.choices and value not in rule.choices:
+        return None, rule.choices_message or "must be one of " + ", ".join(rule.choices)
+    if rule.pattern and not re.fullmatch(rule.pattern, value):
+        return None, f"may contain {rule.pattern_hint}"
+    return value, ""
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple):
+        return not any(isinstance(v, str) and v.strip() for v in value) and all(isinstance(v, str) for v in value)
+    return False
+
+
+def _show(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def to_form(cleaned: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The cleaned spec as form fields: booleans as "true"/"false", lists repeated."""
+    form: list[tuple[str, str]] = []
+    for name, value in cleaned.items():
+        if isinstance(value, bool):
+            form.append((name, "true" if value else "false"))
+        elif isinstance(value, list):
+            form.extend((name, item) for item in value)
+        else:
+            form.append((name, str(value)))
+    return form
+
+
+def pipeline_names(cleaned: Mapping[str, Any]) -> list[str]:
+    """The names Mixpanel gives the pipelines a create makes (the seed's pattern)."""
+    kind = cleaned["type"]
+    trial = bool(cleaned.get("trial"))
+    if "data_source" in cleaned:
+        sources = [cleaned["data_source"]]
+    elif trial and kind in SCHEMATIZED_TYPES:
+        sources = ["events", "people"]  # a trial exports both
+    else:
+        sources = ["events"]
+    frequency = cleaned.get("frequency", "daily")
+    names = []
+    for source in sources:
+        parts = ["trial"] if trial else []
+        parts += [source, frequency, kind]
+        if kind in SCHEMATIZED_TYPES:
+            parts.append("monoschema" if source == "people" else cleaned.get("schema_type", "monoschema"))
+        names.append("-".join(parts))
+    return names
