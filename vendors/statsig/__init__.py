@@ -1,3 +1,6 @@
-"""statsig: not implemented yet."""
+"""Statsig: warehouse ingestion status per (source, dataset, day) and backfill runs
+(VENDORS.md §5). One client: one Console API key per account."""
 
-CLIENTS = ()
+from .client import StatsigClient
+
+CLIENTS = (StatsigClient,)
