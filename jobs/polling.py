@@ -139,9 +139,11 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
         if pipeline is None:
             if result.error is not None or not result.target.external_id:
                 continue
-            pipeline = _discovered(account, result, now)
+            pipeline, created = _discovered(account, result, now)
+            if pipeline is None:
+                continue  # known but paused: monitoring was stopped on purpose
             by_key[result.target.key] = pipeline
-            summary.discovered += 1
+            summary.discovered += created
         with transaction.atomic():
             if result.error is not None:
                 first_target_error = first_target_error or result.error
@@ -201,15 +203,18 @@ def _targets(account: Account, pipelines: list[Pipeline]) -> list[vb.Target]:
     return [p.target(tuple(sorted(open_runs.get(p.pk, ())))) for p in pipelines]
 
 
-def _discovered(account: Account, result: vb.TargetResult, now: datetime) -> Pipeline:
-    """A pipeline the vendor listed and nobody configured: start tracking it."""
-    pipeline, _ = Pipeline.objects.get_or_create(
+def _discovered(account: Account, result: vb.TargetResult, now: datetime) -> tuple[Pipeline | None, bool]:
+    """A pipeline the vendor listed: start tracking it, or use the one we track (not
+    paused) that simply was not due. Returns (pipeline or None, created)."""
+    pipeline, created = Pipeline.objects.select_related("current_run").get_or_create(
         account=account,
         kind=result.target.kind,
         external_id=result.target.external_id,
         defaults={"name": result.name[:200], "source": "discovered", "next_poll_at": now},
     )
-    return pipeline
+    if pipeline.paused:
+        return None, False
+    return pipeline, created
 
 
 def _record_target_error(pipeline: Pipeline, error: vb.VendorError, now: datetime) -> None:

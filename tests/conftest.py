@@ -112,8 +112,33 @@ def make_pipeline(mp_account):
     from jobs.models import Pipeline
 
     def make(external_id: str, account=None, **kwargs: object) -> Pipeline:
-        return Pipeline.objects.create(
-            account=account or mp_account, kind="import_connector", external_id=external_id, **kwargs
-        )
+        kwargs.setdefault("kind", "import_connector")
+        return Pipeline.objects.create(account=account or mp_account, external_id=external_id, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def viewer(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user("viewer", password="correct-horse-battery")
+
+
+@pytest.fixture
+def logged_in(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def polled(mp_account, make_pipeline):
+    """The four seed samples, polled once through the real path."""
+    from jobs import polling
+
+    pipelines = {
+        cid: make_pipeline(cid, name=f"Pipeline {cid}")
+        for cid in ("seed-queued", "seed-running", "seed-success", "seed-failed")
+    }
+    polling.poll_now(mp_account)
+    return pipelines
