@@ -136,15 +136,18 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
             account_error = result.error
             break
         pipeline = by_key.get(result.target.key)
+        scheduled = pipeline is not None  # polled because it was due, not only listed
         if pipeline is None:
             if result.error is not None or not result.target.external_id:
                 continue
             pipeline, created = _discovered(account, result, now)
             if pipeline is None:
                 continue  # known but paused: monitoring was stopped on purpose
-            by_key[result.target.key] = pipeline
             summary.discovered += created
+            # A new pipeline listed without its runs (nessie) stays due: polled next tick.
+            scheduled = created and bool(result.observations)
         with transaction.atomic():
+            fields = ["current_run", "last_success_at", "last_failure_at", "last_failure_message", "vendor_info"]
             if result.error is not None:
                 first_target_error = first_target_error or result.error
                 _record_target_error(pipeline, result.error, now)
@@ -152,24 +155,14 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
                 _add(summary.stats, record_observations(pipeline, result.observations, now))
                 if result.gone:
                     mark_gone(pipeline, result.gone, now)
-                if result.info is not None and result.info != pipeline.vendor_info:
-                    pipeline.vendor_info = result.info
+                if result.info is not None:
+                    pipeline.vendor_info = {**pipeline.vendor_info, **result.info}
                 pipeline.poll_error_kind = pipeline.poll_error_message = ""
-            pipeline.last_polled_at = now
-            pipeline.next_poll_at = scheduling.next_pipeline_poll(pipeline, now)
-            pipeline.save(
-                update_fields=[
-                    "current_run",
-                    "last_success_at",
-                    "last_failure_at",
-                    "last_failure_message",
-                    "vendor_info",
-                    "poll_error_kind",
-                    "poll_error_message",
-                    "last_polled_at",
-                    "next_poll_at",
-                ]
-            )
+            if scheduled:
+                pipeline.last_polled_at = now
+                pipeline.next_poll_at = scheduling.next_pipeline_poll(pipeline, now)
+                fields += ["poll_error_kind", "poll_error_message", "last_polled_at", "next_poll_at"]
+            pipeline.save(update_fields=fields)
 
     if account_error is not None:
         err = account_error
@@ -210,7 +203,7 @@ def _discovered(account: Account, result: vb.TargetResult, now: datetime) -> tup
         account=account,
         kind=result.target.kind,
         external_id=result.target.external_id,
-        defaults={"name": result.name[:200], "source": "discovered", "next_poll_at": now},
+        defaults={"name": result.name[:200], "source": "discovered"},
     )
     if pipeline.paused:
         return None, False
@@ -236,6 +229,7 @@ def _record_account(
 ) -> None:
     fields = [
         "last_poll_at",
+        "next_discovery_at",
         "poll_error_kind",
         "poll_error_message",
         "poll_error_status",

@@ -104,3 +104,20 @@ def test_warehouse_import_history_and_run_now(sim, mp_account, make_pipeline, vi
     assert result.ok, result.message
     poll(mp_account)
     assert Run.objects.filter(pipeline=pipeline, state="running").count() == 1
+
+
+@pytest.mark.django_db
+def test_discovery_runs_once_per_interval_and_never_delays_known_pipelines(sim, mp_account, settings) -> None:
+    settings.DISCOVERY_SECONDS = 600
+    add_nessie(sim)
+    poll(mp_account)
+    mp_account.refresh_from_db()
+    assert mp_account.next_discovery_at is not None
+    jobs_calls = sum(1 for _, path in sim.simulator.request_log if path.endswith("/pipeline/jobs"))
+    pipeline = Pipeline.objects.get(kind="export_pipeline")
+    due = pipeline.next_poll_at
+    mp_account.refresh_from_db()
+    polling.poll_account(mp_account)  # only what is due: the new pipeline, no discovery
+    assert sum(1 for _, path in sim.simulator.request_log if path.endswith("/pipeline/jobs")) == jobs_calls + 1
+    pipeline.refresh_from_db()
+    assert pipeline.next_poll_at > due and Run.objects.filter(pipeline=pipeline).exists()
