@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import accounts, actions, api, api_actions, audit, failures, health, metrics, pages
+from .views import accounts, actions, api, api_actions, audit, charts, failures, health, metrics, pages
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
@@ -10,6 +10,9 @@ urlpatterns = [
     path("pipelines/<uuid:pipeline_uuid>/actions/<slug:action>/", actions.pipeline_action, name="pipeline-action"),
     path("runs/<uuid:run_uuid>/", pages.run_detail, name="run"),
     path("runs/<uuid:run_uuid>/items.csv", pages.run_items_csv, name="run-items-csv"),
+    path("pipelines/<uuid:pipeline_uuid>/timeline/", charts.pipeline_timeline, name="pipeline-timeline"),
+    path("timeline/", charts.timeline_page, name="timeline"),
+    path("freshness/", charts.freshness_page, name="freshness"),
     path("failures/", failures.failures_page, name="failures"),
     path("audit/", audit.audit_log, name="audit"),
     path("accounts/", accounts.account_list, name="accounts"),

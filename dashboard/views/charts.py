@@ -1,0 +1,84 @@
+"""Time views: a pipeline's run timeline (a fragment its page loads), every pipeline on one
+axis (/timeline/), and which day landed for the daily ones (/freshness/)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from jobs.models import Pipeline
+
+from .. import timeline as tl
+
+PIPELINES_PER_PAGE = 50
+FRESHNESS_DAYS = 21
+
+
+def _range(request: HttpRequest) -> str:
+    value = request.GET.get("range", tl.DEFAULT_RANGE)
+    return value if value in tl.RANGES else tl.DEFAULT_RANGE
+
+
+@login_required
+def pipeline_timeline(request: HttpRequest, pipeline_uuid: object) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline.objects.select_related("account"), uuid=pipeline_uuid)
+    now = timezone.now()
+    range_key = _range(request)
+    ax = tl.axis(range_key, now)
+    runs = tl.runs_in_window([pipeline.pk], ax).get(pipeline.pk, [])
+    context = {
+        "pipeline": pipeline,
+        "axis": ax,
+        "bars": tl.bars(runs, ax),
+        "range": range_key,
+        "ranges": list(tl.RANGES),
+        "width": tl.WIDTH,
+        "now_x": tl.WIDTH,
+    }
+    if pipeline.cadence_seconds() == 86400:
+        days = [now.date() - timedelta(days=n) for n in range(29, -1, -1)]
+        day_runs = list(pipeline.runs.filter(sort_at__gte=now - timedelta(days=32)).order_by("sort_at")[:500])
+        context["days"] = tl.day_outcomes(pipeline, day_runs, days)
+    return render(request, "dashboard/_timeline.html", context)
+
+
+@login_required
+def timeline_page(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    range_key = _range(request)
+    ax = tl.axis(range_key, now)
+    pipelines = Pipeline.objects.select_related("account").order_by("account__name", "name", "external_id")
+    page = Paginator(pipelines, PIPELINES_PER_PAGE).get_page(request.GET.get("page"))
+    grouped = tl.runs_in_window([p.pk for p in page], ax)
+    rows = [(p, tl.bars(grouped.get(p.pk, []), ax)) for p in page]
+    return render(
+        request,
+        "dashboard/timeline.html",
+        {"rows": rows, "axis": ax, "range": range_key, "ranges": list(tl.RANGES), "page": page, "width": tl.WIDTH},
+    )
+
+
+@login_required
+def freshness_page(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    days = [now.date() - timedelta(days=n) for n in range(FRESHNESS_DAYS - 1, -1, -1)]
+    daily = [
+        p
+        for p in Pipeline.objects.select_related("account").order_by("account__name", "name")
+        if p.cadence_seconds() == 86400
+    ]
+    page = Paginator(daily, PIPELINES_PER_PAGE).get_page(request.GET.get("page"))
+    runs: dict[int, list] = {p.pk: [] for p in page}
+    from jobs.models import Run
+
+    for run in Run.objects.filter(
+        pipeline_id__in=list(runs), sort_at__gte=now - timedelta(days=FRESHNESS_DAYS + 2)
+    ).only("uuid", "pipeline_id", "external_id", "state", "sort_at", "error_message"):
+        runs[run.pipeline_id].append(run)
+    rows = [(p, tl.day_outcomes(p, runs[p.pk], days)) for p in page]
+    return render(request, "dashboard/freshness.html", {"rows": rows, "days": days, "page": page})
