@@ -129,3 +129,26 @@ def day_outcomes(pipeline: Pipeline, runs: list[Run], days: list[date]) -> list[
         state, run = by_day.get(day, ("missing", None))
         cells.append({"day": day, "state": state, "run": run})
     return cells
+
+
+@dataclass
+class ProgressChart:
+    points: str  # SVG polyline points
+    dots: list[tuple[float, float, str]]
+    start: datetime
+    end: datetime
+
+
+def progress_chart(snapshots: list, height: float = 100.0) -> ProgressChart | None:
+    """Progress over time from a run's snapshots (oldest first), as polyline points."""
+    measured = [s for s in snapshots if s.progress is not None]
+    if len(measured) < 2:
+        return None
+    start, end = measured[0].observed_at, measured[-1].observed_at
+    span = max((end - start).total_seconds(), 1.0)
+    dots = []
+    for s in measured:
+        x = (s.observed_at - start).total_seconds() / span * WIDTH
+        y = height - s.progress * height
+        dots.append((round(x, 1), round(y, 1), f"{s.observed_at:%H:%M:%S} · {round(s.progress * 100)}% · {s.state}"))
+    return ProgressChart(" ".join(f"{x},{y}" for x, y, _ in dots), dots, start, end)

@@ -20,6 +20,7 @@ from jobs.models import HEALTHS, Pipeline, Run, Snapshot
 
 from ..presenters import PipelineRow, pipeline_rows
 from ..roles import is_operator
+from ..timeline import progress_chart
 
 RUNS_PER_PAGE = 20
 SNAPSHOTS_PER_RUN = 30
@@ -108,7 +109,7 @@ def _items(run: Run, query: str):
 @login_required
 def run_detail(request: HttpRequest, run_uuid: object) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("pipeline__account"), uuid=run_uuid)
-    snapshots = run.snapshots.order_by("-observed_at", "-id")[:200]
+    snapshots = list(run.snapshots.order_by("-observed_at", "-id")[:200])
     query = request.GET.get("q", "").strip()
     items = Paginator(_items(run, query), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
@@ -118,6 +119,7 @@ def run_detail(request: HttpRequest, run_uuid: object) -> HttpResponse:
         "items": items,
         "q": query,
         "now": timezone.now(),
+        "chart": progress_chart(snapshots[::-1]),
     }
     return render(request, "dashboard/run.html", context)
 

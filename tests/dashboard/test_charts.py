@@ -53,3 +53,23 @@ def test_timeline_and_freshness_queries_do_not_grow(logged_in, mp_account) -> No
     assert (_queries(logged_in, "/timeline/"), _queries(logged_in, "/freshness/")) == small
     html = logged_in.get("/freshness/").content.decode()
     assert "src-0/events" in html and "✕" in html and "✓" in html
+
+
+def test_run_page_draws_progress_over_time(logged_in, sim, mp_account, make_pipeline) -> None:
+    from jobs import polling
+    from vendors.mixpanel.simulator import ScriptedRun, SimConnector
+
+    from ..conftest import T0
+
+    sim.mixpanel.projects["12345"].add(
+        SimConnector("c", runs=[ScriptedRun(queued_at=T0, queue_seconds=0, run_seconds=100)])
+    )
+    make_pipeline("c")
+    for _ in range(4):
+        sim.advance(20)
+        mp_account.refresh_from_db()
+        polling.poll_now(mp_account)
+    run = Run.objects.get()
+    html = logged_in.get(f"/runs/{run.uuid}/").content.decode()
+    assert "Progress over time" in html and html.count('<circle class="dot"') == 4
+    assert "80% · running" in html
