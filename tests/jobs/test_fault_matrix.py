@@ -1,0 +1,214 @@
+"""The fault matrix: for every vendor, every fault, through the real poll path against the
+simulator. For each: no crash, a poll outcome of the right kind with a readable message,
+backoff as specified, earlier runs and snapshots untouched, the account's or pipeline's
+health shows the problem, and polling recovers when the fault ends."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from jobs import polling
+from jobs.models import Account, Pipeline, PollAttempt, Run, Snapshot
+from vendors.registry import VENDORS
+from vendors.simulator.core import Clock, Fault, SimServer
+from vendors.simulator.scenarios import build
+
+from ..conftest import T0
+
+
+@dataclass
+class VendorCase:
+    vendor: str
+    path: str  # the fault applies to requests under this path
+    settings: dict
+    credentials: dict
+    pipelines: list[tuple[str, str]]  # (kind, external_id); one-shot kinds get `jobs`
+    jobs: list[str] = field(default_factory=list)
+    missing_fields: object = None  # a 200 body that lacks what the client needs
+    unknown_status: object = None  # a 200 body whose status string nobody documented
+
+
+CASES = [
+    VendorCase(
+        "mixpanel",
+        "/api/app",
+        {"project_id": "12345"},
+        {"username": "demo-svc", "secret": "demo-secret"},
+        [("import_connector", "s3-events")],
+        missing_fields={"status": "ok", "results": {"url": None}},
+        unknown_status={"status": "ok", "results": {"data": [{"id": "x1", "status": "defrosting", "start_time": ""}]}},
+    ),
+    VendorCase(
+        "statsig",
+        "/console",
+        {"window_days": 10},
+        {"api_key": "console-demo-key"},
+        [("ingestion", "snowflake-prod/events")],
+        missing_fields={"message": "ok", "pagination": {}},
+        unknown_status={
+            "message": "ok",
+            "data": [
+                {
+                    "ds": "2026-11-19T00:00:00Z",
+                    "status": "DEFROSTING",
+                    "ingestion_dataset": "events",
+                    "source_name": "snowflake-prod",
+                    "ingestion_source": None,
+                    "message": None,
+                    "timestamp": None,
+                }
+            ],
+        },
+    ),
+]
+CASES = [c for c in CASES if c.vendor in VENDORS]
+
+# fault -> (expected poll outcome, a fragment of its message)
+FAULTS: dict[str, tuple[Callable[[VendorCase], Fault | None], str, str]] = {
+    "timeout": (lambda c: Fault("timeout", path=c.path, seconds=3), "transient", "did not answer"),
+    "refused": (lambda c: None, "transient", "refused"),
+    "500": (
+        lambda c: Fault("status", path=c.path, status=500, body={"message": "boom", "error": "boom"}),
+        "transient",
+        "boom",
+    ),
+    "502-html": (lambda c: Fault("html", path=c.path, status=502), "transient", "502"),
+    "429": (
+        lambda c: Fault(
+            "status",
+            path=c.path,
+            status=429,
+            body={"message": "slow down", "error": "slow down"},
+            headers={"Retry-After": "120"},
+        ),
+        "rate_limited",
+        "slow down",
+    ),
+    "401": (
+        lambda c: Fault("status", path=c.path, status=401, body={"message": "bad key", "error": "bad key"}),
+        "auth",
+        "bad key",
+    ),
+    "403": (
+        lambda c: Fault("status", path=c.path, status=403, body={"message": "no role", "error": "no role"}),
+        "auth",
+        "no role",
+    ),
+    "404": (
+        lambda c: Fault("status", path=c.path, status=404, body={"message": "gone", "error": "gone"}),
+        "not_found",
+        "gone",
+    ),
+    "not-json": (lambda c: Fault("not_json", path=c.path), "bad_response", "expected JSON"),
+    "wrong-shape": (lambda c: Fault("wrong_shape", path=c.path, body=[1, 2, 3]), "bad_response", ""),
+    "missing-fields": (lambda c: Fault("wrong_shape", path=c.path, body=c.missing_fields), "bad_response", ""),
+    "10MB-body": (lambda c: Fault("huge", path=c.path), "bad_response", "cap"),
+    "trickle": (lambda c: Fault("trickle", path=c.path, seconds=4), "transient", "longer than"),
+    "invalid-utf8": (lambda c: Fault("bad_utf8", path=c.path), "bad_response", "UTF-8"),
+}
+
+
+@pytest.fixture
+def world() -> Iterator[tuple[SimServer, Clock]]:
+    clock = Clock(T0, frozen=True)
+    server = SimServer(build("demo", clock)).start()
+    with time_machine.travel(T0, tick=True):
+        yield server, clock
+    server.stop()
+
+
+def _account(case: VendorCase, url: str) -> Account:
+    account = Account(name=f"{case.vendor}-matrix", vendor=case.vendor, base_url=url, settings=case.settings)
+    account.credentials = case.credentials
+    account.save()
+    for kind, external_id in case.pipelines:
+        Pipeline.objects.create(account=account, kind=kind, external_id=external_id)
+    return account
+
+
+def _poll(account: Account) -> polling.PollSummary:
+    account.refresh_from_db()
+    return polling.poll_now(account)
+
+
+def _outcome(account: Account, summary: polling.PollSummary) -> tuple[str, str]:
+    """The poll outcome: account-wide, or the first pipeline-level problem."""
+    if summary.outcome != "ok":
+        return summary.outcome, summary.message
+    problem = Pipeline.objects.filter(account=account).exclude(poll_error_kind="").first()
+    return (problem.poll_error_kind, problem.poll_error_message) if problem else ("ok", "")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fault_name", list(FAULTS))
+@pytest.mark.parametrize("case", CASES, ids=[c.vendor for c in CASES])
+def test_fault(case: VendorCase, fault_name: str, world) -> None:
+    server, clock = world
+    account = _account(case, server.url)
+    baseline = _poll(account)
+    assert baseline.outcome == "ok", baseline.line()
+    runs_before = list(Run.objects.order_by("pk").values())
+    snapshots_before = list(Snapshot.objects.order_by("pk").values())
+    assert runs_before, "the baseline poll must leave data to protect"
+
+    make_fault, expected, fragment = FAULTS[fault_name]
+    fault = make_fault(case)
+    if fault is None:  # refused connection: nobody listens on the account's port
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+        Account.objects.filter(pk=account.pk).update(base_url=f"http://127.0.0.1:{dead}")
+    else:
+        server.simulator.inject(fault)
+    started = timezone.now()
+    summary = _poll(account)  # must not raise
+
+    kind, message = _outcome(account, summary)
+    assert kind == expected, summary.line()
+    assert fragment.lower() in message.lower(), message
+    assert message and all(ch.isprintable() for ch in message)
+    attempt = PollAttempt.objects.filter(account=account).order_by("-at", "-id").first()
+    assert attempt.outcome == kind
+    # earlier data untouched: the same rows, with the same values
+    assert list(Run.objects.filter(pk__in=[r["id"] for r in runs_before]).order_by("pk").values()) == runs_before
+    snapshot_ids = [s["id"] for s in snapshots_before]
+    assert list(Snapshot.objects.filter(pk__in=snapshot_ids).order_by("pk").values()) == snapshots_before
+    account.refresh_from_db()
+    pipelines = list(Pipeline.objects.select_related("account", "current_run").filter(account=account))
+    if kind in ("transient", "auth", "rate_limited"):
+        assert account.backoff_until is not None and account.backoff_until > started
+        if kind == "rate_limited":
+            assert account.backoff_until >= started + timedelta(seconds=120)
+            assert account.consecutive_errors == 1  # one 429 is obeyed, not yet "blind"
+        else:
+            assert all(p.health().status == "unknown" for p in pipelines)
+    else:
+        assert any(p.health().status == "unknown" for p in pipelines)
+
+    # the fault ends: polling recovers by itself
+    server.simulator.clear_faults()
+    Account.objects.filter(pk=account.pk).update(base_url=server.url, backoff_until=None)
+    recovered = _poll(account)
+    assert _outcome(account, recovered)[0] == "ok", recovered.line()
+    pipelines = list(Pipeline.objects.select_related("account", "current_run").filter(account=account))
+    assert all(p.health().status != "unknown" for p in pipelines)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", CASES, ids=[c.vendor for c in CASES])
+def test_unknown_status_is_kept_raw_not_a_crash(case: VendorCase, world) -> None:
+    server, _ = world
+    account = _account(case, server.url)
+    _poll(account)
+    server.simulator.inject(Fault("wrong_shape", path=case.path, body=case.unknown_status))
+    summary = _poll(account)
+    assert summary.outcome == "ok", summary.line()
+    odd = Run.objects.filter(pipeline__account=account, state="unknown").first()
+    assert odd is not None and odd.vendor_status.lower() == "defrosting"
