@@ -150,7 +150,7 @@ def _outcome(account: Account, summary: polling.PollSummary) -> tuple[str, str]:
 @pytest.mark.parametrize("fault_name", list(FAULTS))
 @pytest.mark.parametrize("case", CASES, ids=[c.vendor for c in CASES])
 def test_fault(case: VendorCase, fault_name: str, world) -> None:
-    server, clock = world
+    server, _ = world
     account = _account(case, server.url)
     baseline = _poll(account)
     assert baseline.outcome == "ok", baseline.line()
