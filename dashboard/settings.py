@@ -178,7 +178,14 @@ if not CREDENTIALS_KEYS:
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    # A message taken by a worker that died (acks_late) is handed out again after this.
+    _visibility = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": _visibility,
+        # Sweep for abandoned messages about as often as they can expire.
+        "unacked_restore_interval": min(10, _visibility),
+        "unacked_restore_throttle": 1 if _visibility < 60 else 10,
+    }
 else:
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
