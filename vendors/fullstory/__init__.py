@@ -1,3 +1,5 @@
-"""fullstory: not implemented yet."""
+"""FullStory server API v2 batch imports: events and users (VENDORS.md §3)."""
 
-CLIENTS = ()
+from .client import FullStoryClient
+
+CLIENTS = (FullStoryClient,)
