@@ -1,3 +1,5 @@
-"""micro: not implemented yet."""
+"""Micro (micro.so) Prism imports (VENDORS.md §4)."""
 
-CLIENTS = ()
+from .client import MicroClient
+
+CLIENTS = (MicroClient,)

@@ -1,0 +1,144 @@
+"""Micro (micro.so) Prism imports (VENDORS.md §4): create, poll, per-row results, expiry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+from urllib.parse import quote
+
+from ..base import AccountSchema, CreateResult, InvalidSpec, NotFound, Target, TargetResult
+from ..client import CREATE, POLL, VendorClient
+from ..normalizing import expect, nonempty_str
+from .normalize import normalize_job
+
+IMPORT = "import"
+OBJECT_TYPES = ("contact", "organization", "identity", "deal", "action", "document", "engagement", "comment")
+SYNC_LIMIT = 100  # fewer rows are imported synchronously (200), more become a job (202)
+SLUG = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+def error_parser(body: Any) -> tuple[str, str]:
+    if isinstance(body, dict):
+        return str(body.get("code") or ""), str(body.get("message") or "")
+    return "", ""
+
+
+class MicroClient(VendorClient):
+    vendor = "micro"
+    label = "Micro"
+    schema = AccountSchema(
+        required_settings=("team_id",),
+        credential_sets=(("api_key",),),
+        kinds=(IMPORT,),
+        one_shot_kinds=(IMPORT,),
+        import_kinds=(IMPORT,),
+    )
+    capabilities = frozenset({POLL, CREATE})
+    # The SDKs and API reference use developers.micro.so; the guides say api.micro.so.
+    # An account's base_url picks either (both are allowed vendor hosts).
+    hosts = {"default": "https://developers.micro.so"}
+    extra_hosts = ("api.micro.so", "developers.staging.micro.so")
+    error_parser = staticmethod(error_parser)
+    rate_limits = ((10, 1.0),)  # 10 requests per second per key
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"x-api-key": self.account.credentials.get("api_key", "")}
+
+    @property
+    def _team(self) -> str:
+        return quote(str(self.account.settings.get("team_id", "")), safe="")
+
+    def poll_one(self, target: Target) -> TargetResult:
+        result = TargetResult(target)
+        for job_id in target.open_runs:
+            url = f"{self.base_url}/v2/prism/{self._team}/imports/{quote(job_id, safe='')}"
+            try:
+                body, _ = self.http.call_json("GET", url, headers=self._headers)
+            except NotFound:
+                result.gone.append(job_id)  # kept 7 days by Micro: expired, keep what we saw
+                continue
+            result.observations.append(normalize_job(target, body, job_id))
+        return result
+
+    def check_credentials(self) -> str:
+        url = f"{self.base_url}/v2/prism/{self._team}/imports/pipewatch-credential-check"
+        try:
+            self.http.call_json("GET", url, headers=self._headers)
+        except NotFound:
+            return "authenticated; the key can read this team's imports"
+        return "authenticated"
+
+    def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        if kind != IMPORT:
+            errors["kind"] = "Micro imports have the kind 'import'"
+        object_type = str(spec.get("object_type", "")).strip().lower()
+        if object_type not in OBJECT_TYPES:
+            errors["object_type"] = f"choose one of {', '.join(OBJECT_TYPES)}"
+        rows = spec.get("rows")
+        if not isinstance(rows, list) or not rows:
+            errors["rows"] = "upload at least one row (CSV with a header, a JSON array or NDJSON)"
+        else:
+            for i, row in enumerate(rows):
+                if not isinstance(row, dict) or not row:
+                    errors["rows"] = f"row {i + 1} is empty or not an object"
+                    break
+        dedupe_by = str(spec.get("dedupe_by") or "").strip()
+        if dedupe_by and not SLUG.match(dedupe_by):
+            errors["dedupe_by"] = "a property slug: lower-case letters, digits and _"
+        elif dedupe_by and "rows" not in errors and not any(dedupe_by in r for r in rows):
+            errors["dedupe_by"] = f"no row has the property {dedupe_by!r}"
+        list_id = str(spec.get("list_id") or "").strip()
+        if list_id and not UUID.match(list_id):
+            errors["list_id"] = "must be a UUID"
+        key = str(spec.get("idempotency_key") or "")
+        if len(key) > 255:
+            errors["idempotency_key"] = "at most 255 characters"
+        if errors:
+            raise InvalidSpec(errors)
+        cleaned: dict[str, Any] = {
+            "object_type": object_type,
+            "rows": rows,
+            "case_insensitive": bool(spec.get("case_insensitive")),
+        }
+        if dedupe_by:
+            cleaned["dedupe_by"] = dedupe_by
+        if list_id:
+            cleaned["list_id"] = list_id
+        if key:
+            cleaned["idempotency_key"] = key
+        return cleaned
+
+    def create(self, kind: str, spec: dict[str, Any]) -> CreateResult:
+        spec = self.validate_create(kind, spec)
+        options: dict[str, Any] = {}
+        if "dedupe_by" in spec:
+            options["dedupe_by"] = spec["dedupe_by"]
+            options["caseInsensitive"] = spec["case_insensitive"]
+        if "list_id" in spec:
+            options["list_id"] = spec["list_id"]
+        body: dict[str, Any] = {"objects": [{"default": row} for row in spec["rows"]]}
+        if options:
+            body["options"] = options
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+        headers = {**self._headers, "Idempotency-Key": spec.get("idempotency_key") or digest[:64]}
+        url = f"{self.base_url}/v2/prism/{self._team}/{spec['object_type']}/import"
+        answer, resp = self.http.call_json("POST", url, json=body, headers=headers)
+        answer = expect(answer, dict, "import response")
+        rows = len(spec["rows"])
+        target = Target(IMPORT, IMPORT)
+        if resp.status == 200:  # synchronous: finished in the answer, no job to poll
+            obs = normalize_job(target, answer, f"sync-{digest[:16]}")
+            return CreateResult(
+                f"Imported {rows} row{'s' if rows != 1 else ''} synchronously ({obs.vendor_status})",
+                observations=[obs],
+                raw=answer,
+            )
+        job_id = nonempty_str(answer.get("job_id"))
+        return CreateResult(
+            f"Import job {job_id} queued for {rows:,} rows", run_keys=[job_id], details={"job_id": job_id}, raw=answer
+        )
