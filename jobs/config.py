@@ -209,17 +209,24 @@ class _Validator:
         if not isinstance(config, dict):
             self.problem(where, "field 'config': must be a table")
             config = {}
+        one_shot = bool(cls and kind in cls.schema.one_shot_kinds)
+        job_ids: list[str] = []
         if jobs is not None:
-            self.problem(
-                where,
-                "field 'jobs': this kind tracks one pipeline by external_id; jobs lists come with one-shot job kinds",
-            )
+            if cls and not one_shot:
+                self.problem(where, f"field 'jobs': {kind!r} tracks one pipeline by external_id, not a list of jobs")
+            elif not isinstance(jobs, list) or not all(isinstance(j, str) and j.strip() for j in jobs):
+                self.problem(where, "field 'jobs': must be a list of job id strings")
+            else:
+                job_ids = [j.strip() for j in jobs]
+        if one_shot and external_id is None:
+            # A stream of one-shot jobs needs no vendor id: its name (or its kind) names it.
+            external_id = name or kind
         if not isinstance(external_id, str) or not external_id.strip():
             self.problem(where, "field 'external_id': required (the vendor's id)")
             return None
         if not (account and kind):
             return None
-        return [PipelineSpec(account, kind, external_id.strip(), name, config)]
+        return [PipelineSpec(account, kind, external_id.strip(), name, config, job_ids)]
 
 
 def apply(
@@ -252,7 +259,7 @@ def apply(
             label = f"pipeline {spec.account}/{spec.kind}/{spec.external_id}"
             pipeline = Pipeline.objects.filter(account=account, kind=spec.kind, external_id=spec.external_id).first()
             if pipeline is None:
-                Pipeline.objects.create(
+                pipeline = Pipeline.objects.create(
                     account=account,
                     kind=spec.kind,
                     external_id=spec.external_id,
@@ -267,6 +274,9 @@ def apply(
                 result.updated.append(label)
             else:
                 result.unchanged.append(label)
+            for job_id in spec.jobs:
+                if register_job(pipeline, job_id):
+                    result.created.append(f"job {spec.account}/{spec.kind}/{job_id}")
         if prune:
             keep = {(p.account, p.kind, p.external_id) for p in pipelines}
             for p in Pipeline.objects.select_related("account").filter(source="config"):

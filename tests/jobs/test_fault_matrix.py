@@ -15,6 +15,7 @@ import time_machine
 from django.utils import timezone
 
 from jobs import polling
+from jobs.config import register_job
 from jobs.models import Account, Pipeline, PollAttempt, Run, Snapshot
 from vendors.registry import VENDORS
 from vendors.simulator.core import Clock, Fault, SimServer
@@ -33,6 +34,8 @@ class VendorCase:
     jobs: list[str] = field(default_factory=list)
     missing_fields: object = None  # a 200 body that lacks what the client needs
     unknown_status: object = None  # a 200 body whose status string nobody documented
+    # One-shot jobs: a 404 for a job we know means the vendor forgot it (expired).
+    gone_on_404: bool = False
 
 
 CASES = [
@@ -66,6 +69,30 @@ CASES = [
                 }
             ],
         },
+    ),
+]
+CASES += [
+    VendorCase(
+        "fullstory",
+        "/v2/events",
+        {},
+        {"api_key": "demo-fullstory-key"},
+        [("events_import", "events_import")],
+        jobs=["fs-demo-live"],
+        gone_on_404=True,
+        missing_fields={"imports": 1},
+        unknown_status={"imports": 0, "errors": 0, "job": {"id": "fs-demo-live", "status": "DEFROSTING"}},
+    ),
+    VendorCase(
+        "micro",
+        "/v2/prism",
+        {"team_id": "11111111-2222-3333-4444-555555555555"},
+        {"api_key": "demo-micro-key"},
+        [("import", "import")],
+        jobs=["mi-demo-live"],
+        gone_on_404=True,
+        missing_fields={"total": 10},
+        unknown_status={"job_id": "mi-demo-live", "status": "defrosting", "total": 1},
     ),
 ]
 CASES = [c for c in CASES if c.vendor in VENDORS]
@@ -129,7 +156,9 @@ def _account(case: VendorCase, url: str) -> Account:
     account.credentials = case.credentials
     account.save()
     for kind, external_id in case.pipelines:
-        Pipeline.objects.create(account=account, kind=kind, external_id=external_id)
+        pipeline = Pipeline.objects.create(account=account, kind=kind, external_id=external_id)
+        for job_id in case.jobs:
+            register_job(pipeline, job_id)
     return account
 
 
@@ -159,6 +188,8 @@ def test_fault(case: VendorCase, fault_name: str, world) -> None:
     assert runs_before, "the baseline poll must leave data to protect"
 
     make_fault, expected, fragment = FAULTS[fault_name]
+    if fault_name == "404" and case.gone_on_404:
+        return _expired_on_404(case, server, account)
     fault = make_fault(case)
     if fault is None:  # refused connection: nobody listens on the account's port
         with socket.socket() as s:
@@ -212,3 +243,17 @@ def test_unknown_status_is_kept_raw_not_a_crash(case: VendorCase, world) -> None
     assert summary.outcome == "ok", summary.line()
     odd = Run.objects.filter(pipeline__account=account, state="unknown").first()
     assert odd is not None and odd.vendor_status.lower() == "defrosting"
+
+
+def _expired_on_404(case: VendorCase, server: SimServer, account: Account) -> None:
+    """One-shot kinds: the job is flagged expired and closed; what we saw stays."""
+    job = Run.objects.get(pipeline__account=account, external_id=case.jobs[0])
+    snapshots = list(Snapshot.objects.filter(run=job).order_by("pk").values())
+    server.simulator.inject(Fault("status", path=case.path, status=404, body={"message": "gone", "code": "gone"}))
+    summary = _poll(account)
+    assert summary.outcome == "ok", summary.line()
+    job.refresh_from_db()
+    assert "expired" in job.flags and job.closed
+    assert list(Snapshot.objects.filter(run=job).order_by("pk").values())[: len(snapshots)] == snapshots
+    server.simulator.clear_faults()
+    assert _poll(account).outcome in ("ok", "idle")

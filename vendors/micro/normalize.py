@@ -22,6 +22,8 @@ def normalize_job(target: Target, body: Any, run_key: str = "") -> Observation:
     key = nonempty_str(body.get("job_id")) or run_key
     if not key:
         raise BadResponse("unexpected shape: job_id is missing")
+    if "status" not in body:
+        raise BadResponse("unexpected shape: the import job has no status")
     status = body.get("status")
     if status is not None and not isinstance(status, str):
         raise BadResponse(f"status: expected a string, got {type(status).__name__}")
