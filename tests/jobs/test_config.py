@@ -127,7 +127,7 @@ def test_demo_config_is_valid() -> None:
     from django.conf import settings
 
     accounts, pipelines = config.load(settings.BASE_DIR / "demo" / "demo.toml")
-    assert {"mixpanel", "statsig"} <= {a.vendor for a in accounts} and len(pipelines) >= 8
+    assert {a.vendor for a in accounts} == {"mixpanel", "statsig", "fullstory", "micro"} and len(pipelines) >= 8
 
 
 @pytest.mark.django_db

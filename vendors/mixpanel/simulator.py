@@ -314,7 +314,7 @@ def install_demo(sim: Simulator, origin: datetime) -> MixpanelWorld:
     )
     _add_demo_pipelines(main, origin)
     busy = SimProject(
-        "777", username="busy-svc", secret="busy-secret", rate_limit=1, rate_window=30, retry_after=20
+        "777", username="busy-svc", secret="busy-secret", rate_limit=3, rate_window=30, retry_after=20
     ).add(
         SimConnector("busy-feed", cycle=CyclingRuns(origin, period=120, run_seconds=60, id_style="ids")),
     )
