@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import accounts, actions, api, api_actions, audit, charts, failures, health, metrics, pages
+from .views import accounts, actions, api, api_actions, audit, charts, create, failures, health, metrics, pages
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
+    path("pipelines/new/", create.create_pipeline, name="pipeline-new"),
     path("pipelines/<uuid:pipeline_uuid>/", pages.pipeline_detail, name="pipeline"),
     path("pipelines/<uuid:pipeline_uuid>/actions/<slug:action>/", actions.pipeline_action, name="pipeline-action"),
     path("runs/<uuid:run_uuid>/", pages.run_detail, name="run"),

@@ -193,6 +193,19 @@ class Rejected(VendorError):
     kind = "rejected"
 
 
+@dataclass(frozen=True)
+class FormField:
+    """One input of a create form, described by the vendor package (no Django here)."""
+
+    name: str
+    label: str
+    type: str = "text"  # text | secret | bool | choice | date | list | file | number
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    initial: Any = None
+
+
 class InvalidSpec(ValueError):
     """A create/backfill request that fails the vendor's rules, caught before any call.
 

@@ -13,6 +13,7 @@ from .base import (
     AccountConfig,
     AccountSchema,
     CreateResult,
+    FormField,
     Observation,
     Target,
     TargetResult,
@@ -99,6 +100,15 @@ class VendorClient:
         raise NotImplementedError
 
     # -- acting (only what `capabilities` says) ----------------------------------------
+    def create_fields(self, kind: str, spec: dict[str, Any]) -> list[FormField]:
+        """The inputs a create request of this kind takes, given what is chosen so far
+        (nessie's fields depend on the pipeline type). Empty: nothing can be created."""
+        return []
+
+    def describe_create(self, kind: str, spec: dict[str, Any]) -> str:
+        """What sending this spec would do ("1,200 rows read: 1 job"), for a preview."""
+        return ""
+
     def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
         """Check a create request as the vendor would; return it cleaned or raise InvalidSpec."""
         raise NotImplementedError

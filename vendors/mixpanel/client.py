@@ -18,6 +18,7 @@ from ..base import (
     AuthError,
     BadResponse,
     CreateResult,
+    FormField,
     Observation,
     Rejected,
     Target,
@@ -28,7 +29,7 @@ from ..client import CANCEL, CREATE, DISCOVER, PAUSE, POLL, RUN_NOW, VendorClien
 from ..http import HttpSettings
 from ..normalizing import expect
 from .nessie import EXPORT_PIPELINE, Nessie, reject_kind
-from .nessie_spec import validate_pipeline_spec
+from .nessie_spec import form_fields, validate_pipeline_spec
 from .normalize import normalize_history
 from .warehouse import WAREHOUSE_IMPORT, Warehouse
 
@@ -125,6 +126,11 @@ class MixpanelClient(VendorClient):
         if target.kind == EXPORT_PIPELINE:
             return self.nessie.poll_one(target).observations
         raise BadResponse(f"Mixpanel client cannot poll kind {target.kind!r}")
+
+    def create_fields(self, kind: str, spec: dict[str, Any]) -> list[FormField]:
+        if kind != EXPORT_PIPELINE:
+            return []
+        return form_fields(str(spec.get("type") or ""))
 
     def discover(self) -> list[TargetResult]:
         """Every data pipeline `pipeline/jobs` lists for the project.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..base import InvalidSpec
+from ..base import FormField, InvalidSpec
 
 TEXT, BOOL, LIST = "text", "bool", "list"
 RAW_TYPES = ("gcs-raw", "s3-raw", "azure-raw")
@@ -322,3 +322,39 @@ def pipeline_names(cleaned: Mapping[str, Any]) -> list[str]:
             parts.append("monoschema" if source == "people" else cleaned.get("schema_type", "monoschema"))
         names.append("-".join(parts))
     return names
+
+
+HINTS = {
+    "type": "raw types export events as files; the others load a warehouse",
+    "from_date": "YYYY-MM-DD, not in the future, at most 6 months back; not needed for a trial",
+    "to_date": "YYYY-MM-DD; leave empty to export indefinitely",
+    "frequency": "only for indefinite exports",
+    "events": "one event name per line; empty exports every event",
+    "where": "a Mixpanel selector expression (events only)",
+    "bq_share_with_group": "one group email per line",
+}
+
+
+def form_fields(pipeline_type: str) -> list[FormField]:
+    """The create form for one pipeline type, straight from the rules above."""
+    fields = [FormField("type", "Pipeline type", "choice", True, PIPELINE_TYPES, HINTS["type"], pipeline_type or None)]
+    for name, rule in TYPE_FIELDS.get(pipeline_type, {}).items():
+        if name == "type":
+            continue
+        if rule.kind == BOOL:
+            kind = "bool"
+        elif rule.kind == LIST:
+            kind = "list"
+        elif rule.secret:
+            kind = "secret"
+        elif rule.choices:
+            kind = "choice"
+        elif name in ("from_date", "to_date"):
+            kind = "date"
+        else:
+            kind = "text"
+        help_text = HINTS.get(name) or rule.pattern_hint
+        if rule.required_if:
+            help_text = f"required when {rule.required_if[0]} is on"
+        fields.append(FormField(name, name.replace("_", " "), kind, rule.required, rule.choices, help_text))
+    return fields

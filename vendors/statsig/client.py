@@ -30,6 +30,7 @@ from ..base import (
     AccountSchema,
     BadResponse,
     CreateResult,
+    FormField,
     InvalidSpec,
     NotFound,
     Observation,
@@ -313,6 +314,17 @@ class StatsigClient(VendorClient):
         return f"authenticated; {len(rows)} ingestion status row(s) for {today.isoformat()}"
 
     # -- acting --------------------------------------------------------------------
+    def create_fields(self, kind: str, spec: dict[str, Any]) -> list[FormField]:
+        if kind != BACKFILL:
+            return []
+        return [
+            FormField("datestamp_start", "First day", "date", True, help="YYYY-MM-DD, not in the future"),
+            FormField("datestamp_end", "Last day", "date", True, help="YYYY-MM-DD, on or after the first day"),
+            FormField("type", "Warehouse", "choice", True, BACKFILL_TYPES),
+            FormField("dataset", "Dataset", "choice", True, BACKFILL_DATASETS),
+            FormField("source", "Source", help="optional: one source name; empty backfills every source"),
+        ]
+
     def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
         if kind != BACKFILL:
             raise InvalidSpec({"kind": f"Statsig pipelines of kind {kind!r} cannot be created from here"})

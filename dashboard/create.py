@@ -1,0 +1,90 @@
+"""The create form, built from the vendor's own field descriptions (FormField)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from jobs.models import Account
+from jobs.uploads import UploadError, parse_rows
+from vendors.base import FormField
+from vendors.client import CREATE
+from vendors.registry import VENDORS
+
+
+def creatable() -> list[tuple[str, str]]:
+    """("<account uuid>:<kind>", label) for everything that can be created somewhere."""
+    options = []
+    for account in Account.objects.order_by("name"):
+        cls = VENDORS.get(account.vendor)
+        if not cls or CREATE not in cls.capabilities:
+            continue
+        client = cls(account.config())
+        for kind in cls.schema.kinds:
+            if client.create_fields(kind, {}):
+                options.append((f"{account.uuid}:{kind}", f"{account.name} · {cls.label} {kind.replace('_', ' ')}"))
+    return options
+
+
+def resolve(what: str) -> tuple[Account | None, str]:
+    account_uuid, _, kind = what.partition(":")
+    try:
+        return Account.objects.filter(uuid=account_uuid).first(), kind
+    except Exception:  # not a UUID
+        return None, ""
+
+
+def _field(spec: FormField) -> forms.Field:
+    common = {
+        "label": spec.label[:1].upper() + spec.label[1:],
+        "required": spec.required,
+        "help_text": spec.help,
+        "initial": spec.initial,
+    }
+    if spec.type == "bool":
+        return forms.BooleanField(**{**common, "required": False})
+    if spec.type == "choice":
+        blank = ("", "Choose…") if spec.required else ("", "—")
+        return forms.ChoiceField(choices=[blank, *((c, c) for c in spec.choices)], **common)
+    if spec.type == "date":
+        return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if spec.type == "secret":
+        return forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), **common)
+    if spec.type == "list":
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
+    if spec.type == "file":
+        return forms.FileField(**common)
+    if spec.type == "number":
+        return forms.IntegerField(**common)
+    return forms.CharField(max_length=2000, **common)
+
+
+class CreateForm(forms.Form):
+    def __init__(self, fields: list[FormField], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.specs = {f.name: f for f in fields}
+        for spec in fields:
+            self.fields[spec.name] = _field(spec)
+        self.rows_read = 0
+
+    def spec(self) -> dict[str, Any]:
+        """The cleaned values as the vendor expects them; uploads parsed into rows."""
+        out: dict[str, Any] = {}
+        for name, value in self.cleaned_data.items():
+            kind = self.specs[name].type
+            if kind == "list":
+                out[name] = [line.strip() for line in (value or "").splitlines() if line.strip()]
+            elif kind == "file":
+                if value is None:
+                    continue
+                try:
+                    parsed = parse_rows(value.read(), value.name, allow_csv=name == "rows")
+                except UploadError as exc:
+                    self.add_error(name, str(exc))
+                    continue
+                self.rows_read = len(parsed.rows)
+                out[name] = parsed.rows
+            elif value not in (None, "") and not (kind == "bool" and value is False):
+                out[name] = value
+        return out

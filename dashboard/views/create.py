@@ -1,0 +1,57 @@
+"""`/pipelines/new/`: choose where and what, fill exactly that type's fields (htmx swaps
+them), have the vendor's rules checked before the call, see the vendor's answer."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django_htmx.http import HttpResponseClientRedirect
+
+from jobs import actions
+from jobs.polling import client_for_account
+
+from ..create import CreateForm, creatable, resolve
+from ..roles import is_operator
+
+
+def _fields(what: str, chosen: dict) -> tuple[object, str, list]:
+    account, kind = resolve(what)
+    if account is None:
+        return None, "", []
+    return account, kind, client_for_account(account).create_fields(kind, chosen)
+
+
+@login_required
+def create_pipeline(request: HttpRequest) -> HttpResponse:
+    if not is_operator(request.user):
+        return render(request, "dashboard/forbidden.html", {"needs": "operator"}, status=403)
+    data = request.POST if request.method == "POST" else request.GET
+    what = data.get("what", "")
+    account, kind, fields = _fields(what, {"type": data.get("type", "")})
+    context = {"options": creatable(), "what": what, "account": account, "kind": kind}
+    if request.method != "POST":
+        context["form"] = CreateForm(fields, initial={"type": data.get("type", "")}) if fields else None
+        if request.htmx:
+            return render(request, "dashboard/create.html#fields", context)
+        return render(request, "dashboard/create.html", context)
+
+    form = CreateForm(fields, request.POST, request.FILES)
+    context["form"] = form
+    if not fields or not form.is_valid():
+        return render(request, "dashboard/create.html#fields" if request.htmx else "dashboard/create.html", context)
+    spec = form.spec()
+    if form.errors:  # an upload that did not parse
+        return render(request, "dashboard/create.html#fields" if request.htmx else "dashboard/create.html", context)
+    client = client_for_account(account)
+    if "preview" in request.POST:
+        context["preview"] = client.describe_create(kind, spec) or f"{form.rows_read:,} rows read."
+        return render(request, "dashboard/create.html#fields" if request.htmx else "dashboard/create.html", context)
+    result = actions.create(account, kind, spec, request.user)
+    if result.ok and result.pipelines:
+        target = redirect("pipeline", result.pipelines[0].uuid)
+        return HttpResponseClientRedirect(target.url) if request.htmx else target
+    for name, message in result.field_errors.items():
+        form.add_error(name if name in form.fields else None, message)
+    context["result"] = result
+    return render(request, "dashboard/create.html#fields" if request.htmx else "dashboard/create.html", context)

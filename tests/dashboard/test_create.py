@@ -1,0 +1,70 @@
+"""The create page: the right fields per choice, the vendor's rules first, the answer shown."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from jobs.models import AuditEvent, Pipeline
+
+
+@pytest.fixture
+def operator_client(client, django_user_model):
+    user = django_user_model.objects.create_user("op", password="x" * 12)
+    user.groups.add(Group.objects.get(name="operator"))
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_viewers_cannot_create(logged_in) -> None:
+    assert logged_in.get("/pipelines/new/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_fields_follow_the_choice(operator_client, mp_account) -> None:
+    what = f"{mp_account.uuid}:export_pipeline"
+    page = operator_client.get("/pipelines/new/").content.decode()
+    assert what in page and "Mixpanel export pipeline" in page
+    types = operator_client.get(f"/pipelines/new/?what={what}", HTTP_HX_REQUEST="true").content.decode()
+    assert types.lstrip().startswith('<div id="create-fields"') and 'name="type"' in types and "gcs_bucket" not in types
+    gcs = operator_client.get(f"/pipelines/new/?what={what}&type=gcs-raw", HTTP_HX_REQUEST="true").content.decode()
+    assert 'name="gcs_bucket"' in gcs and 'name="gcs_region"' in gcs and 'name="s3_role"' not in gcs
+    azure = operator_client.get(f"/pipelines/new/?what={what}&type=azure-blob", HTTP_HX_REQUEST="true").content.decode()
+    assert 'name="client_secret"' in azure and 'type="password"' in azure
+
+
+@pytest.mark.django_db
+def test_validation_error_first_then_success(operator_client, mp_account, sim) -> None:
+    what = f"{mp_account.uuid}:export_pipeline"
+    bad = operator_client.post(
+        "/pipelines/new/",
+        {
+            "what": what,
+            "type": "gcs-raw",
+            "from_date": "2020-01-01",
+            "gcs_bucket": "b",
+            "gcs_region": "us-east1",
+            "gcs_prefix": "p",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    html = bad.content.decode()
+    assert bad.status_code == 200 and "6 months" in html and 'class="field has-error"' in html
+    assert not Pipeline.objects.filter(kind="export_pipeline").exists()
+    from datetime import date, timedelta
+
+    ok = operator_client.post(
+        "/pipelines/new/",
+        {
+            "what": what,
+            "type": "gcs-raw",
+            "from_date": str(date.today() - timedelta(days=3)),
+            "gcs_bucket": "b",
+            "gcs_region": "us-east1",
+            "gcs_prefix": "p",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    created = Pipeline.objects.get(kind="export_pipeline")
+    assert ok["HX-Redirect"] == f"/pipelines/{created.uuid}/"
+    assert AuditEvent.objects.filter(action="pipeline.create", outcome="ok").exists()
+    assert AuditEvent.objects.filter(action="pipeline.create", outcome="invalid").exists()
