@@ -38,8 +38,14 @@ def as_number(value: Any, where: str) -> float | None:
             value = float(value)
         except ValueError:
             raise BadResponse(f"{where}: expected a number, got {value[:40]!r}") from None
-    if not isinstance(value, int | float) or not math.isfinite(value):
+    if not isinstance(value, int | float):
         raise BadResponse(f"{where}: expected a number, got {type(value).__name__}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too large for a float: no real count is that big
+        finite = False
+    if not finite:
+        raise BadResponse(f"{where}: expected a finite number, got {str(value)[:40]}…")
     return value
 
 

@@ -1,4 +1,9 @@
-"""FullStory server API v2 batch imports (VENDORS.md §3): events and users."""
+"""FullStory server API v2 batch imports (VENDORS.md §3): events and users.
+
+A pipeline is a stream of batch jobs; the engine passes the ids of the open ones in
+`Target.open_runs` and we ask about each. Creating splits an upload into batches of at
+most BATCH_LIMIT requests, each sent with an Idempotency-Key so a retry cannot import twice.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from typing import Any
 from urllib.parse import quote
 
 from ..base import (
+    FAILED,
+    FINISHED_STATES,
     AccountSchema,
+    BadResponse,
     CreateResult,
     InvalidSpec,
     NotFound,
@@ -23,12 +31,23 @@ from .normalize import normalize_errors_page, normalize_job
 
 EVENTS, USERS = "events_import", "users_import"
 PATHS = {EVENTS: "events", USERS: "users"}
-BATCH_LIMIT = 50_000  # request objects per batch (FullStory's documented limit)
-MAX_ERROR_ITEMS = 10_000
-USER_LIMITS = {"uid": 256, "display_name": 256, "email": 128}
+BATCH_LIMIT = 50_000  # request objects per batch: FullStory's documented maximum [F2]
+MAX_ERROR_ITEMS = 10_000  # row errors kept per job; the rest is summarised in one note
+USER_LIMITS = {"uid": 256, "display_name": 256, "email": 128}  # characters [F1]
+MAX_IDEMPOTENCY_KEY = 200  # undocumented [I]; ours are ~45 characters
+
+
+class ErrorsNotReady(Transient):
+    """A finished job whose `…/errors` still answers 202: retry this target later.
+
+    Transient by kind, but only this target's: the rest of the account polls normally.
+    """
+
+    account_wide = False
 
 
 def error_parser(body: Any) -> tuple[str, str]:
+    """`{"message", "code"}`, the one envelope of every FullStory error (the seed)."""
     if isinstance(body, dict):
         return str(body.get("code") or ""), str(body.get("message") or "")
     return "", ""
@@ -47,56 +66,70 @@ class FullStoryClient(VendorClient):
     capabilities = frozenset({POLL, CREATE})
     hosts = {"na1": "https://api.fullstory.com", "eu1": "https://api.eu1.fullstory.com"}
     error_parser = staticmethod(error_parser)
+    # Per-second and burst limits exist but are unpublished [F3]: no static budget here;
+    # the engine backs off on each 429's Retry-After instead.
+    rate_limits = ()
 
     @property
     def _headers(self) -> dict[str, str]:
-        # The key goes in as it is: FullStory's "Basic" is not base64 user:password.
+        # The key goes in as it is: FullStory's "Basic" is not base64 user:password [F4].
         return {"Authorization": f"Basic {self.account.credentials.get('api_key', '')}"}
 
     def _url(self, kind: str, path: str = "") -> str:
-        return f"{self.base_url}/v2/{PATHS.get(kind, 'events')}/batch{path}"
+        if kind not in PATHS:
+            raise BadResponse(f"FullStory client cannot handle kind {kind!r}")
+        return f"{self.base_url}/v2/{PATHS[kind]}/batch{path}"
 
     # -- reading -------------------------------------------------------------------
     def poll_one(self, target: Target) -> TargetResult:
+        """Each open job of the stream; a 404 on one we know means FullStory expired it."""
         result = TargetResult(target)
         for job_id in target.open_runs:
+            job_path = f"/{quote(job_id, safe='')}"
             try:
-                body, _ = self.http.call_json(
-                    "GET", self._url(target.kind, f"/{quote(job_id, safe='')}"), headers=self._headers
-                )
+                body, _ = self.http.call_json("GET", self._url(target.kind, job_path), headers=self._headers)
             except NotFound:
-                result.gone.append(job_id)  # a job we knew, forgotten by FullStory: expired
+                result.gone.append(job_id)
                 continue
-            status = (expect(body, dict, "job response").get("job") or {}).get("status")
-            errors = body.get("errors") if isinstance(body, dict) else None
-            items = (
-                self._errors(target.kind, job_id) if status == "FAILED" or (status == "COMPLETED" and errors) else None
-            )
-            result.observations.append(normalize_job(target, body, items))
+            obs = normalize_job(target, body)
+            if obs.state == FAILED or obs.counts.get("failed"):
+                obs.items = self._errors(target.kind, job_path, terminal=obs.state in FINISHED_STATES)
+            result.observations.append(obs)
         return result
 
-    def _errors(self, kind: str, job_id: str) -> list[RunItem]:
-        """Every row error of a finished job; 202 means not ready, so try again next poll."""
+    def _errors(self, kind: str, job_path: str, terminal: bool) -> list[RunItem] | None:
+        """Every row error of a job, up to MAX_ERROR_ITEMS; None while FullStory prepares them.
+
+        A terminal job is not polled again once recorded, so for one of those a 202 must
+        not become "no errors": it raises ErrorsNotReady and the engine asks again later.
+        """
         items: list[RunItem] = []
-        token = ""
+        token, seen = "", set()
+        total: int | None = None
         while len(items) < MAX_ERROR_ITEMS:
             params = {"page_token": token} if token else {}
-            resp = self.http.request(
-                "GET", self._url(kind, f"/{quote(job_id, safe='')}/errors"), params=params, headers=self._headers
-            )
+            resp = self.http.request("GET", self._url(kind, f"{job_path}/errors"), params=params, headers=self._headers)
             if resp.status == 202:
-                raise Transient("FullStory is still preparing this job's errors (202); trying again next poll")
+                if terminal:
+                    raise ErrorsNotReady("FullStory is still preparing this job's row errors (202)", http_status=202)
+                return None
             self.http.raise_for_status(resp)
-            page, token, _ = normalize_errors_page(resp.json())
+            page, token, total = normalize_errors_page(resp.json())
             items.extend(page)
             if not token:
                 return items
-        items.append(RunItem(kind="error", message=f"(only the first {MAX_ERROR_ITEMS:,} errors are kept)"))
-        return items
+            if token in seen:  # a server that hands back a token twice would loop forever
+                raise BadResponse(f"errors pagination repeated next_page_token {token[:40]!r}")
+            seen.add(token)
+        kept = items[:MAX_ERROR_ITEMS]
+        of = f" of {total:,}" if total is not None else ""
+        kept.append(RunItem(kind="error", message=f"Only the first {MAX_ERROR_ITEMS:,}{of} row errors are kept"))
+        return kept
 
     def check_credentials(self) -> str:
-        # No cheap "who am I" endpoint: asking for a job that cannot exist proves the key
-        # (401/403 raise) without side effects; a 404 is the good answer.
+        # FullStory has no cheap "who am I" call. Asking for a job id that cannot exist is
+        # authenticated and has no side effects: 401/403 raise AuthError, 404 means the
+        # key was accepted.
         try:
             self.http.call_json("GET", self._url(EVENTS, "/pipewatch-credential-check"), headers=self._headers)
         except NotFound:
@@ -105,52 +138,45 @@ class FullStoryClient(VendorClient):
 
     # -- creating ------------------------------------------------------------------
     def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """`{"requests": [...], "shared"?: {...}, "idempotency_key"?: str}`, checked as FullStory would."""
         if kind not in PATHS:
             raise InvalidSpec({"kind": f"FullStory imports are {', '.join(PATHS)}"})
         requests = spec.get("requests")
         if not isinstance(requests, list) or not requests:
             raise InvalidSpec({"requests": "upload at least one request object (a JSON array or NDJSON)"})
-        errors: dict[str, str] = {}
         for i, row in enumerate(requests):
-            if not isinstance(row, dict):
-                errors["requests"] = f"row {i + 1} is not a JSON object"
-                break
-            if kind == USERS:
-                if not (nonempty_str(row.get("uid")) or nonempty_str(row.get("id"))):
-                    errors["requests"] = f"row {i + 1}: uid is required"
-                    break
-                for key, limit in USER_LIMITS.items():
-                    if len(str(row.get(key) or "")) > limit:
-                        errors["requests"] = f"row {i + 1}: {key} is longer than {limit} characters"
-                        break
-                if errors:
-                    break
-        if errors:
-            raise InvalidSpec(errors)
-        cleaned = {"requests": requests}
-        if isinstance(spec.get("shared"), dict):
-            cleaned["shared"] = spec["shared"]
-        if spec.get("idempotency_key"):
-            cleaned["idempotency_key"] = str(spec["idempotency_key"])[:200]
+            if problem := _row_problem(kind, row):
+                raise InvalidSpec({"requests": f"row {i + 1}: {problem}"})
+        cleaned: dict[str, Any] = {"requests": requests}
+        shared = spec.get("shared")
+        if shared is not None:
+            if not isinstance(shared, dict):
+                raise InvalidSpec({"shared": "must be a JSON object (the context shared by every request)"})
+            cleaned["shared"] = shared
+        key = spec.get("idempotency_key")
+        if key not in (None, ""):
+            if not isinstance(key, str) or len(key) > MAX_IDEMPOTENCY_KEY:
+                raise InvalidSpec({"idempotency_key": f"must be text of at most {MAX_IDEMPOTENCY_KEY} characters"})
+            cleaned["idempotency_key"] = key
         return cleaned
 
     def create(self, kind: str, spec: dict[str, Any]) -> CreateResult:
+        """One POST per batch. If a later batch fails, retrying the whole upload replays the
+        earlier ones (same keys) instead of importing them twice."""
         spec = self.validate_create(kind, spec)
         requests = spec["requests"]
-        # The same upload retried gets the same keys: FullStory replays instead of importing twice.
-        base = (
-            spec.get("idempotency_key")
-            or hashlib.sha256(json.dumps(requests, sort_keys=True, default=str).encode()).hexdigest()[:40]
-        )
+        base = spec.get("idempotency_key") or _content_key(kind, requests, spec.get("shared"))
         job_ids, raw = [], []
-        for index in range(0, len(requests), BATCH_LIMIT):
-            body: dict[str, Any] = {"requests": requests[index : index + BATCH_LIMIT]}
+        for n, start in enumerate(range(0, len(requests), BATCH_LIMIT)):
+            body: dict[str, Any] = {"requests": requests[start : start + BATCH_LIMIT]}
             if "shared" in spec:
                 body["shared"] = spec["shared"]
-            headers = {**self._headers, "Idempotency-Key": f"{base}-{index // BATCH_LIMIT}"}
+            headers = {**self._headers, "Idempotency-Key": f"{base}-{n}"}
             answer, _ = self.http.call_json("POST", self._url(kind), json=body, headers=headers)
-            job = expect(expect(answer, dict, "response").get("job"), dict, "job")
-            job_ids.append(nonempty_str(job.get("id")))
+            job_id = nonempty_str(expect(expect(answer, dict, "response").get("job"), dict, "job").get("id"))
+            if not job_id:
+                raise BadResponse("unexpected shape: the created job has no id")
+            job_ids.append(job_id)
             raw.append(answer)
         batches = len(job_ids)
         return CreateResult(
@@ -159,3 +185,24 @@ class FullStoryClient(VendorClient):
             details={"jobs": job_ids},
             raw=raw,
         )
+
+
+def _row_problem(kind: str, row: Any) -> str:
+    """What FullStory would refuse in one request object, or ""."""
+    if not isinstance(row, dict):
+        return "is not a JSON object"
+    if kind != USERS:
+        return ""
+    if not (nonempty_str(row.get("uid")) or nonempty_str(row.get("id"))):
+        return "uid is required"  # FullStory's own words (the seed's 400)
+    for field, limit in USER_LIMITS.items():
+        value = row.get(field)
+        if value is not None and len(str(value)) > limit:
+            return f"{field} is longer than {limit} characters"
+    return ""
+
+
+def _content_key(kind: str, requests: list[Any], shared: Any) -> str:
+    """The same upload always gets the same key; any change to what is sent, a new one."""
+    canonical = json.dumps([kind, requests, shared], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:40]

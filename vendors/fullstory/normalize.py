@@ -1,4 +1,8 @@
-"""FullStory batch import job JSON -> Observations (VENDORS.md §3 and §6)."""
+"""FullStory batch import job JSON -> Observations (VENDORS.md §3 and §6).
+
+Pure functions over parsed JSON: anything we do not understand raises BadResponse, so the
+engine can tell "FullStory said something odd" from "our code broke".
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,14 @@ from ..base import FAILED, RUNNING, SUCCEEDED, UNKNOWN, BadResponse, Observation
 from ..normalizing import as_count, expect, nonempty_str
 from ..timeparse import parse_time
 
-# vendor status -> state. UNKNOWN is the protobuf default: keep polling it.
+# vendor status -> state. FAILED includes partial failures (flagged below). UNKNOWN is
+# the protobuf default, not an outcome: keep polling. Anything else: state unknown.
 JOB_STATES: dict[str, str] = {
     "PROCESSING": RUNNING,
     "COMPLETED": SUCCEEDED,
     "FAILED": FAILED,
     "UNKNOWN": RUNNING,
 }
-ENVELOPE_CODES = (
-    "required_field",
-    "unauthorized",
-    "forbidden",
-    "resource_not_found",
-    "too_many_requests",
-    "server_error",
-)
 
 
 def normalize_job(target: Target, body: Any, items: list[RunItem] | None = None) -> Observation:
@@ -37,20 +34,11 @@ def normalize_job(target: Target, body: Any, items: list[RunItem] | None = None)
         raise BadResponse(f"job.status: expected a string, got {type(status).__name__}")
     state = JOB_STATES.get(status or "", UNKNOWN)
     imports = as_count(body.get("imports"), "imports")
-    errors = as_count(body.get("errors"), "errors")
+    errors = as_count(body.get("errors"), "errors")  # "only included for failed imports"
     counts = {k: v for k, v in (("succeeded", imports), ("failed", errors)) if v is not None}
     if imports is not None and errors is not None:
         counts["total"] = imports + errors
-    flags: tuple[str, ...] = ()
-    error = None
-    if state == FAILED:
-        # FAILED covers partial failures: some rows imported, some not.
-        if imports:
-            flags = ("partial",)
-        total = (imports or 0) + (errors or 0)
-        message = f"{errors or 0} of {total} rows failed" if total else "The batch import failed"
-        error = RunError(message=message, code="", kind="config" if imports else "vendor")
-    finished = parse_time(job.get("finished"), "job.finished")
+    flags: tuple[str, ...] = ("partial",) if state == FAILED and imports else ()
     return Observation(
         target=target,
         run_key=job_id,
@@ -59,12 +47,21 @@ def normalize_job(target: Target, body: Any, items: list[RunItem] | None = None)
         progress=1.0 if state in (SUCCEEDED, FAILED) else None,
         counts=counts,
         started_at=parse_time(job.get("created"), "job.created"),
-        finished_at=finished,
-        error=error,
+        finished_at=parse_time(job.get("finished"), "job.finished"),
+        error=_failure(imports, errors) if state == FAILED else None,
         flags=flags,
         raw=body,
         items=items,
     )
+
+
+def _failure(imports: int | None, errors: int | None) -> RunError:
+    # Rows FullStory rejected are the customer's data to fix ("config"); a FAILED job that
+    # names no failed row gives the customer nothing to fix, so it is FullStory's ("vendor").
+    if not errors:
+        return RunError(message="The batch import failed without naming failed rows", kind="vendor")
+    total = errors + (imports or 0)
+    return RunError(message=f"{errors:,} of {total:,} rows failed", kind="config")
 
 
 def normalize_errors_page(body: Any) -> tuple[list[RunItem], str, int | None]:
@@ -74,14 +71,16 @@ def normalize_errors_page(body: Any) -> tuple[list[RunItem], str, int | None]:
     items = []
     for i, row in enumerate(results):
         row = expect(row, dict, f"results[{i}]")
-        payload = row.get("event", row.get("user"))
         items.append(
             RunItem(
-                kind="error", message=nonempty_str(row.get("message")), code=nonempty_str(row.get("code")), data=payload
+                kind="error",
+                message=nonempty_str(row.get("message")),
+                code=nonempty_str(row.get("code")),
+                data=row.get("event", row.get("user")),  # the rejected request object, as sent
             )
         )
     total = as_count(body.get("total_records"), "total_records")  # a string in the API
     token = body.get("next_page_token") or ""
     if not isinstance(token, str):
-        raise BadResponse("next_page_token: expected a string")
+        raise BadResponse(f"next_page_token: expected a string, got {type(token).__name__}")
     return items, token, total
