@@ -71,7 +71,7 @@ class CreateForm(forms.Form):
     def spec(self) -> dict[str, Any]:
         """The cleaned values as the vendor expects them; uploads parsed into rows."""
         out: dict[str, Any] = {}
-        for name, value in self.cleaned_data.items():
+        for name, value in list(self.cleaned_data.items()):  # add_error() removes entries
             kind = self.specs[name].type
             if kind == "list":
                 out[name] = [line.strip() for line in (value or "").splitlines() if line.strip()]

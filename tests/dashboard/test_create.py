@@ -68,3 +68,46 @@ def test_validation_error_first_then_success(operator_client, mp_account, sim) -
     assert ok["HX-Redirect"] == f"/pipelines/{created.uuid}/"
     assert AuditEvent.objects.filter(action="pipeline.create", outcome="ok").exists()
     assert AuditEvent.objects.filter(action="pipeline.create", outcome="invalid").exists()
+
+
+@pytest.mark.django_db
+def test_upload_is_previewed_then_split_into_jobs(operator_client, monkeypatch) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from jobs.models import Account, Run
+    from vendors.fullstory import client as fs_client
+    from vendors.fullstory.simulator import FullStoryWorld
+    from vendors.simulator.core import Simulator, SimServer
+
+    monkeypatch.setattr(fs_client, "BATCH_LIMIT", 100)
+    sim = Simulator()
+    FullStoryWorld(keys={"k"}).install(sim)
+    server = SimServer(sim).start()
+    try:
+        account = Account(name="fs", vendor="fullstory", base_url=server.url)
+        account.credentials = {"api_key": "k"}
+        account.save()
+        what = f"{account.uuid}:events_import"
+        data = b"\n".join(b'{"name": "Viewed", "n": %d}' % i for i in range(250))
+        preview = operator_client.post(
+            "/pipelines/new/",
+            {"what": what, "preview": "1", "requests": SimpleUploadedFile("events.ndjson", data)},
+            HTTP_HX_REQUEST="true",
+        )
+        assert "250 rows read: 3 batch import jobs will be created." in preview.content.decode()
+        assert not Run.objects.exists()
+        bad = operator_client.post(
+            "/pipelines/new/",
+            {"what": what, "requests": SimpleUploadedFile("e.json", b'{"a": 1}\n{"a": \n')},
+            HTTP_HX_REQUEST="true",
+        )
+        assert "line 2 is not valid JSON" in bad.content.decode()
+        done = operator_client.post(
+            "/pipelines/new/",
+            {"what": what, "requests": SimpleUploadedFile("events.ndjson", data)},
+            HTTP_HX_REQUEST="true",
+        )
+        assert done.status_code == 200 and done["HX-Redirect"].startswith("/pipelines/")
+        assert Run.objects.count() == 3
+    finally:
+        server.stop()

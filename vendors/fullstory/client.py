@@ -18,6 +18,7 @@ from ..base import (
     AccountSchema,
     BadResponse,
     CreateResult,
+    FormField,
     InvalidSpec,
     NotFound,
     RunItem,
@@ -137,6 +138,30 @@ class FullStoryClient(VendorClient):
         return "authenticated"
 
     # -- creating ------------------------------------------------------------------
+    def create_fields(self, kind: str, spec: dict[str, Any]) -> list[FormField]:
+        if kind not in PATHS:
+            return []
+        what = "events (CreateEventRequest)" if kind == EVENTS else "users (uid, display_name, email, properties)"
+        return [
+            FormField(
+                "requests",
+                "Upload",
+                "file",
+                True,
+                help=f"A JSON array or NDJSON of {what}; over {BATCH_LIMIT:,} rows it is split into several jobs",
+            ),
+            FormField(
+                "idempotency_key",
+                "Idempotency key",
+                help="optional: the same key and file again replays instead of importing twice",
+            ),
+        ]
+
+    def describe_create(self, kind: str, spec: dict[str, Any]) -> str:
+        rows = len(spec.get("requests") or [])
+        jobs = -(-rows // BATCH_LIMIT) if rows else 0
+        return f"{rows:,} rows read: {jobs} batch import job{'s' if jobs != 1 else ''} will be created."
+
     def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
         """`{"requests": [...], "shared"?: {...}, "idempotency_key"?: str}`, checked as FullStory would."""
         if kind not in PATHS:
