@@ -77,7 +77,7 @@ def test_upload_is_previewed_then_split_into_jobs(operator_client, monkeypatch) 
     from jobs.models import Account, Run
     from vendors.fullstory import client as fs_client
     from vendors.fullstory.simulator import FullStoryWorld
-    from vendors.simulator.core import Simulator, SimServer
+    from vendors.simulator.core import SimServer, Simulator
 
     monkeypatch.setattr(fs_client, "BATCH_LIMIT", 100)
     sim = Simulator()
