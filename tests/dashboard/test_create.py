@@ -111,3 +111,37 @@ def test_upload_is_previewed_then_split_into_jobs(operator_client, monkeypatch) 
         assert Run.objects.count() == 3
     finally:
         server.stop()
+
+
+@pytest.mark.django_db
+def test_micro_csv_upload_imports_at_once(operator_client) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from jobs.models import Account, Run
+    from vendors.micro.simulator import MicroWorld
+    from vendors.simulator.core import SimServer, Simulator
+
+    team = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    sim = Simulator()
+    MicroWorld(teams={team: "k"}).install(sim)
+    server = SimServer(sim).start()
+    try:
+        account = Account(name="mi", vendor="micro", base_url=server.url, settings={"team_id": team})
+        account.credentials = {"api_key": "k"}
+        account.save()
+        csv = b"email,name\na@x.io,A\nb@x.io,B\nc@x.io,C\n"
+        form = {"what": f"{account.uuid}:import", "object_type": "contact", "dedupe_by": "email"}
+        preview = operator_client.post(
+            "/pipelines/new/",
+            {**form, "preview": "1", "rows": SimpleUploadedFile("p.csv", csv)},
+            HTTP_HX_REQUEST="true",
+        )
+        assert "3 rows read: imported at once (synchronously)." in preview.content.decode()
+        done = operator_client.post(
+            "/pipelines/new/", {**form, "rows": SimpleUploadedFile("p.csv", csv)}, HTTP_HX_REQUEST="true"
+        )
+        assert done["HX-Redirect"].startswith("/pipelines/")
+        run = Run.objects.get()
+        assert run.state == "succeeded" and run.items_count == 3
+    finally:
+        server.stop()

@@ -8,7 +8,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from ..base import AccountSchema, CreateResult, InvalidSpec, NotFound, Target, TargetResult
+from ..base import AccountSchema, CreateResult, FormField, InvalidSpec, NotFound, Target, TargetResult
 from ..client import CREATE, POLL, VendorClient
 from ..normalizing import expect, nonempty_str
 from .normalize import normalize_job
@@ -71,6 +71,29 @@ class MicroClient(VendorClient):
         except NotFound:
             return "authenticated; the key can read this team's imports"
         return "authenticated"
+
+    def create_fields(self, kind: str, spec: dict[str, Any]) -> list[FormField]:
+        if kind != IMPORT:
+            return []
+        return [
+            FormField("object_type", "Object type", "choice", True, OBJECT_TYPES),
+            FormField(
+                "rows",
+                "Upload",
+                "file",
+                True,
+                help=f"CSV with a header row, a JSON array or NDJSON; under {SYNC_LIMIT} rows it imports at once",
+            ),
+            FormField("dedupe_by", "Dedupe by", help="optional: the property slug that matches existing records"),
+            FormField("case_insensitive", "Match case-insensitively", "bool"),
+            FormField("list_id", "List", help="optional: a list UUID to add the records to"),
+            FormField("idempotency_key", "Idempotency key", help="optional: makes a retried upload safe"),
+        ]
+
+    def describe_create(self, kind: str, spec: dict[str, Any]) -> str:
+        rows = len(spec.get("rows") or [])
+        how = "imported at once (synchronously)" if rows < SYNC_LIMIT else "one import job, polled until done"
+        return f"{rows:,} rows read: {how}."
 
     def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, str] = {}
