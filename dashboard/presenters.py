@@ -1,14 +1,29 @@
-"""What a page row shows about a pipeline, computed once for pages and the API alike."""
+"""What a page row shows about a pipeline, computed once for pages and the API alike.
+
+The overview filters, counts, sorts and paginates in SQL (health as stored after each
+poll and tick), shows each visible row's health derived live, and reads the last runs of
+the visible page only, in one windowed query: the same queries at 50 or 5,000 pipelines."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
+from django.db.models.functions import Coalesce, Lower, NullIf, RowNumber
 
 from jobs.models import HEALTHS, RUNNING, UNKNOWN, Health, Pipeline, Run
+from vendors.registry import VENDORS
 
-_URGENCY = {h: i for i, h in enumerate(HEALTHS)}
+STRIP_LENGTH = 30
+SORTS = {
+    "urgency": "most urgent first",
+    "name": "name",
+    "success": "last success, oldest first",
+    "failure": "last failure, newest first",
+}
 
 
 @dataclass
@@ -16,15 +31,95 @@ class PipelineRow:
     pipeline: Pipeline
     health: Health
     run: Run | None
+    strip: list[Run | None] = field(default_factory=list)
+    eta: str = ""
 
     @property
     def live(self) -> bool:
         """Can this row change soon? Then its page keeps polling quickly."""
         return self.health.status == RUNNING or (self.health.status == UNKNOWN and self.pipeline.last_polled_at is None)
 
-    def sort_key(self) -> tuple[int, str, str]:
-        return (_URGENCY[self.health.status], self.pipeline.account.name, self.pipeline.display_name)
-
 
 def pipeline_rows(pipelines: Iterable[Pipeline], now: datetime) -> list[PipelineRow]:
-    return [PipelineRow(p, p.health(now), p.current_run) for p in pipelines]
+    return [PipelineRow(p, p.health(now), p.current_run, eta=eta(p.current_run, now)) for p in pipelines]
+
+
+def import_kinds() -> set[str]:
+    return {kind for cls in VENDORS.values() for kind in cls.schema.import_kinds}
+
+
+def filtered(params: dict[str, str]) -> QuerySet[Pipeline]:
+    """The SQL side of the overview's filters."""
+    qs = Pipeline.objects.select_related("account", "current_run")
+    if params.get("vendor"):
+        qs = qs.filter(account__vendor=params["vendor"])
+    if params.get("account"):
+        qs = qs.filter(account__name=params["account"])
+    if params.get("kind") == "import":
+        qs = qs.filter(kind__in=import_kinds())
+    elif params.get("kind") == "export":
+        qs = qs.exclude(kind__in=import_kinds())
+    if q := params.get("q", "").strip():
+        qs = qs.filter(Q(name__icontains=q) | Q(external_id__icontains=q))
+    return qs
+
+
+_BY_URGENCY = Case(*[When(health_status=h, then=Value(i)) for i, h in enumerate(HEALTHS)], default=Value(len(HEALTHS)))
+_ORDERS = {
+    "urgency": (_BY_URGENCY, "account__name", "name", "external_id"),
+    "name": (Lower(Coalesce(NullIf("name", Value("")), "external_id")), "account__name", "id"),
+    "success": (F("last_success_at").asc(nulls_first=True), "id"),
+    "failure": (F("last_failure_at").desc(nulls_last=True), "id"),
+}
+
+
+def counts_by_health(qs: QuerySet[Pipeline]) -> dict[str, int]:
+    """Counter per health (as last stored), in one GROUP BY."""
+    counters = dict.fromkeys(HEALTHS, 0)
+    for status, n in qs.order_by().values_list("health_status").annotate(n=Count("id")):
+        counters[status] = counters.get(status, 0) + n
+    return counters
+
+
+def ordered(qs: QuerySet[Pipeline], how: str) -> QuerySet[Pipeline]:
+    return qs.order_by(*_ORDERS.get(how, _ORDERS["urgency"]))
+
+
+def attach_strips(rows: list[PipelineRow]) -> None:
+    """The last runs of each visible row, oldest left and newest right, padded."""
+    ids = [r.pipeline.pk for r in rows]
+    recent: dict[int, list[Run]] = defaultdict(list)
+    if ids:
+        runs = (
+            Run.objects.filter(pipeline_id__in=ids)
+            .annotate(
+                rank=Window(
+                    RowNumber(), partition_by=[F("pipeline_id")], order_by=[F("sort_at").desc(), F("id").desc()]
+                )
+            )
+            .filter(rank__lte=STRIP_LENGTH)
+            .only("uuid", "pipeline_id", "state", "vendor_status", "sort_at", "error_message", "flags")
+        )
+        for run in runs:
+            recent[run.pipeline_id].append(run)
+    for row in rows:
+        runs = sorted(recent[row.pipeline.pk], key=lambda r: r.sort_at)
+        row.strip = [None] * (STRIP_LENGTH - len(runs)) + runs
+
+
+def eta(run: Run | None, now: datetime) -> str:
+    """Time left at the observed rate: progress so far over time since the start."""
+    if run is None or run.state != RUNNING or run.progress is None or not run.started_at:
+        return ""
+    if not 0.02 <= run.progress <= 0.99:
+        return ""
+    elapsed = (now - run.started_at).total_seconds()
+    if elapsed <= 0:
+        return ""
+    left = timedelta(seconds=elapsed * (1 - run.progress) / run.progress)
+    minutes = round(left.total_seconds() / 60)
+    if minutes < 1:
+        return "under a minute left"
+    if minutes < 90:
+        return f"~{minutes} min left"
+    return f"~{minutes / 60:.1f} h left"

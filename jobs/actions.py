@@ -15,8 +15,9 @@ from django.utils import timezone
 from vendors import base as vb
 from vendors.client import CANCEL, CREATE, PAUSE, RUN_NOW
 
+from . import health
 from .config import register_job
-from .models import Account, AuditEvent, Pipeline
+from .models import PAUSED, Account, AuditEvent, Pipeline
 from .polling import client_for_account, poll_now
 from .recording import record_observations
 
@@ -130,7 +131,7 @@ def cancel(pipeline: Pipeline, actor: Any) -> ActionResult:
     except vb.VendorError as exc:
         return _refused("pipeline.cancel", label, actor, exc)
     # The vendor may erase the pipeline and its history; ours is kept, marked canceled.
-    Pipeline.objects.filter(pk=pipeline.pk).update(paused=True)
+    Pipeline.objects.filter(pk=pipeline.pk).update(paused=True, health_status=PAUSED)
     _audit(actor, "pipeline.cancel", label, "ok", message=message)
     return ActionResult(True, f"{message} Our history of it is kept; monitoring is paused.")
 
@@ -154,6 +155,7 @@ def set_monitoring_paused(pipeline: Pipeline, paused: bool, actor: Any) -> Actio
     """Stop or restart polling this pipeline; nothing is sent to the vendor."""
     now = timezone.now()
     Pipeline.objects.filter(pk=pipeline.pk).update(paused=paused, next_poll_at=now)
+    health.store(Pipeline.objects.select_related("account", "current_run").filter(pk=pipeline.pk), now)
     label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
     _audit(actor, "pipeline.pause" if paused else "pipeline.resume", label, "ok")
     return ActionResult(True, "Monitoring paused." if paused else "Monitoring resumed; polling now.")

@@ -31,6 +31,7 @@ from .models import (
     AlertChannel,
     AlertDelivery,
     AlertEvent,
+    Health,
     MaintenanceWindow,
     Pipeline,
     StateChange,
@@ -44,9 +45,9 @@ RETRY_DELAYS = (30, 120, 600)  # seconds between attempts; then the delivery giv
 FLAG_CHANNEL_AFTER = 5
 
 
-def condition(pipeline: Pipeline, now: datetime) -> str | None:
+def condition(pipeline: Pipeline, now: datetime, health: Health | None = None) -> str | None:
     """What an on-call engineer should know about this pipeline now (None: can't say yet)."""
-    health = pipeline.health(now)
+    health = health or pipeline.health(now)
     if health.status == FAILING:
         run = pipeline.current_run
         return "partial" if run is not None and "partial" in run.flags else "failed"
@@ -103,25 +104,33 @@ def evaluate(now: datetime | None = None) -> int:
         StateChange.objects.filter(pk__in=pending.values("pk")).update(processed_at=now)
 
     created = 0
-    pipelines = Pipeline.objects.select_related("account", "current_run").filter(paused=False)
-    for pipeline in pipelines:
+    stale_health: list[Pipeline] = []
+    for pipeline in Pipeline.objects.select_related("account", "current_run"):
+        health = pipeline.health(now)
+        if health.status != pipeline.health_status:
+            pipeline.health_status = health.status
+            stale_health.append(pipeline)  # stuck and late come with time, not with polls
+        if pipeline.paused:
+            continue
         streak = failed_runs.get(pipeline.pk)
         if streak is not None:
             pipeline.consecutive_failures = 0 if streak < 0 else pipeline.consecutive_failures + streak
-        cond = condition(pipeline, now)
-        if cond is None:
-            if streak is not None:
-                pipeline.save(update_fields=["consecutive_failures"])
+        cond = condition(pipeline, now, health)
+        kind = _event_kind(pipeline.alerted_condition, cond) if cond is not None else None
+        if cond is None or cond == pipeline.alerted_condition:
+            if streak is not None:  # only the streak moved: nothing to announce, nothing else to write
+                with transaction.atomic():
+                    if cond == "failed" and streak > 0:
+                        _late_threshold_deliveries(pipeline)
+                    pipeline.save(update_fields=["consecutive_failures"])
             continue
-        kind = _event_kind(pipeline.alerted_condition, cond)
         with transaction.atomic():
             if kind:
                 _create_event(pipeline, kind, now)
                 created += 1
-            elif cond == "failed" and streak and streak > 0:
-                _late_threshold_deliveries(pipeline)
             pipeline.alerted_condition = cond
             pipeline.save(update_fields=["alerted_condition", "consecutive_failures"])
+    Pipeline.objects.bulk_update(stale_health, ["health_status"], batch_size=500)
     return created
 
 

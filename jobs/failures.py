@@ -98,7 +98,12 @@ def incidents(now: datetime | None = None) -> list[Incident]:
                     hint=hint_for(account.poll_error_kind, account.poll_error_message),
                 )
             )
-    for pipeline in Pipeline.objects.select_related("account", "current_run").filter(paused=False):
+    # Candidates by stored health (rewritten after every poll and every tick), confirmed live:
+    # the page reads the pipelines in trouble, not all of them.
+    candidates = Pipeline.objects.select_related("account", "current_run").filter(
+        paused=False, health_status__in=(FAILING, STUCK, LATE, UNKNOWN)
+    )
+    for pipeline in candidates:
         if pipeline.account_id in unpollable:
             continue  # one incident for the account says it all
         health = pipeline.health(now)

@@ -159,6 +159,9 @@ class Pipeline(models.Model):
     alerted_condition = models.CharField(max_length=20, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     muted_until = models.DateTimeField(null=True, blank=True, help_text="No alerts before this time.")
+    # health() as last evaluated (after each poll and each tick), so the overview can
+    # count, filter, sort and paginate in SQL; rows on screen still show health() live.
+    health_status = models.CharField(max_length=20, default=UNKNOWN, editable=False)
 
     class Meta:
         constraints = [
@@ -167,6 +170,8 @@ class Pipeline(models.Model):
         indexes = [
             # tick: "which unpaused pipelines are due?"
             models.Index(fields=["next_poll_at"], name="pipeline_due_idx", condition=models.Q(paused=False)),
+            # overview: "counters by health", "filter by health" over thousands of pipelines
+            models.Index(fields=["health_status"], name="pipeline_health_idx"),
         ]
         ordering = ["account__name", "name", "external_id"]
 

@@ -23,7 +23,7 @@ from vendors.client import DISCOVER, VendorClient
 from vendors.http import HttpSettings
 from vendors.registry import client_for, vendor_class
 
-from . import ratelimit, scheduling
+from . import health, ratelimit, scheduling
 from .egress import base_url_problem
 from .models import Account, Pipeline, PollAttempt, Run
 from .recording import RecordStats, mark_gone, record_observations
@@ -116,6 +116,7 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
         # The allow-list changed under an existing account: refuse to send, say why.
         summary.outcome, summary.message = "rejected", f"base URL refused: {problem}"
         _record_account(account, now, summary, error=("rejected", summary.message, None, None))
+        health.store(pipelines, now)
         return summary
     targets = _targets(account, pipelines)
     started = time.monotonic()
@@ -129,6 +130,7 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
     summary.duration_ms = int((time.monotonic() - started) * 1000)
 
     by_key = {p.target().key: p for p in pipelines}
+    touched: list[Pipeline] = list(pipelines)
     account_error: vb.VendorError | None = None
     first_target_error: vb.VendorError | None = None
     for result in results:
@@ -144,6 +146,7 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
             if pipeline is None:
                 continue  # known but paused: monitoring was stopped on purpose
             summary.discovered += created
+            touched.append(pipeline)
             # A new pipeline listed without its runs (nessie) stays due: polled next tick.
             scheduled = created and bool(result.observations)
         with transaction.atomic():
@@ -174,6 +177,9 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
         if discover:
             account.next_discovery_at = now + scheduling.jitter(settings.DISCOVERY_SECONDS)
         _record_account(account, now, summary, error=None, target_error=first_target_error)
+    for pipeline in touched:
+        pipeline.account = account  # as just recorded: its poll problem decides "unknown"
+    health.store(touched, now)
     return summary
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -16,9 +17,10 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
-from jobs.models import HEALTHS, Pipeline, Run, Snapshot
+from jobs.models import Account, Pipeline, Run, Snapshot
+from vendors.registry import VENDORS
 
-from ..presenters import PipelineRow, pipeline_rows
+from ..presenters import SORTS, STRIP_LENGTH, attach_strips, counts_by_health, filtered, ordered, pipeline_rows
 from ..roles import is_operator
 from ..timeline import progress_chart
 
@@ -32,23 +34,40 @@ def _poll_interval(active: bool) -> str:
     return f"{seconds:g}s"
 
 
+OVERVIEW_PAGE_SIZE = 50
+FILTER_KEYS = ("vendor", "kind", "health", "account", "q", "sort")
+
+
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    pipelines = Pipeline.objects.select_related("account", "current_run")
-    rows = pipeline_rows(pipelines, now)
-    counters = {h: 0 for h in HEALTHS}
-    for row in rows:
-        counters[row.health.status] += 1
-    rows.sort(key=PipelineRow.sort_key)
+    params = {k: request.GET.get(k, "").strip() for k in FILTER_KEYS}
+    pipelines = filtered(params)
+    counters = counts_by_health(pipelines)
+    if params["health"] in counters:
+        pipelines = pipelines.filter(health_status=params["health"])
+    page = Paginator(ordered(pipelines, params["sort"]), OVERVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = pipeline_rows(page.object_list, now)
+    attach_strips(rows)
     active = any(row.live for row in rows)
+    query = request.GET.copy()
+    base = urlencode({k: v for k, v in params.items() if v and k != "health"})
     context = {
         "rows": rows,
+        "page": page,
         "counters": counters,
+        "params": params,
+        "filtering": any(params[k] for k in ("vendor", "kind", "health", "account", "q")),
+        "query": query.urlencode(),
+        "base_query": base,
+        "vendors": [(name, cls.label) for name, cls in VENDORS.items()],
+        "accounts": list(Account.objects.order_by("name").values_list("name", flat=True)),
+        "sorts": SORTS,
+        "strip_length": STRIP_LENGTH,
         "poll_every": _poll_interval(active),
         "live": active,
         "now": now,
-        "has_accounts": bool(rows) or _has_accounts(),
+        "has_accounts": _has_accounts(),
     }
     if request.htmx:
         return render(request, "dashboard/overview.html#live", context)
@@ -56,8 +75,6 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 def _has_accounts() -> bool:
-    from jobs.models import Account
-
     return Account.objects.exists()
 
 
