@@ -18,6 +18,7 @@ from jobs.models import HEALTHS, RUNNING, UNKNOWN, Health, Pipeline, Run
 from vendors.registry import VENDORS
 
 STRIP_LENGTH = 30
+ETA_HORIZON = timedelta(days=3)
 SORTS = {
     "urgency": "most urgent first",
     "name": "name",
@@ -117,6 +118,8 @@ def eta(run: Run | None, now: datetime) -> str:
     if elapsed <= 0:
         return ""
     left = timedelta(seconds=elapsed * (1 - run.progress) / run.progress)
+    if left > ETA_HORIZON:
+        return ""  # a rate that slow (or a start long before we watched) predicts nothing useful
     minutes = round(left.total_seconds() / 60)
     if minutes < 1:
         return "under a minute left"

@@ -33,7 +33,7 @@ def test_pipeline_page_timeline_and_day_grid(live_server, page, screenshot, sim,
             delay_seconds=60,
             queue_seconds=30,
             run_seconds=300,
-            outcomes={4: "failed"},
+            outcomes={8: "failed"},  # four days ago: inside the 7d range at any hour
             timeline_gaps=frozenset({7}),
         )
     )

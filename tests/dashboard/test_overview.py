@@ -124,6 +124,7 @@ def test_time_left_from_the_observed_rate(logged_in, mp_account) -> None:
     assert eta(run, now) == "~20 min left"
     assert eta(Run(state="running", progress=0.25, started_at=now - timedelta(hours=1)), now) == "~3.0 h left"
     assert eta(Run(state="running", progress=None, started_at=now), now) == ""
+    assert eta(Run(state="running", progress=0.25, started_at=now - timedelta(days=400)), now) == ""
     assert eta(Run(state="succeeded", progress=1.0, started_at=now), now) == ""
 
     (pipeline,) = _bulk(mp_account, 1, prefix="eta")

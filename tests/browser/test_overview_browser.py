@@ -1,0 +1,114 @@
+"""The overview in Chromium: search and counters as filters, the theme button, local time
+on hover, and live refresh that rests while the tab is hidden."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import Browser, Page, expect
+
+from jobs import polling
+
+from .conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def seeded(mp_account, make_pipeline):
+    get_user_model().objects.create_user("dana", password=PASSWORD)
+    pipelines = {
+        cid: make_pipeline(cid, name=f"Pipeline {cid}")
+        for cid in ("seed-queued", "seed-running", "seed-success", "seed-failed")
+    }
+    polling.poll_now(mp_account)
+    return pipelines
+
+
+def _names(page: Page) -> list[str]:
+    return page.locator("table.pipelines tbody a.name").all_inner_texts()
+
+
+def test_search_and_counters_filter_and_the_url_keeps_them(live_server, page, seeded, screenshot) -> None:
+    login(page, live_server.url, "dana", PASSWORD)
+    expect(page.locator("table.pipelines tbody a.name")).to_have_count(4)
+
+    page.get_by_label("Search").fill("seed-fail")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"q=seed-fail"))
+    assert _names(page) == ["Pipeline seed-failed"]
+    page.get_by_role("link", name="clear filters").click()
+    expect(page.locator("table.pipelines tbody a.name")).to_have_count(4)
+
+    page.locator(".counters .counter-healthy a").click()
+    expect(page).to_have_url(re.compile(r"health=healthy"))
+    assert _names(page) == ["Pipeline seed-success"]
+    screenshot("overview-filtered-healthy")
+    # a shared link opens the same view
+    shared = page.url
+    page.goto(f"{live_server.url}/")
+    page.goto(shared)
+    assert _names(page) == ["Pipeline seed-success"]
+    page.locator(".counters .counter-healthy a").click()  # the active counter clears itself
+    expect(page.locator("table.pipelines tbody a.name")).to_have_count(4)
+
+
+def test_theme_button_switches_and_is_remembered(live_server, page, seeded, screenshot) -> None:
+    login(page, live_server.url, "dana", PASSWORD)
+    button = page.locator("#theme-toggle")
+    expect(button).to_have_text("Theme: auto")
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    button.click()
+    expect(button).to_have_text("Theme: dark")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert dark != light and dark == "rgb(17, 20, 24)"
+    page.reload()
+    expect(page.locator("#theme-toggle")).to_have_text("Theme: dark")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == dark
+    screenshot("overview-dark")
+    page.locator("#theme-toggle").click()
+    expect(page.locator("#theme-toggle")).to_have_text("Theme: light")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 247, 249)"
+
+
+def test_times_show_the_readers_clock_on_hover(live_server, browser: Browser, seeded) -> None:
+    context = browser.new_context(timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    try:
+        login(page, live_server.url, "dana", PASSWORD)
+        success = page.locator(f"#p-{seeded['seed-success'].uuid} time").first
+        expect(success).to_have_attribute("title", re.compile(r"\(Asia/Tokyo\) · .* UTC"))
+    finally:
+        context.close()
+
+
+def test_live_rows_rest_while_the_tab_is_hidden(live_server, page, seeded, settings) -> None:
+    settings.LIVE_REFRESH_SECONDS = 1
+    refreshes: list[str] = []
+    page.on("request", lambda r: refreshes.append(r.url) if r.headers.get("hx-request") else None)
+    login(page, live_server.url, "dana", PASSWORD)
+    expect(page.locator("#live")).to_have_attribute("data-poll-every", "1s")
+    page.wait_for_timeout(2500)
+    assert len(refreshes) >= 2  # visible and something runs: every second
+
+    page.evaluate(
+        """() => {
+        Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    )
+    page.wait_for_timeout(500)
+    hidden_from = len(refreshes)
+    page.wait_for_timeout(3500)
+    assert len(refreshes) == hidden_from  # hidden: at most once a minute
+
+    page.evaluate(
+        """() => {
+        Object.defineProperty(document, "hidden", {configurable: true, get: () => false});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    )
+    page.wait_for_timeout(800)
+    assert len(refreshes) > hidden_from  # back: refreshed at once
