@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dashboard.timezones.TimezoneMiddleware",  # after auth: a person's own zone wins
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Q
+from django.utils.timezone import localtime
 
 from jobs.models import Pipeline, Run
 
@@ -47,9 +48,11 @@ def axis(range_key: str, now: datetime) -> Axis:
     step = timedelta(hours=3) if span <= timedelta(days=1) else timedelta(days=1 if span <= timedelta(days=7) else 5)
     fmt = "%H:%M" if span <= timedelta(days=1) else "%b %d"
     result = Axis(start, now, [])
-    tick = start.replace(minute=0, second=0, microsecond=0) + step
+    # Ticks on the reader's whole hours (24h) or midnights (longer ranges).
+    local = localtime(start).replace(minute=0, second=0, microsecond=0)
+    tick = (local if step < timedelta(days=1) else local.replace(hour=0)) + step
     while tick < now:
-        result.ticks.append((result.x(tick), tick.strftime(fmt)))
+        result.ticks.append((result.x(tick), localtime(tick).strftime(fmt)))
         tick += step
     return result
 
@@ -86,7 +89,7 @@ def bars(runs: list[Run], ax: Axis) -> list[Bar]:
         begin = run.started_at or run.first_seen_at
         end = run.finished_at or (ax.end if run.is_active else run.last_change_at)
         x0, x1 = ax.x(begin), ax.x(max(end, begin))
-        when = f"{begin:%Y-%m-%d %H:%M} UTC"
+        when = f"{localtime(begin):%Y-%m-%d %H:%M %Z}"
         label = f"{run.state} ({run.vendor_status or '—'}) from {when}"
         if run.error_message:
             label += f": {run.error_message[:200]}"
@@ -150,5 +153,7 @@ def progress_chart(snapshots: list, height: float = 100.0) -> ProgressChart | No
     for s in measured:
         x = (s.observed_at - start).total_seconds() / span * WIDTH
         y = height - s.progress * height
-        dots.append((round(x, 1), round(y, 1), f"{s.observed_at:%H:%M:%S} · {round(s.progress * 100)}% · {s.state}"))
+        dots.append(
+            (round(x, 1), round(y, 1), f"{localtime(s.observed_at):%H:%M:%S} · {round(s.progress * 100)}% · {s.state}")
+        )
     return ProgressChart(" ".join(f"{x},{y}" for x, y, _ in dots), dots, start, end)

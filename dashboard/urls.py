@@ -2,7 +2,20 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import accounts, actions, api, api_actions, audit, charts, create, failures, health, metrics, pages
+from .views import (
+    accounts,
+    actions,
+    api,
+    api_actions,
+    audit,
+    charts,
+    create,
+    failures,
+    health,
+    metrics,
+    pages,
+    preferences,
+)
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
@@ -21,6 +34,7 @@ urlpatterns = [
     path("accounts/<uuid:account_uuid>/", accounts.account_edit, name="account-edit"),
     path("accounts/<uuid:account_uuid>/test/", accounts.account_test, name="account-test"),
     path("failures/<str:incident_id>/ack/", failures.failures_ack, name="failure-ack"),
+    path("preferences/", preferences.preferences, name="preferences"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),

@@ -73,13 +73,22 @@ def test_theme_button_switches_and_is_remembered(live_server, page, seeded, scre
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 247, 249)"
 
 
-def test_times_show_the_readers_clock_on_hover(live_server, browser: Browser, seeded) -> None:
+def test_times_follow_the_browser_zone_then_the_persons_setting(live_server, browser: Browser, seeded) -> None:
     context = browser.new_context(timezone_id="Asia/Tokyo")
     page = context.new_page()
     try:
-        login(page, live_server.url, "dana", PASSWORD)
+        login(page, live_server.url, "dana", PASSWORD)  # the login page already told the zone
+        expect(page.locator("body > footer")).to_contain_text("Times in Asia/Tokyo")
         success = page.locator(f"#p-{seeded['seed-success'].uuid} time").first
-        expect(success).to_have_attribute("title", re.compile(r"\(Asia/Tokyo\) · .* UTC"))
+        expect(success).to_have_attribute("title", re.compile(r"JST · .* UTC$"))
+
+        page.get_by_role("link", name="Preferences").click()
+        page.get_by_label("Time zone").select_option("America/New_York")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("[role=status]")).to_contain_text("America/New_York")
+        page.goto(f"{live_server.url}/")
+        expect(page.locator("body > footer")).to_contain_text("Times in America/New_York")
+        expect(success).to_have_attribute("title", re.compile(r"E[SD]T · .* UTC$"))
     finally:
         context.close()
 

@@ -24,7 +24,7 @@ def test_overview_lists_every_pipeline_with_health_progress_and_failure(logged_i
     assert 'value="0.2500"' in html and "25%" in html
     assert "13 imported" in html and "1.6 KB size" in html
     assert html.split("<tbody>")[1].count('class="pill pill-failing"') == 1
-    assert 'hx-trigger="every 5s"' in html  # something is running: live
+    assert 'hx-trigger="every 5s' in html  # something is running: live
 
 
 def test_overview_fragment_for_htmx(logged_in, polled) -> None:
@@ -48,7 +48,7 @@ def test_pipeline_page_stops_polling_when_nothing_runs(logged_in, polled) -> Non
     done = logged_in.get(f"/pipelines/{polled['seed-success'].uuid}/", HTTP_HX_REQUEST="true")
     assert done.status_code == 286
     live = logged_in.get(f"/pipelines/{polled['seed-running'].uuid}/", HTTP_HX_REQUEST="true")
-    assert live.status_code == 200 and 'hx-trigger="every 5s"' in live.content.decode()
+    assert live.status_code == 200 and 'hx-trigger="every 5s' in live.content.decode()
 
 
 def test_run_page_shows_raw_json_and_error(logged_in, polled) -> None:
