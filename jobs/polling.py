@@ -26,9 +26,14 @@ from vendors.registry import client_for, vendor_class
 from . import health, ratelimit, scheduling
 from .egress import base_url_problem
 from .models import Account, Pipeline, PollAttempt, Run
-from .recording import RecordStats, mark_gone, record_observations
+from .recording import RecordStats, existing_runs, mark_gone, record_observations, record_unchanged, unchanged_runs
 
 log = logging.getLogger(__name__)
+
+# What a poll that changed no run writes on its pipeline (in one statement per account).
+QUIET_FIELDS = ["current_run", "vendor_info", "poll_error_kind", "poll_error_message", "last_polled_at", "next_poll_at"]
+
+EXTERNAL_ID_MAX = Pipeline._meta.get_field("external_id").max_length
 
 
 @dataclass
@@ -133,14 +138,41 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
     touched: list[Pipeline] = list(pipelines)
     account_error: vb.VendorError | None = None
     first_target_error: vb.VendorError | None = None
+    # Most polls change nothing: their runs are read for all pipelines in one query and
+    # their writes (last_seen_at, the next poll) batched, not a transaction per pipeline.
+    existing = existing_runs(
+        pipelines,
+        {by_key[r.target.key].pk: r.observations for r in results if r.error is None and r.target.key in by_key},
+    )
+    quiet: list[Pipeline] = []
+    quiet_runs: list[Run] = []
     for result in results:
         if result.error is not None and result.error.account_wide:
             account_error = result.error
             break
         pipeline = by_key.get(result.target.key)
         scheduled = pipeline is not None  # polled because it was due, not only listed
+        if pipeline is not None and result.error is None and not result.gone:
+            runs = unchanged_runs(pipeline, result.observations, existing[pipeline.pk])
+            if runs is not None:
+                if result.info is not None:
+                    pipeline.vendor_info = {**pipeline.vendor_info, **result.info}
+                pipeline.poll_error_kind = pipeline.poll_error_message = ""
+                pipeline.last_polled_at = now
+                pipeline.next_poll_at = scheduling.next_pipeline_poll(pipeline, now)
+                quiet.append(pipeline)
+                quiet_runs += runs
+                continue
         if pipeline is None:
             if result.error is not None or not result.target.external_id:
+                continue
+            if len(result.target.external_id) > EXTERNAL_ID_MAX:
+                # Cannot be stored, and a digest would not do: we must send the id back.
+                first_target_error = first_target_error or vb.BadResponse(
+                    f"the vendor listed a pipeline ({result.target.kind}) whose id is"
+                    f" {len(result.target.external_id):,} characters long (at most {EXTERNAL_ID_MAX} are kept):"
+                    " not tracked"
+                )
                 continue
             pipeline, created = _discovered(account, result, now)
             if pipeline is None:
@@ -166,6 +198,10 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
                 pipeline.next_poll_at = scheduling.next_pipeline_poll(pipeline, now)
                 fields += ["poll_error_kind", "poll_error_message", "last_polled_at", "next_poll_at"]
             pipeline.save(update_fields=fields)
+    if quiet:
+        with transaction.atomic():
+            record_unchanged(quiet_runs, now)
+            Pipeline.objects.bulk_update(quiet, QUIET_FIELDS)
 
     if account_error is not None:
         err = account_error

@@ -6,6 +6,7 @@ Called inside one transaction per pipeline. Unchanged runs cost one bulk UPDATE 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -19,6 +20,17 @@ from .models import Pipeline, Run, RunItem, Snapshot, StateChange
 
 # StateChange.reason of runs found on a pipeline's first poll: old news, not alerts.
 HISTORY = "history"
+
+# A vendor run id longer than the column becomes a digest of itself (the raw payload keeps
+# the original): one absurd id must not make every poll of the account fail.
+RUN_KEY_MAX = Run._meta.get_field("external_id").max_length
+
+
+def storable_run_key(key: str) -> str:
+    if len(key) <= RUN_KEY_MAX:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
 
 # Fields compared between observations to say what changed in a snapshot.
 TRACKED = ("state", "vendor_status", "progress", "counts", "started_at", "finished_at", "error_message", "flags")
@@ -36,6 +48,10 @@ def record_observations(pipeline: Pipeline, observations: list[vb.Observation], 
     stats = RecordStats()
     if not observations:
         return stats
+    observations = [
+        o if len(o.run_key) <= RUN_KEY_MAX else dataclasses.replace(o, run_key=storable_run_key(o.run_key))
+        for o in observations
+    ]
     keys = [o.run_key for o in observations]
     existing = {r.external_id: r for r in pipeline.runs.filter(external_id__in=keys)}
     adoptable = _provisional_run(pipeline, keys, existing, observations)
@@ -92,6 +108,51 @@ def record_observations(pipeline: Pipeline, observations: list[vb.Observation], 
     stats.snapshots, stats.state_changes = len(snapshots), len(changes)
     _update_rollup(pipeline, touched, changes)
     return stats
+
+
+def existing_runs(
+    pipelines: list[Pipeline], observations: dict[int, list[vb.Observation]]
+) -> dict[int, dict[str, Run]]:
+    """The runs these observations name, for many pipelines in one query: pipeline id -> key -> run."""
+    keys = {o.run_key for obs in observations.values() for o in obs}
+    out: dict[int, dict[str, Run]] = {p.pk: {} for p in pipelines}
+    if not keys:
+        return out
+    wanted = {pk: {o.run_key for o in obs} for pk, obs in observations.items()}
+    for run in Run.objects.filter(pipeline_id__in=list(out), external_id__in=keys):
+        if run.external_id in wanted.get(run.pipeline_id, ()):
+            out[run.pipeline_id][run.external_id] = run
+    return out
+
+
+def unchanged_runs(
+    pipeline: Pipeline, observations: list[vb.Observation], existing: dict[str, Run]
+) -> list[Run] | None:
+    """The runs, when every observation matches a known run exactly (the common poll); else None.
+
+    Then nothing is written for the runs but `last_seen_at`, and the caller may batch that
+    with other pipelines' instead of a transaction each (see `record_unchanged`)."""
+    if not observations:
+        return None
+    runs = []
+    for obs in observations:
+        run = existing.get(obs.run_key)
+        if run is None or run.fingerprint != obs.fingerprint():
+            return None
+        items_fp = _items_fingerprint(obs.items)
+        if items_fp and items_fp != run.items_fingerprint:
+            return None
+        runs.append(run)
+    _update_rollup(pipeline, runs, [])
+    return runs
+
+
+def record_unchanged(runs: list[Run], now: datetime) -> None:
+    """`last_seen_at` of unchanged runs, many pipelines' in one statement."""
+    if runs:
+        Run.objects.filter(pk__in=[r.pk for r in runs]).update(last_seen_at=now)
+        for run in runs:
+            run.last_seen_at = now
 
 
 def _provisional_run(
@@ -173,7 +234,7 @@ def mark_gone(pipeline: Pipeline, run_keys: list[str], now: datetime) -> int:
     Everything we saw is kept; the run is flagged expired and closed so polling stops.
     A job that had not finished has an unknown outcome."""
     gone = 0
-    for run in pipeline.runs.filter(external_id__in=run_keys, closed=False):
+    for run in pipeline.runs.filter(external_id__in=[storable_run_key(k) for k in run_keys], closed=False):
         old_state = run.state
         run.flags = sorted({*run.flags, "expired"})
         if run.state in vb.ACTIVE_STATES:

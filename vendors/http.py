@@ -53,10 +53,25 @@ class Response:
         except UnicodeDecodeError as exc:
             raise BadResponse(f"response is not valid UTF-8 (byte {exc.start})", http_status=self.status) from None
         try:
-            return json.loads(text)
+            data = json.loads(text)
         except ValueError:
             ctype = self.headers.get("Content-Type", "unknown content type")
             raise BadResponse(f"expected JSON, got {ctype}: {snippet(text)}", http_status=self.status) from None
+        # JSON can only carry NUL as the escape \u0000; the check keeps the common case free.
+        return without_nul(data) if "\\u0000" in text else data
+
+
+def without_nul(value: Any) -> Any:
+    """NUL replaced by U+FFFD in every string and key. No vendor means a NUL, and neither
+    PostgreSQL text nor jsonb can store one: left in, one vendor string would make every
+    poll of the account fail while writing what it saw."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
 
 
 def snippet(text: str, limit: int = 120) -> str:
