@@ -3,11 +3,12 @@ heartbeat (a stale tick means nothing is being polled, even if web and worker ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
 
@@ -43,3 +44,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
             checks["beat"] = "ok"
     ok = all(v == "ok" for v in checks.values())
     return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)
+
+
+class HealthzFirstMiddleware:
+    """Answers `/healthz` before every other middleware: sessions, the signed-in user and
+    their time zone all read the database, so behind them a database outage would be a 500
+    from a middleware instead of this endpoint's 503 naming the failed check. Also exempt
+    from the HTTPS redirect and the host check, as load balancers probe over plain HTTP by
+    address."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == "/healthz":
+            return healthz(request)
+        return self.get_response(request)

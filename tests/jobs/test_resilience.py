@@ -9,10 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import requests
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -39,8 +42,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _celery(args: list[str], env: dict[str, str], log: str) -> subprocess.Popen:
+    return _spawn([sys.executable, "-m", "celery", "-A", "dashboard", *args], env, log)
+
+
+def _spawn(argv: list[str], env: dict[str, str], log: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dashboard", *args],
+        argv,
         cwd=ROOT,
         env=env,
         stdout=open(log, "w"),
@@ -170,7 +177,7 @@ def test_redis_outage_pages_keep_serving_and_polling_resumes(
         redis_proc.wait(timeout=10)
         outage_started = time.time()
         client.force_login(viewer)
-        while time.time() - outage_started < 12:  # pages keep serving without the broker
+        while time.time() - outage_started < 60:  # a minute without the broker: pages keep serving
             assert client.get("/").status_code == 200
             time.sleep(1)
         redis_proc = _redis(port, tmp_path)
@@ -179,4 +186,150 @@ def test_redis_outage_pages_keep_serving_and_polling_resumes(
     finally:
         _kill(beat, signal.SIGTERM)
         _kill(worker, signal.SIGTERM)
+        redis_proc.terminate()
+
+
+# --- PostgreSQL restarted under web, worker and beat -------------------------------------
+# A private cluster (initdb in a temporary directory, its own port), so the restart cannot
+# disturb the test database or anything else using the machine's PostgreSQL.
+
+
+def _pg_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    path = shutil.which("initdb") or (str(found[-1]) if found else None)
+    assert path, "PostgreSQL's server programs (initdb, pg_ctl) are needed for this test"
+    return Path(path).parent
+
+
+def _as_postgres(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """PostgreSQL refuses to run as root: when we are root, run it as the postgres user."""
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    return subprocess.run(args, check=True, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+class PrivatePostgres:
+    def __init__(self) -> None:
+        self.bin = _pg_bin()
+        self.dir = Path(tempfile.mkdtemp(prefix="pipewatch-pg-"))
+        self.data = self.dir / "data"
+        self.port = _free_port()
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        _as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"])
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/pipewatch"
+
+    def ctl(self, action: str) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} -c fsync=off"
+        args = [str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60", "-m", "fast"]
+        _as_postgres([*args, "-o", options, "-l", str(self.dir / "server.log"), action])
+
+    def query(self, sql: str) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url, connect_timeout=5) as conn:
+            return conn.execute(sql).fetchall()
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.ctl("stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    import psycopg
+
+    pg = PrivatePostgres()
+    try:
+        pg.ctl("start")
+        with psycopg.connect(pg.url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE pipewatch")
+        yield pg
+    finally:
+        pg.remove()
+
+
+def _login(base: str, username: str, password: str) -> requests.Session:
+    session = requests.Session()
+    session.get(f"{base}/login/", timeout=10)
+    response = session.post(
+        f"{base}/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/login/"},
+        timeout=10,
+    )
+    assert response.status_code == 200 and "Log out" in response.text, response.text[:500]
+    return session
+
+
+def _status(session: requests.Session, url: str) -> int | None:
+    try:
+        return session.get(url, timeout=10).status_code
+    except requests.RequestException:
+        return None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_restart_is_survived_by_web_worker_and_beat(sim, private_postgres, tmp_path) -> None:
+    pg = private_postgres
+    port, redis_port = _free_port(), _free_port()
+    redis_proc = _redis(redis_port, tmp_path)
+    env = _env(
+        DATABASE_URL=pg.url,
+        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        POLL_TICK_SECONDS="1",
+        POLL_ACTIVE_SECONDS="1",
+        CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "beat-schedule"),
+        MP_SECRET="s3cret",
+        DJANGO_SUPERUSER_PASSWORD="correct-horse-battery",
+    )
+    config = tmp_path / "pipewatch.toml"
+    config.write_text(
+        f'[[accounts]]\nname = "mp"\nvendor = "mixpanel"\nbase_url = "{sim.url}"\n'
+        'settings = { project_id = "12345" }\ncredentials = { username = "svc", secret = "env:MP_SECRET" }\n'
+        '[[pipelines]]\naccount = "mp"\nkind = "import_connector"\nexternal_id = "seed-running"\n'
+    )
+    manage = [sys.executable, "manage.py"]
+    for args in (["migrate", "--noinput"], ["apply_config", str(config)]):
+        subprocess.run([*manage, *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [*manage, "createsuperuser", "--noinput", "--username", "ada", "--email", "ada@example.com"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    gunicorn = [sys.executable, "-m", "gunicorn", "dashboard.wsgi", "--bind", f"127.0.0.1:{port}", "-w", "2"]
+    web = _spawn(gunicorn, env, str(tmp_path / "web.log"))
+    queues = ["worker", "-Q", "polling,alerts,housekeeping", "--pool=threads", "-c", "2", "-n", "w@%h"]
+    worker = _celery(queues, env, str(tmp_path / "worker.log"))
+    beat = _celery(["beat", "--loglevel=INFO"], env, str(tmp_path / "beat.log"))
+    base = f"http://127.0.0.1:{port}"
+    polls = "SELECT count(*) FROM jobs_pollattempt"
+    try:
+        _wait(lambda: _status(requests.Session(), f"{base}/healthz") == 200, 90, "web, worker and beat to be healthy")
+        session = _login(base, "ada", "correct-horse-battery")
+        assert "seed-running" in session.get(f"{base}/", timeout=10).text
+
+        pg.ctl("stop")
+        down = session.get(f"{base}/healthz", timeout=10)
+        assert down.status_code == 503 and down.json()["checks"]["database"].startswith("error")
+        page = session.get(f"{base}/", timeout=10)
+        assert page.status_code == 500 and "Traceback" not in page.text  # an error page, not a hang or a leak
+        time.sleep(5)  # ticks and polls fail meanwhile
+        pg.ctl("start")
+        before = pg.query(polls)[0][0]
+
+        _wait(lambda: _status(session, f"{base}/healthz") == 200, 60, "/healthz to recover (database and beat)")
+        assert "seed-running" in session.get(f"{base}/", timeout=10).text  # the same session: nobody logged out
+        _wait(lambda: pg.query(polls)[0][0] > before + 2, 60, "polling to resume after the restart")
+        runs = pg.query("SELECT pipeline_id, external_id FROM jobs_run")
+        assert runs and len(runs) == len(set(runs))  # nothing duplicated by the retried ticks
+        for proc, name in ((web, "web"), (worker, "worker"), (beat, "beat")):
+            assert proc.poll() is None, f"{name} exited; see {tmp_path / (name + '.log')}"
+    finally:
+        for proc in (beat, worker, web):
+            _kill(proc, signal.SIGTERM)
         redis_proc.terminate()
