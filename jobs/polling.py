@@ -24,6 +24,7 @@ from vendors.http import HttpSettings
 from vendors.registry import client_for, vendor_class
 
 from . import health, ratelimit, scheduling
+from .bulk import update_fields
 from .egress import base_url_problem
 from .models import Account, Pipeline, PollAttempt, Run
 from .recording import RecordStats, existing_runs, mark_gone, record_observations, record_unchanged, unchanged_runs
@@ -187,7 +188,7 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
                 first_target_error = first_target_error or result.error
                 _record_target_error(pipeline, result.error, now)
             else:
-                _add(summary.stats, record_observations(pipeline, result.observations, now))
+                _add(summary.stats, record_observations(pipeline, result.observations, now, existing.get(pipeline.pk)))
                 if result.gone:
                     mark_gone(pipeline, result.gone, now)
                 if result.info is not None:
@@ -201,7 +202,7 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
     if quiet:
         with transaction.atomic():
             record_unchanged(quiet_runs, now)
-            Pipeline.objects.bulk_update(quiet, QUIET_FIELDS)
+            update_fields(quiet, QUIET_FIELDS)
 
     if account_error is not None:
         err = account_error

@@ -44,7 +44,11 @@ class RecordStats:
     state_changes: int = 0
 
 
-def record_observations(pipeline: Pipeline, observations: list[vb.Observation], now: datetime) -> RecordStats:
+def record_observations(
+    pipeline: Pipeline, observations: list[vb.Observation], now: datetime, known: dict[str, Run] | None = None
+) -> RecordStats:
+    """`known`: runs already read for these observations (`existing_runs`); only the
+    others are looked up."""
     stats = RecordStats()
     if not observations:
         return stats
@@ -53,7 +57,9 @@ def record_observations(pipeline: Pipeline, observations: list[vb.Observation], 
         for o in observations
     ]
     keys = [o.run_key for o in observations]
-    existing = {r.external_id: r for r in pipeline.runs.filter(external_id__in=keys)}
+    existing = {k: known[k] for k in keys if known and k in known}
+    if missing := [k for k in keys if k not in existing]:
+        existing.update((r.external_id, r) for r in pipeline.runs.filter(external_id__in=missing))
     adoptable = _provisional_run(pipeline, keys, existing, observations)
 
     snapshots: list[Snapshot] = []
@@ -119,7 +125,8 @@ def existing_runs(
     if not keys:
         return out
     wanted = {pk: {o.run_key for o in obs} for pk, obs in observations.items()}
-    for run in Run.objects.filter(pipeline_id__in=list(out), external_id__in=keys):
+    # `raw` (the vendor's whole payload) is the heaviest column and not needed to compare.
+    for run in Run.objects.filter(pipeline_id__in=list(out), external_id__in=keys).defer("raw"):
         if run.external_id in wanted.get(run.pipeline_id, ()):
             out[run.pipeline_id][run.external_id] = run
     return out
