@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,13 +59,13 @@ def pipeline_json(pipeline: Pipeline, now: datetime) -> dict[str, Any]:
     }
 
 
-def _page(request: HttpRequest, qs: QuerySet) -> tuple[list[Any], str | None]:
+def page_of(request: HttpRequest, qs: QuerySet | Sequence[Any]) -> tuple[list[Any], str | None]:
     """Offset pages that fetch one row more instead of counting the table."""
     try:
         limit = min(MAX_LIMIT, max(1, int(request.GET.get("limit", DEFAULT_LIMIT))))
         offset = max(0, int(request.GET.get("offset", 0)))
     except ValueError:
-        raise _BadParam("limit and offset must be integers") from None
+        raise BadParam("limit and offset must be integers") from None
     items = list(qs[offset : offset + limit + 1])
     next_url = None
     if len(items) > limit:
@@ -75,7 +76,7 @@ def _page(request: HttpRequest, qs: QuerySet) -> tuple[list[Any], str | None]:
     return items, next_url
 
 
-class _BadParam(ValueError):
+class BadParam(ValueError):
     pass
 
 
@@ -83,8 +84,8 @@ class _BadParam(ValueError):
 def pipelines(request: HttpRequest) -> JsonResponse:
     qs = Pipeline.objects.select_related("account", "current_run").order_by("account__name", "name", "id")
     try:
-        items, next_url = _page(request, qs)
-    except _BadParam as exc:
+        items, next_url = page_of(request, qs)
+    except BadParam as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     now = timezone.now()
     return JsonResponse({"results": [pipeline_json(p, now) for p in items], "next": next_url})
@@ -99,7 +100,7 @@ def pipeline_runs(request: HttpRequest, pipeline_uuid: object) -> JsonResponse:
         return register_run(request, pipeline)
     qs = pipeline.runs.order_by("-sort_at", "-id")
     try:
-        items, next_url = _page(request, qs)
-    except _BadParam as exc:
+        items, next_url = page_of(request, qs)
+    except BadParam as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"results": [run_json(r) for r in items], "next": next_url})

@@ -3,10 +3,12 @@ snooze (recorded with who and when, visible to everyone), and its API twin."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -17,8 +19,9 @@ from jobs.models import Acknowledgement, AuditEvent
 
 from ..auth import api_auth_required, api_operator_required
 from ..roles import is_operator
-from .api import iso
+from .api import BadParam, iso, page_of
 
+INCIDENTS_PER_PAGE = 50
 SNOOZE_CHOICES = [(0, "No snooze"), (60, "1 hour"), (240, "4 hours"), (1440, "1 day"), (10080, "1 week")]
 
 
@@ -56,8 +59,13 @@ def failures_page(request: HttpRequest) -> HttpResponse:
     items = incidents()
     show_snoozed = request.GET.get("snoozed") == "1"
     visible = [i for i in items if show_snoozed or not i.snoozed]
+    # Newest first, a page at a time: a vendor outage can fail hundreds of pipelines at once.
+    page = Paginator(visible, INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
-        "incidents": visible,
+        "incidents": page,
+        "page": page,
+        "total": len(visible),
+        "by_what": Counter(i.what for i in visible).most_common(),
         "hidden": len(items) - len(visible),
         "show_snoozed": show_snoozed,
         "can_operate": is_operator(request.user),
@@ -108,7 +116,11 @@ def incident_json(i: Incident) -> dict[str, Any]:
 
 @api_auth_required
 def api_failures(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"results": [incident_json(i) for i in incidents()], "next": None})
+    try:
+        items, next_url = page_of(request, incidents())
+    except BadParam as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"results": [incident_json(i) for i in items], "next": next_url})
 
 
 @require_POST

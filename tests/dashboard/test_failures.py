@@ -92,3 +92,52 @@ def test_a_new_incident_is_not_pre_acknowledged(logged_in, polled, operator, cli
     Account.objects.update(poll_error_kind="auth", poll_error_message="401", consecutive_errors=1)
     fresh = logged_in.get("/api/v1/failures/").json()["results"]
     assert fresh[0]["what"] == "unpollable" and fresh[0]["acknowledged"] is None
+
+
+def _failing(mp_account, n: int) -> None:
+    """n pipelines whose last run failed, the i-th failure i minutes ago (newest first is 0)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.models import Pipeline, Run
+
+    now = timezone.now()
+    for i in range(n):
+        at = now - timedelta(minutes=i)
+        p = Pipeline.objects.create(
+            account=mp_account,
+            kind="import_connector",
+            external_id=f"bulk-{i:03}",
+            name=f"bulk {i:03}",
+            last_polled_at=now,
+            last_failure_at=at,
+            health_status="failing",
+        )
+        run = Run.objects.create(
+            pipeline=p,
+            external_id="r",
+            state="failed",
+            vendor_status="failed",
+            error_message=f"boom {i:03}",
+            finished_at=at,
+            sort_at=at,
+        )
+        p.current_run = run
+        p.save(update_fields=["current_run"])
+
+
+def test_a_storm_of_failures_is_summed_up_and_paged_newest_first(logged_in, mp_account) -> None:
+    _failing(mp_account, 60)
+    first = logged_in.get("/failures/").content.decode()
+    assert "<strong>60</strong> need attention: 60 failed" in first
+    assert "boom 000" in first and "boom 049" in first and "boom 050" not in first
+    assert "Page 1 of 2" in first and 'href="?page=2"' in first
+    second = logged_in.get("/failures/?page=2").content.decode()
+    assert "boom 050" in second and "boom 059" in second and "boom 000" not in second
+
+    api = logged_in.get("/api/v1/failures/?limit=25").json()
+    assert [i["message"] for i in api["results"]] == [f"boom {i:03}" for i in range(25)]
+    following = logged_in.get(api["next"]).json()
+    assert following["results"][0]["message"] == "boom 025"
+    assert logged_in.get("/api/v1/failures/?limit=x").status_code == 400
