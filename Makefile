@@ -42,6 +42,13 @@ test: export REDIS_URL ?= redis://127.0.0.1:6379/15
 test: $(BIN)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## make bench: benchmarks on PostgreSQL and Redis (bench/README.md); a benchmark, not a test.
+## Its own database (dropped and recreated) and Redis db 9; `make bench BENCH_ARGS=--quick` for a smoke run.
+bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pipewatch_bench
+bench: export REDIS_URL ?= redis://127.0.0.1:6379/9
+bench: $(BIN)/.dev-installed
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lint: export TESTING = true
 lint: $(BIN)/.dev-installed
 	$(BIN)/ruff check .

@@ -333,3 +333,64 @@ def test_postgres_restart_is_survived_by_web_worker_and_beat(sim, private_postgr
         for proc in (beat, worker, web):
             _kill(proc, signal.SIGTERM)
         redis_proc.terminate()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_on_separate_queues_with_one_beat_share_the_work(sim, mp_account, make_pipeline, tmp_path) -> None:
+    """The scale-out shape of the README: two polling workers (as on two machines), one for
+    alerts and housekeeping, exactly one beat, one Redis and one PostgreSQL."""
+    from jobs.models import Pipeline, StateChange
+
+    accounts = [mp_account]
+    for i in range(1, 8):
+        account = Account(name=f"mp-{i}", vendor="mixpanel", base_url=sim.url, settings={"project_id": "12345"})
+        account.credentials = {"username": "svc", "secret": "s3cret"}
+        account.save()
+        accounts.append(account)
+    for account in accounts:
+        for cid in ("seed-running", "seed-failed"):
+            Pipeline.objects.create(account=account, kind="import_connector", external_id=cid)
+    port = _free_port()
+    redis_proc = _redis(port, tmp_path)
+    env = _env(
+        REDIS_URL=f"redis://127.0.0.1:{port}/0",
+        POLL_TICK_SECONDS="1",
+        CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "beat-schedule"),
+    )
+    logs = {name: str(tmp_path / f"{name}.log") for name in ("poll-a", "poll-b", "alerts", "beat")}
+    procs = [
+        _celery(
+            ["worker", "-Q", "polling", "--pool=threads", "-c", "1", "-n", "a@%h", "-l", "INFO"], env, logs["poll-a"]
+        ),
+        _celery(
+            ["worker", "-Q", "polling", "--pool=threads", "-c", "1", "-n", "b@%h", "-l", "INFO"], env, logs["poll-b"]
+        ),
+        _celery(
+            ["worker", "-Q", "alerts,housekeeping", "--pool=threads", "-c", "1", "-n", "c@%h", "-l", "INFO"],
+            env,
+            logs["alerts"],
+        ),
+    ]
+    try:
+        time.sleep(3)  # both polling workers listening before the first tick, as in production
+        procs.append(_celery(["beat", "--loglevel=INFO"], env, logs["beat"]))
+        _wait(
+            lambda: (
+                PollAttempt.objects.values("account").distinct().count() == len(accounts)
+                and StateChange.objects.exists()
+                and not StateChange.objects.filter(processed_at=None).exists()
+            ),
+            90,
+            "every account polled and every state change handled",
+        )
+    finally:
+        for proc in procs:
+            _kill(proc, signal.SIGTERM)
+        redis_proc.terminate()
+    text = {name: Path(path).read_text() for name, path in logs.items()}
+    poll, alert = "Task jobs.tasks.poll_account[", "Task jobs.tasks.send_alerts["  # "... received" lines
+    assert poll in text["poll-a"] and poll in text["poll-b"]  # the polling load is shared
+    assert alert in text["alerts"] and poll not in text["alerts"]
+    assert alert not in text["poll-a"] + text["poll-b"]
+    runs = list(Run.objects.values_list("pipeline_id", "external_id"))
+    assert len(runs) == len(set(runs)) == 2 * len(accounts)  # every pipeline once, none twice

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -160,6 +160,8 @@ class Simulator:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self.request_log: list[tuple[str, str]] = []
+        # Seconds every vendor answer takes (a real vendor's round trip); 0 answers at once.
+        self.latency = 0.0
         self.add_route("POST", r"/_sim/faults", self._control_faults)
         self.add_route("POST", r"/_sim/advance", self._control_advance)
 
@@ -187,6 +189,12 @@ class Simulator:
         return None
 
     def handle(self, req: SimRequest) -> SimResponse:
+        resp = self._handle(req)
+        if self.latency and not resp.delay and not req.path.startswith("/_sim/"):
+            resp = replace(resp, delay=self.latency)
+        return resp
+
+    def _handle(self, req: SimRequest) -> SimResponse:
         with self._lock:
             self.request_log.append((req.method, req.path))
             del self.request_log[:-1000]
