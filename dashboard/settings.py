@@ -225,6 +225,9 @@ POLL_IDLE_SECONDS = _positive("POLL_IDLE_SECONDS", 300)
 POLL_ERROR_BACKOFF_MAX_SECONDS = _positive("POLL_ERROR_BACKOFF_MAX_SECONDS", 1800)
 POLL_LEASE_SECONDS = _positive("POLL_LEASE_SECONDS", 120)
 DISCOVERY_SECONDS = _positive("DISCOVERY_SECONDS", 600)
+# Every tick handles new state changes; every pipeline is re-checked for conditions that come
+# with time or with the account (stuck, late, credentials broken) at most this often.
+ALERT_SCAN_SECONDS = _positive("ALERT_SCAN_SECONDS", 30)
 STUCK_AFTER_SECONDS = _positive("STUCK_AFTER_SECONDS", 3600)
 # Learned stuck threshold: this many times the median duration of recent successes.
 STUCK_HISTORY_FACTOR = _positive("STUCK_HISTORY_FACTOR", 3)

@@ -90,13 +90,18 @@ def _texts(pipeline: Pipeline, kind: str) -> tuple[str, str]:
     return title, body
 
 
-def evaluate(now: datetime | None = None) -> int:
-    """Create events for every changed condition; return how many were created."""
+def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
+    """Create events for every changed condition; return how many were created.
+
+    `scan_all=False` looks only at pipelines with new state changes (failed, recovered);
+    conditions of time or of the account (stuck, late, credentials) need the full scan."""
     now = now or timezone.now()
     with transaction.atomic():
         pending = StateChange.objects.filter(processed_at=None).select_for_update(skip_locked=True)
         failed_runs: dict[int, int] = {}
+        changed: set[int] = set()
         for change in pending.only("pipeline_id", "new_state", "old_state", "reason"):
+            changed.add(change.pipeline_id)
             if change.new_state == vb.FAILED and change.reason != HISTORY:
                 failed_runs[change.pipeline_id] = failed_runs.get(change.pipeline_id, 0) + 1
             elif change.new_state == vb.SUCCEEDED:
@@ -105,7 +110,10 @@ def evaluate(now: datetime | None = None) -> int:
 
     created = 0
     stale_health: list[Pipeline] = []
-    for pipeline in Pipeline.objects.select_related("account", "current_run"):
+    pipelines = Pipeline.objects.select_related("account", "current_run").defer("current_run__raw")
+    if not scan_all:
+        pipelines = pipelines.filter(pk__in=changed)
+    for pipeline in pipelines.iterator(chunk_size=1000) if scan_all or changed else ():
         health = pipeline.health(now)
         if health.status != pipeline.health_status:
             pipeline.health_status = health.status

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from . import alerts, polling, retention, scheduling
@@ -31,8 +32,14 @@ def tick() -> int:
 
 @shared_task(name="jobs.tasks.send_alerts", ignore_result=True)
 def send_alerts() -> str:
-    """Turn state changes and health changes into alert events, then deliver what is due."""
-    created = alerts.evaluate()
+    """Turn state changes and health changes into alert events, then deliver what is due.
+
+    Beat's tick sends one every few seconds; only one in ALERT_SCAN_SECONDS looks at every
+    pipeline (with 10,000 of them, scanning on each tick kept a worker's cores busy and
+    piled up overlapping scans). The others look at pipelines with new state changes."""
+    now = timezone.now()
+    scan_all = scheduling.claim_periodic("alerts-scan", now, settings.ALERT_SCAN_SECONDS)
+    created = alerts.evaluate(now, scan_all=scan_all)
     sent = alerts.deliver_due()
     return f"{created} event(s), {sent} delivered"
 

@@ -201,3 +201,36 @@ def test_send_test_reports_success_and_failure(receiver) -> None:
     assert receiver.received[0]["title"].startswith("[TEST]")
     bad = channel("bad", "notaservice://x")
     assert "does not understand" in alerts.send_test(bad)
+
+
+def test_each_tick_handles_new_failures_and_one_in_a_scan_interval_checks_everything(
+    sim, mp_account, failing_then_fixed, settings
+) -> None:
+    """The tick's alert task is cheap on most ticks (only pipelines with new state changes)
+    and looks at every pipeline once per ALERT_SCAN_SECONDS, whichever worker runs it."""
+    import time_machine
+
+    from jobs import tasks
+    from vendors.simulator.core import Fault
+
+    settings.ALERT_SCAN_SECONDS = 30
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        tasks.send_alerts()  # the first scan of the interval: nothing to say yet
+        sim.advance(60)
+        mp_account.refresh_from_db()
+        polling.poll_now(mp_account)  # the run failed: a state change
+        clock.shift(5)
+        tasks.send_alerts()
+        assert list(AlertEvent.objects.values_list("kind", flat=True)) == ["failed"]  # at once, no scan needed
+
+        sim.simulator.inject(Fault("status", status=401, body={"error": "Invalid service account credentials"}))
+        mp_account.refresh_from_db()
+        polling.poll_now(mp_account)  # no run changed: only a scan can see the broken credentials
+        clock.shift(5)
+        tasks.send_alerts()
+        assert AlertEvent.objects.count() == 1
+        clock.shift(25)  # 35 s since the last scan
+        tasks.send_alerts()
+        assert list(AlertEvent.objects.order_by("id").values_list("kind", flat=True)) == ["failed", "credentials"]
+        tasks.send_alerts()  # the same second: no second scan, nothing twice
+        assert AlertEvent.objects.count() == 2
