@@ -151,7 +151,7 @@ def page_data(pipelines: int, per_account: int, runs_per_pipeline: int, snapshot
         # The rollup the poll path keeps: newest run current, last success and failure.
         cur.execute(
             """
-            UPDATE jobs_pipeline p SET current_run_id = r.id,
+            UPDATE jobs_pipeline p SET current_run_id = r.id, last_polled_at = %(now)s,
                 last_success_at = %(now)s - interval '50 minutes',
                 last_failure_at = CASE WHEN r.state = 'failed' THEN r.finished_at END,
                 last_failure_message = CASE WHEN r.state = 'failed' THEN r.error_message ELSE '' END
@@ -166,6 +166,10 @@ def page_data(pipelines: int, per_account: int, runs_per_pipeline: int, snapshot
         run_count = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM jobs_snapshot")
         snapshot_count = cur.fetchone()[0]
+    # Health as the poll path and every tick store it (pages filter on it).
+    from jobs import health
+
+    health.store(Pipeline.objects.select_related("account", "current_run").defer("current_run__raw"), now)
     # The pages measured: a running pipeline (the live parts render) and its current run.
     pipeline = (
         Pipeline.objects.filter(current_run__state="running").select_related("current_run").order_by("pk").first()

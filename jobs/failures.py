@@ -100,8 +100,10 @@ def incidents(now: datetime | None = None) -> list[Incident]:
             )
     # Candidates by stored health (rewritten after every poll and every tick), confirmed live:
     # the page reads the pipelines in trouble, not all of them.
-    candidates = Pipeline.objects.select_related("account", "current_run").filter(
-        paused=False, health_status__in=(FAILING, STUCK, LATE, UNKNOWN)
+    candidates = (
+        Pipeline.objects.select_related("account", "current_run")
+        .defer("current_run__raw")
+        .filter(paused=False, health_status__in=(FAILING, STUCK, LATE, UNKNOWN))
     )
     for pipeline in candidates:
         if pipeline.account_id in unpollable:
