@@ -4,9 +4,12 @@ acknowledgements, which attach to an incident's identity (what, and since when).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Case, Count, F, QuerySet, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import FAILING, LATE, STUCK, UNKNOWN, Account, Acknowledgement, Pipeline
@@ -77,8 +80,7 @@ def _stamp(value: datetime | None) -> str:
     return str(int(value.timestamp())) if value else "0"
 
 
-def incidents(now: datetime | None = None) -> list[Incident]:
-    now = now or timezone.now()
+def _account_incidents() -> tuple[list[Incident], set[int]]:
     found: list[Incident] = []
     unpollable: set[int] = set()
     for account in Account.objects.exclude(poll_error_kind=""):
@@ -98,49 +100,129 @@ def incidents(now: datetime | None = None) -> list[Incident]:
                     hint=hint_for(account.poll_error_kind, account.poll_error_message),
                 )
             )
-    # Candidates by stored health (rewritten after every poll and every tick), confirmed live:
-    # the page reads the pipelines in trouble, not all of them.
-    candidates = (
+    return found, unpollable
+
+
+def _candidates(unpollable: set[int]) -> QuerySet[Pipeline]:
+    """Pipelines in trouble by stored health (rewritten after every poll and every alert
+    scan), confirmed live per row: pages read these, not every pipeline. A pipeline of an
+    account we cannot poll is left out: one incident for the account says it all."""
+    return (
         Pipeline.objects.select_related("account", "current_run")
         .defer("current_run__raw")
         .filter(paused=False, health_status__in=(FAILING, STUCK, LATE, UNKNOWN))
+        .exclude(health_status=UNKNOWN, poll_error_kind="")  # waiting for a first poll
+        .exclude(account__in=unpollable)
     )
-    for pipeline in candidates:
-        if pipeline.account_id in unpollable:
-            continue  # one incident for the account says it all
-        health = pipeline.health(now)
-        run = pipeline.current_run
-        if health.status == FAILING and run is not None:
-            what = "partial" if "partial" in run.flags else "failed"
-            since, kind = pipeline.last_failure_at or run.finished_at, run.error_kind or "vendor"
-            message, code = run.error_message or health.reason, run.error_code
-        elif health.status in (STUCK, LATE):
-            what, kind, message, code = health.status, health.status, health.reason, ""
-            since = run.last_change_at if health.status == STUCK and run else pipeline.last_success_at
-        elif health.status == UNKNOWN and pipeline.poll_error_kind:
-            what, kind, message, code = "unpollable", pipeline.poll_error_kind, pipeline.poll_error_message, ""
-            since = pipeline.last_polled_at
-        else:
-            continue
-        found.append(
-            Incident(
-                id=f"pipeline-{pipeline.uuid}-{what}-{_stamp(since if what != 'unpollable' else None)}",
-                what=what,
-                since=since,
-                vendor=pipeline.account.vendor_label,
-                account=pipeline.account,
-                pipeline=pipeline,
-                message=message,
-                code=code,
-                error_kind=kind,
-                hint=hint_for(kind, message),
-            )
-        )
+
+
+# When each kind of incident began, in SQL (the same as `_pipeline_incident`'s `since`).
+SINCE = Case(
+    When(health_status=FAILING, then=Coalesce(F("last_failure_at"), F("current_run__finished_at"))),
+    When(health_status=STUCK, then=F("current_run__last_change_at")),
+    When(health_status=LATE, then=F("last_success_at")),
+    default=F("last_polled_at"),
+)
+WHAT = {FAILING: "failed", STUCK: "stuck", LATE: "late", UNKNOWN: "unpollable"}
+
+
+def _pipeline_incident(pipeline: Pipeline, now: datetime) -> Incident | None:
+    health = pipeline.health(now)
+    run = pipeline.current_run
+    if health.status == FAILING and run is not None:
+        what = "partial" if "partial" in run.flags else "failed"
+        since, kind = pipeline.last_failure_at or run.finished_at, run.error_kind or "vendor"
+        message, code = run.error_message or health.reason, run.error_code
+    elif health.status in (STUCK, LATE):
+        what, kind, message, code = health.status, health.status, health.reason, ""
+        since = run.last_change_at if health.status == STUCK and run else pipeline.last_success_at
+    elif health.status == UNKNOWN and pipeline.poll_error_kind:
+        what, kind, message, code = "unpollable", pipeline.poll_error_kind, pipeline.poll_error_message, ""
+        since = pipeline.last_polled_at
+    else:
+        return None
+    return Incident(
+        id=f"pipeline-{pipeline.uuid}-{what}-{_stamp(since if what != 'unpollable' else None)}",
+        what=what,
+        since=since,
+        vendor=pipeline.account.vendor_label,
+        account=pipeline.account,
+        pipeline=pipeline,
+        message=message,
+        code=code,
+        error_kind=kind,
+        hint=hint_for(kind, message),
+    )
+
+
+def _attach_acks(found: list[Incident]) -> None:
     acks = {
         a.incident: a for a in Acknowledgement.objects.select_related("by").filter(incident__in=[i.id for i in found])
     }
     for incident in found:
         incident.ack = acks.get(incident.id)
+
+
+def _newest_first(found: list[Incident], now: datetime) -> list[Incident]:
     far_past = datetime.min.replace(tzinfo=now.tzinfo)
-    found.sort(key=lambda i: i.since or far_past, reverse=True)
-    return found
+    return sorted(found, key=lambda i: i.since or far_past, reverse=True)
+
+
+def incidents(now: datetime | None = None) -> list[Incident]:
+    """Every open incident, newest first (acknowledging looks one up by id)."""
+    now = now or timezone.now()
+    found, unpollable = _account_incidents()
+    found += [i for p in _candidates(unpollable) if (i := _pipeline_incident(p, now))]
+    _attach_acks(found)
+    return _newest_first(found, now)
+
+
+class IncidentList:
+    """The open incidents as a sliceable sequence for Django's Paginator and the API: its
+    length, its counts by kind and any page cost a fixed number of queries, whatever the
+    number of pipelines in trouble (a vendor outage fails hundreds at once)."""
+
+    def __init__(self, now: datetime | None = None, *, show_snoozed: bool = False) -> None:
+        self.now = now or timezone.now()
+        accounts, unpollable = _account_incidents()
+        _attach_acks(accounts)
+        self.accounts = [a for a in accounts if show_snoozed or not a.snoozed]
+        self.pipelines = _candidates(unpollable)
+        snoozed = self._snoozed_pipelines()
+        self.hidden = len(accounts) - len(self.accounts)
+        if not show_snoozed and snoozed:
+            self.pipelines = self.pipelines.exclude(pk__in=snoozed)
+            self.hidden += len(snoozed)
+        counts = Counter({WHAT[h]: n for h, n in self.pipelines.values_list("health_status").annotate(n=Count("id"))})
+        counts["unpollable"] += len(self.accounts)
+        self.by_what = [(what, n) for what, n in counts.most_common() if n]
+        self.total = sum(counts.values())
+
+    def _snoozed_pipelines(self) -> set[int]:
+        ids = set(
+            Acknowledgement.objects.filter(snoozed_until__gt=self.now, incident__startswith="pipeline-").values_list(
+                "incident", flat=True
+            )
+        )
+        uuids = {i.removeprefix("pipeline-")[:36] for i in ids}
+        if not uuids:
+            return set()
+        return {
+            p.pk
+            for p in self.pipelines.filter(uuid__in=uuids)
+            if (i := _pipeline_incident(p, self.now)) is not None and i.id in ids
+        }
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index: slice) -> list[Incident]:
+        start, stop = index.start or 0, index.stop if index.stop is not None else self.total
+        ordered = self.pipelines.annotate(since_at=SINCE).order_by(F("since_at").desc(nulls_last=True), "-id")
+        rows = [i for p in ordered[:stop] if (i := _pipeline_incident(p, self.now))]
+        page = _newest_first(self.accounts + rows, self.now)[start:stop]
+        _attach_acks([i for i in page if i.pipeline is not None])
+        return page

@@ -3,7 +3,6 @@ snooze (recorded with who and when, visible to everyone), and its API twin."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jobs.failures import Incident, incidents
+from jobs.failures import Incident, IncidentList, incidents
 from jobs.models import Acknowledgement, AuditEvent
 
 from ..auth import api_auth_required, api_operator_required
@@ -56,17 +55,16 @@ def acknowledge(incident: Incident, user: Any, note: str, snooze_minutes: int) -
 
 @login_required
 def failures_page(request: HttpRequest) -> HttpResponse:
-    items = incidents()
     show_snoozed = request.GET.get("snoozed") == "1"
-    visible = [i for i in items if show_snoozed or not i.snoozed]
+    found = IncidentList(show_snoozed=show_snoozed)
     # Newest first, a page at a time: a vendor outage can fail hundreds of pipelines at once.
-    page = Paginator(visible, INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(found, INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "incidents": page,
         "page": page,
-        "total": len(visible),
-        "by_what": Counter(i.what for i in visible).most_common(),
-        "hidden": len(items) - len(visible),
+        "total": found.total,
+        "by_what": found.by_what,
+        "hidden": found.hidden,
         "show_snoozed": show_snoozed,
         "can_operate": is_operator(request.user),
         "snooze_choices": SNOOZE_CHOICES,
@@ -117,7 +115,7 @@ def incident_json(i: Incident) -> dict[str, Any]:
 @api_auth_required
 def api_failures(request: HttpRequest) -> JsonResponse:
     try:
-        items, next_url = page_of(request, incidents())
+        items, next_url = page_of(request, IncidentList(show_snoozed=True))
     except BadParam as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"results": [incident_json(i) for i in items], "next": next_url})

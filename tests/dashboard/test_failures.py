@@ -141,3 +141,21 @@ def test_a_storm_of_failures_is_summed_up_and_paged_newest_first(logged_in, mp_a
     following = logged_in.get(api["next"]).json()
     assert following["results"][0]["message"] == "boom 025"
     assert logged_in.get("/api/v1/failures/?limit=x").status_code == 400
+
+
+def test_failures_page_costs_the_same_queries_for_5_or_120_incidents(logged_in, mp_account) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs.models import Pipeline
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert logged_in.get("/failures/").status_code == 200
+        return len(ctx.captured_queries)
+
+    _failing(mp_account, 5)
+    few = queries()
+    Pipeline.objects.all().delete()
+    _failing(mp_account, 120)
+    assert queries() == few
