@@ -67,8 +67,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "dashboard.views.health.HealthzFirstMiddleware",  # first: /healthz must not need sessions or the host check
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # outside everything: every response carries the policy
+    "dashboard.views.health.HealthzFirstMiddleware",  # before sessions: /healthz must not need the database
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,7 +77,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.timezones.TimezoneMiddleware",  # after auth: a person's own zone wins
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks

@@ -16,7 +16,14 @@ from django.db.models import Q
 from vendors.client import DISCOVER
 from vendors.registry import VENDORS
 
-from .models import Account, Pipeline
+from .models import Account, Heartbeat, Pipeline
+
+
+def claim_periodic(name: str, now: datetime, every: float) -> bool:
+    """True for exactly one caller per `every` seconds, across processes and machines: a
+    conditional UPDATE on a `Heartbeat` row, as account claims are."""
+    Heartbeat.objects.get_or_create(name=name, defaults={"at": now - timedelta(seconds=every)})
+    return Heartbeat.objects.filter(name=name, at__lte=now - timedelta(seconds=every)).update(at=now) == 1
 
 
 def jitter(seconds: float) -> timedelta:

@@ -47,11 +47,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 class HealthzFirstMiddleware:
-    """Answers `/healthz` before every other middleware: sessions, the signed-in user and
-    their time zone all read the database, so behind them a database outage would be a 500
-    from a middleware instead of this endpoint's 503 naming the failed check. Also exempt
-    from the HTTPS redirect and the host check, as load balancers probe over plain HTTP by
-    address."""
+    """Answers `/healthz` before sessions, authentication and the rest: the session, the
+    signed-in user and their time zone all read the database, so behind them a database
+    outage would be a 500 from a middleware instead of this endpoint's 503 naming the failed
+    check. Only the security headers and the CSP come before it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
