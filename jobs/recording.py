@@ -64,7 +64,7 @@ def record_observations(
 
     snapshots: list[Snapshot] = []
     changes: list[StateChange] = []
-    unchanged: list[int] = []
+    unchanged: list[Run] = []
     touched: list[Run] = []
     for obs in observations:
         run = existing.get(obs.run_key)
@@ -82,7 +82,7 @@ def record_observations(
             snapshots.append(_snapshot(run, obs, ["created"], now))
             reason = HISTORY if pipeline.last_polled_at is None else "first seen"
             changes.append(StateChange(pipeline=pipeline, run=run, new_state=obs.state, at=now, reason=reason))
-        elif run.fingerprint != fingerprint or (items_fp and items_fp != run.items_fingerprint):
+        elif not _matches(run, fingerprint, items_fp):
             items_changed = bool(items_fp) and items_fp != run.items_fingerprint
             changed = _apply(run, obs, fingerprint, now)
             if items_changed:
@@ -104,11 +104,10 @@ def record_observations(
                     )
                 )
         else:
-            unchanged.append(run.pk)
+            unchanged.append(run)
         touched.append(run)
 
-    if unchanged:
-        Run.objects.filter(pk__in=unchanged).update(last_seen_at=now)
+    record_unchanged(unchanged, now)
     Snapshot.objects.bulk_create(snapshots)
     StateChange.objects.bulk_create(changes)
     stats.snapshots, stats.state_changes = len(snapshots), len(changes)
@@ -144,14 +143,16 @@ def unchanged_runs(
     runs = []
     for obs in observations:
         run = existing.get(obs.run_key)
-        if run is None or run.fingerprint != obs.fingerprint():
-            return None
-        items_fp = _items_fingerprint(obs.items)
-        if items_fp and items_fp != run.items_fingerprint:
+        if run is None or not _matches(run, obs.fingerprint(), _items_fingerprint(obs.items)):
             return None
         runs.append(run)
     _update_rollup(pipeline, runs, [])
     return runs
+
+
+def _matches(run: Run, fingerprint: str, items_fp: str) -> bool:
+    """The vendor says exactly what we already have (row-level items included, if any)."""
+    return run.fingerprint == fingerprint and (not items_fp or items_fp == run.items_fingerprint)
 
 
 def record_unchanged(runs: list[Run], now: datetime) -> None:
