@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from .bulk import update_fields
 from .models import Pipeline
 
 
@@ -17,5 +18,5 @@ def store(pipelines: Iterable[Pipeline], now: datetime) -> int:
             pipeline.health_status = status
             changed.append(pipeline)
     if changed:
-        Pipeline.objects.bulk_update(changed, ["health_status"], batch_size=500)
+        update_fields(changed, ["health_status"])
     return len(changed)

@@ -27,12 +27,22 @@ from . import health, ratelimit, scheduling
 from .bulk import update_fields
 from .egress import base_url_problem
 from .models import Account, Pipeline, PollAttempt, Run
-from .recording import RecordStats, existing_runs, mark_gone, record_observations, record_unchanged, unchanged_runs
+from .recording import KnownRuns, RecordStats, existing_runs, mark_gone, record_observations
 
 log = logging.getLogger(__name__)
 
-# What a poll that changed no run writes on its pipeline (in one statement per account).
-QUIET_FIELDS = ["current_run", "vendor_info", "poll_error_kind", "poll_error_message", "last_polled_at", "next_poll_at"]
+# What a poll of known runs writes on its pipeline (one statement for the account's batch).
+KNOWN_FIELDS = [
+    "current_run",
+    "last_success_at",
+    "last_failure_at",
+    "last_failure_message",
+    "vendor_info",
+    "poll_error_kind",
+    "poll_error_message",
+    "last_polled_at",
+    "next_poll_at",
+]
 
 EXTERNAL_ID_MAX = Pipeline._meta.get_field("external_id").max_length
 
@@ -139,31 +149,28 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
     touched: list[Pipeline] = list(pipelines)
     account_error: vb.VendorError | None = None
     first_target_error: vb.VendorError | None = None
-    # Most polls change nothing: their runs are read for all pipelines in one query and
-    # their writes (last_seen_at, the next poll) batched, not a transaction per pipeline.
+    # Most polls only see runs we already hold move on (or not): their runs are read for
+    # all pipelines in one query and their writes batched (`KnownRuns`), one transaction
+    # for the account instead of one per pipeline.
     existing = existing_runs(
         pipelines,
         {by_key[r.target.key].pk: r.observations for r in results if r.error is None and r.target.key in by_key},
     )
-    quiet: list[Pipeline] = []
-    quiet_runs: list[Run] = []
+    known = KnownRuns(now)
     for result in results:
         if result.error is not None and result.error.account_wide:
             account_error = result.error
             break
         pipeline = by_key.get(result.target.key)
         scheduled = pipeline is not None  # polled because it was due, not only listed
-        if pipeline is not None and result.error is None and not result.gone:
-            runs = unchanged_runs(pipeline, result.observations, existing[pipeline.pk])
-            if runs is not None:
-                if result.info is not None:
-                    pipeline.vendor_info = {**pipeline.vendor_info, **result.info}
-                pipeline.poll_error_kind = pipeline.poll_error_message = ""
-                pipeline.last_polled_at = now
-                pipeline.next_poll_at = scheduling.next_pipeline_poll(pipeline, now)
-                quiet.append(pipeline)
-                quiet_runs += runs
-                continue
+        simple = pipeline is not None and result.error is None and not result.gone
+        if simple and known.add(pipeline, result.observations, existing[pipeline.pk]):
+            if result.info is not None:
+                pipeline.vendor_info = {**pipeline.vendor_info, **result.info}
+            pipeline.poll_error_kind = pipeline.poll_error_message = ""
+            pipeline.last_polled_at = now
+            pipeline.next_poll_at = scheduling.next_pipeline_poll(pipeline, now)
+            continue
         if pipeline is None:
             if result.error is not None or not result.target.external_id:
                 continue
@@ -199,24 +206,25 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
                 pipeline.next_poll_at = scheduling.next_pipeline_poll(pipeline, now)
                 fields += ["poll_error_kind", "poll_error_message", "last_polled_at", "next_poll_at"]
             pipeline.save(update_fields=fields)
-    if quiet:
-        with transaction.atomic():
-            record_unchanged(quiet_runs, now)
-            update_fields(quiet, QUIET_FIELDS)
-
-    if account_error is not None:
-        err = account_error
-        summary.outcome, summary.message = err.kind, str(err)
-        _record_account(account, now, summary, error=(err.kind, str(err), err.http_status, err.retry_after))
-    else:
-        if first_target_error is not None:
-            summary.message = f"{first_target_error.kind}: {first_target_error}"
-        if discover:
-            account.next_discovery_at = now + scheduling.jitter(settings.DISCOVERY_SECONDS)
-        _record_account(account, now, summary, error=None, target_error=first_target_error)
-    for pipeline in touched:
-        pipeline.account = account  # as just recorded: its poll problem decides "unknown"
-    health.store(touched, now)
+    # The batch of known runs, the attempt, the account and health: one commit.
+    with transaction.atomic():
+        if known.pipelines:
+            known.write()
+            update_fields(known.pipelines, KNOWN_FIELDS)
+            _add(summary.stats, known.stats)
+        if account_error is not None:
+            err = account_error
+            summary.outcome, summary.message = err.kind, str(err)
+            _record_account(account, now, summary, error=(err.kind, str(err), err.http_status, err.retry_after))
+        else:
+            if first_target_error is not None:
+                summary.message = f"{first_target_error.kind}: {first_target_error}"
+            if discover:
+                account.next_discovery_at = now + scheduling.jitter(settings.DISCOVERY_SECONDS)
+            _record_account(account, now, summary, error=None, target_error=first_target_error)
+        for pipeline in touched:
+            pipeline.account = account  # as just recorded: its poll problem decides "unknown"
+        health.store(touched, now)
     return summary
 
 

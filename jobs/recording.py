@@ -1,7 +1,11 @@
-"""Write what the vendor said about one pipeline's runs: rows only when something changed.
+"""Write what the vendor said about a pipeline's runs: rows only when something changed.
 
-Called inside one transaction per pipeline. Unchanged runs cost one bulk UPDATE of
-`last_seen_at` for the whole batch, no snapshot, no state change.
+Two ways in. The common poll names only runs we already hold (progress moved, or nothing
+did): `KnownRuns` gathers those pipelines of one account poll and writes them together,
+a handful of statements and one transaction for the whole account. Anything else (a new
+run, a queued run that got its id, row-level items to replace) goes through
+`record_observations`, inside one transaction per pipeline. Unchanged runs cost only
+their share of one UPDATE of `last_seen_at`: no snapshot, no state change.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db import transaction
 
 from vendors import base as vb
 
+from .bulk import update_fields
 from .models import Pipeline, Run, RunItem, Snapshot, StateChange
 
 # StateChange.reason of runs found on a pipeline's first poll: old news, not alerts.
@@ -34,6 +40,19 @@ def storable_run_key(key: str) -> str:
 
 # Fields compared between observations to say what changed in a snapshot.
 TRACKED = ("state", "vendor_status", "progress", "counts", "started_at", "finished_at", "error_message", "flags")
+# Every field an observation writes on a run we already hold (see `_copy`, `_apply`).
+OBSERVED = (
+    *TRACKED,
+    "error_code",
+    "error_kind",
+    "raw",
+    "fingerprint",
+    "sort_at",
+    "expires_at",
+    "closed",
+    "last_seen_at",
+    "last_change_at",
+)
 
 
 @dataclass
@@ -84,25 +103,13 @@ def record_observations(
             changes.append(StateChange(pipeline=pipeline, run=run, new_state=obs.state, at=now, reason=reason))
         elif not _matches(run, fingerprint, items_fp):
             items_changed = bool(items_fp) and items_fp != run.items_fingerprint
-            changed = _apply(run, obs, fingerprint, now)
+            snapshot, change = _observe_change(pipeline, run, obs, fingerprint, now, items_changed)
             if items_changed:
                 _replace_items(run, obs.items, items_fp)
-                changed = [c for c in changed if c != "raw"] + ["items"]
             run.save()
             stats.runs_changed += 1
-            snapshots.append(_snapshot(run, obs, changed, now))
-            if "state" in changed:
-                old = run._previous_state  # type: ignore[attr-defined]
-                changes.append(
-                    StateChange(
-                        pipeline=pipeline,
-                        run=run,
-                        old_state=old,
-                        new_state=obs.state,
-                        at=now,
-                        reason=obs.error.message if obs.error else obs.vendor_status,
-                    )
-                )
+            snapshots.append(snapshot)
+            changes += [change] if change else []
         else:
             unchanged.append(run)
         touched.append(run)
@@ -111,8 +118,83 @@ def record_observations(
     Snapshot.objects.bulk_create(snapshots)
     StateChange.objects.bulk_create(changes)
     stats.snapshots, stats.state_changes = len(snapshots), len(changes)
-    _update_rollup(pipeline, touched, changes)
+    if _update_rollup(pipeline, touched, changes):
+        learn_stuck_threshold(pipeline)
     return stats
+
+
+@dataclass
+class KnownRuns:
+    """One account poll's pipelines whose observations all name runs we already hold and
+    carry no row-level items to replace: nearly every poll. `add` compares and updates
+    them in memory; `write` sends them all in a few statements (changed runs in one
+    pipelined UPDATE, unchanged ones in one, snapshots and state changes in one INSERT
+    each), inside the caller's transaction: one commit per account, not per pipeline."""
+
+    now: datetime
+    stats: RecordStats = dataclasses.field(default_factory=RecordStats)
+    pipelines: list[Pipeline] = dataclasses.field(default_factory=list)
+    changed: list[Run] = dataclasses.field(default_factory=list)
+    unchanged: list[Run] = dataclasses.field(default_factory=list)
+    snapshots: list[Snapshot] = dataclasses.field(default_factory=list)
+    changes: list[StateChange] = dataclasses.field(default_factory=list)
+    learn: list[Pipeline] = dataclasses.field(default_factory=list)
+
+    def add(self, pipeline: Pipeline, observations: list[vb.Observation], existing: dict[str, Run]) -> bool:
+        """Take this pipeline's observations, or say False (and touch nothing) when they
+        need `record_observations`. Its current run and last success/failure are updated
+        here, so the caller can schedule its next poll at once."""
+        pairs = [(existing.get(o.run_key), o, _items_fingerprint(o.items)) for o in observations]
+        if not pairs or any(run is None or (fp and fp != run.items_fingerprint) for run, _, fp in pairs):
+            return False
+        runs: list[Run] = []
+        changes: list[StateChange] = []
+        for run, obs, _ in pairs:
+            assert run is not None
+            fingerprint = obs.fingerprint()
+            if run.fingerprint == fingerprint:
+                self.unchanged.append(run)
+            else:
+                snapshot, change = _observe_change(pipeline, run, obs, fingerprint, self.now, items_changed=False)
+                self.changed.append(run)
+                self.snapshots.append(snapshot)
+                changes += [change] if change else []
+                self.stats.runs_changed += 1
+            runs.append(run)
+        self.changes += changes
+        if _update_rollup(pipeline, runs, changes):
+            self.learn.append(pipeline)
+        self.pipelines.append(pipeline)
+        return True
+
+    def write(self) -> None:
+        """The runs, snapshots and state changes; the pipelines' own fields are the caller's
+        (in the caller's transaction when there is one, else in one of its own)."""
+        with transaction.atomic(savepoint=False):
+            update_fields(self.changed, OBSERVED)
+            record_unchanged(self.unchanged, self.now)
+            Snapshot.objects.bulk_create(self.snapshots)
+            StateChange.objects.bulk_create(self.changes)
+            for pipeline in self.learn:  # reads the runs written just above
+                learn_stuck_threshold(pipeline)
+        self.stats.snapshots, self.stats.state_changes = len(self.snapshots), len(self.changes)
+
+
+def _observe_change(
+    pipeline: Pipeline, run: Run, obs: vb.Observation, fingerprint: str, now: datetime, items_changed: bool
+) -> tuple[Snapshot, StateChange | None]:
+    """Copy a changed observation onto its run (not saved); its snapshot and state change."""
+    old_state = run.state
+    changed = _apply(run, obs, fingerprint, now)
+    if items_changed:
+        changed = [c for c in changed if c != "raw"] + ["items"]
+    change = None
+    if "state" in changed:
+        reason = obs.error.message if obs.error else obs.vendor_status
+        change = StateChange(
+            pipeline=pipeline, run=run, old_state=old_state, new_state=obs.state, at=now, reason=reason
+        )
+    return _snapshot(run, obs, changed, now), change
 
 
 def existing_runs(
@@ -129,25 +211,6 @@ def existing_runs(
         if run.external_id in wanted.get(run.pipeline_id, ()):
             out[run.pipeline_id][run.external_id] = run
     return out
-
-
-def unchanged_runs(
-    pipeline: Pipeline, observations: list[vb.Observation], existing: dict[str, Run]
-) -> list[Run] | None:
-    """The runs, when every observation matches a known run exactly (the common poll); else None.
-
-    Then nothing is written for the runs but `last_seen_at`, and the caller may batch that
-    with other pipelines' instead of a transaction each (see `record_unchanged`)."""
-    if not observations:
-        return None
-    runs = []
-    for obs in observations:
-        run = existing.get(obs.run_key)
-        if run is None or not _matches(run, obs.fingerprint(), _items_fingerprint(obs.items)):
-            return None
-        runs.append(run)
-    _update_rollup(pipeline, runs, [])
-    return runs
 
 
 def _matches(run: Run, fingerprint: str, items_fp: str) -> bool:
@@ -191,7 +254,6 @@ def _new_run(pipeline: Pipeline, obs: vb.Observation, fingerprint: str, now: dat
 
 def _apply(run: Run, obs: vb.Observation, fingerprint: str, now: datetime) -> list[str]:
     before = {f: getattr(run, f) for f in TRACKED}
-    run._previous_state = run.state  # type: ignore[attr-defined]
     _copy(run, obs, fingerprint, now)
     run.last_seen_at = run.last_change_at = now
     changed = [f for f in TRACKED if getattr(run, f) != before[f]]
@@ -290,8 +352,11 @@ def _snapshot(run: Run, obs: vb.Observation, changed: list[str], now: datetime) 
     )
 
 
-def _update_rollup(pipeline: Pipeline, touched: list[Run], changes: list[StateChange]) -> None:
-    """Current run, last success and last failure, from what this poll saw."""
+def _update_rollup(pipeline: Pipeline, touched: list[Run], changes: list[StateChange]) -> bool:
+    """Current run, last success and last failure, from what this poll saw. True when a
+    new success means the stuck threshold should be learned again (once the runs are
+    saved: `learn_stuck_threshold` reads them)."""
+    learn = False
     candidates = list(touched)
     if pipeline.current_run is not None and all(r.pk != pipeline.current_run_id for r in candidates):
         candidates.append(pipeline.current_run)
@@ -304,10 +369,11 @@ def _update_rollup(pipeline: Pipeline, touched: list[Run], changes: list[StateCh
         when = run.finished_at or change.at
         if change.new_state == vb.SUCCEEDED and (pipeline.last_success_at is None or when > pipeline.last_success_at):
             pipeline.last_success_at = when
-            learn_stuck_threshold(pipeline)
+            learn = True
         if change.new_state == vb.FAILED and (pipeline.last_failure_at is None or when >= pipeline.last_failure_at):
             pipeline.last_failure_at = when
             pipeline.last_failure_message = run.error_message or f"Run {run.vendor_status}"
+    return learn
 
 
 def learn_stuck_threshold(pipeline: Pipeline) -> None:

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs import polling
@@ -52,6 +54,43 @@ def test_a_hundred_unchanged_polls_add_no_rows(mp_account, make_pipeline) -> Non
         assert poll(mp_account).outcome == "ok"
     assert (Snapshot.objects.count(), StateChange.objects.count(), Run.objects.count()) == before
     assert Run.objects.get().last_seen_at > Run.objects.get().first_seen_at
+
+
+def _moving_poll(sim, mp_account, connectors: list[str]) -> int:
+    """Statements of one poll in which the run of every one of `connectors` moved."""
+    sim.advance(60)
+    with CaptureQueriesContext(connection) as queries:
+        summary = poll(mp_account)
+    assert summary.outcome == "ok" and summary.stats.runs_changed == len(connectors)
+    assert summary.stats.snapshots == len(connectors) and summary.stats.runs_created == 0
+    return len(queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poll_writes_moved_runs_in_the_same_statements_however_many_pipelines(sim, mp_account, make_pipeline) -> None:
+    """Known runs that moved are written together: one transaction and a fixed set of
+    statements per account poll, not a transaction and half a dozen statements per pipeline."""
+    few = [f"few-{i}" for i in range(2)]
+    many = few + [f"many-{i}" for i in range(6)]
+    for cid in many:
+        scripted(sim, cid, queue_seconds=0, run_seconds=6000, events=10**6)
+    for cid in few:
+        make_pipeline(cid)
+    poll(mp_account)  # first sight: runs created
+    with_few = _moving_poll(sim, mp_account, few)
+    for cid in many[len(few) :]:
+        make_pipeline(cid)
+    poll(mp_account)
+    with_many = _moving_poll(sim, mp_account, many)
+    assert with_many == with_few
+
+    # ... and what the batch wrote is all there, as a poll of one pipeline would write it.
+    run = Run.objects.get(pipeline__external_id="many-5")
+    assert run.state == "running" and run.progress == 0.02 and run.last_change_at == run.last_seen_at
+    assert run.raw["status"] == "running" and run.counts["processed"] > 0
+    assert list(run.snapshots.order_by("observed_at").values_list("changed", flat=True))[-1] == ["progress", "counts"]
+    pipeline = Pipeline.objects.get(external_id="many-5")
+    assert pipeline.current_run_id == run.pk and pipeline.last_polled_at == run.last_seen_at
 
 
 @pytest.mark.django_db
