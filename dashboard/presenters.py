@@ -86,6 +86,17 @@ def ordered(qs: QuerySet[Pipeline], how: str) -> QuerySet[Pipeline]:
     return qs.order_by(*_ORDERS.get(how, _ORDERS["urgency"]))
 
 
+def in_order(ids: Iterable[int]) -> list[Pipeline]:
+    """One page's pipelines, with their account and current run, in the order of `ids`.
+
+    The page is chosen on the pipeline (and account) columns alone and only then read
+    whole: sorting every pipeline joined to its current run before the LIMIT read the
+    whole run table (80 ms of the overview at 5,000 pipelines / 100,000 runs)."""
+    ids = list(ids)
+    found = Pipeline.objects.select_related("account", "current_run").in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
 def attach_strips(rows: list[PipelineRow]) -> None:
     """The last runs of each visible row, oldest left and newest right, padded."""
     ids = [r.pipeline.pk for r in rows]

@@ -20,7 +20,16 @@ from django_htmx.http import HttpResponseStopPolling
 from jobs.models import Account, Pipeline, Run, Snapshot
 from vendors.registry import VENDORS
 
-from ..presenters import SORTS, STRIP_LENGTH, attach_strips, counts_by_health, filtered, ordered, pipeline_rows
+from ..presenters import (
+    SORTS,
+    STRIP_LENGTH,
+    attach_strips,
+    counts_by_health,
+    filtered,
+    in_order,
+    ordered,
+    pipeline_rows,
+)
 from ..roles import is_operator
 from ..timeline import progress_chart
 
@@ -46,8 +55,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     counters = counts_by_health(pipelines)
     if params["health"] in counters:
         pipelines = pipelines.filter(health_status=params["health"])
-    page = Paginator(ordered(pipelines, params["sort"]), OVERVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = pipeline_rows(page.object_list, now)
+    ids = ordered(pipelines, params["sort"]).values_list("pk", flat=True)
+    page = Paginator(ids, OVERVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = pipeline_rows(in_order(page.object_list), now)
     attach_strips(rows)
     active = any(row.live for row in rows)
     query = request.GET.copy()
