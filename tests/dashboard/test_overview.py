@@ -2,13 +2,14 @@
 the strip of the last runs, time left, and health stored so all of it stays in SQL."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dashboard.models import Preference
 from dashboard.presenters import STRIP_LENGTH, eta
 from jobs import actions, alerts
 from jobs.models import Account, Pipeline, Run
@@ -116,6 +117,19 @@ def test_strip_shows_the_last_runs_newest_right_with_placeholders(logged_in, mp_
     assert short_ticks == ["none"] * (STRIP_LENGTH - 2) + ["succeeded", "succeeded"]
     newest = Run.objects.get(pipeline=long, external_id="r34")
     assert f'href="/runs/{newest.uuid}/"' in strips[str(long.uuid)]
+
+
+def test_strip_ticks_say_when_in_the_viewers_zone_and_escape_the_error(logged_in, viewer, mp_account) -> None:
+    Preference.objects.create(user=viewer, time_zone="Asia/Kolkata")
+    (pipeline,) = _bulk(mp_account, 1, prefix="tz")
+    when = datetime(2026, 11, 20, 18, 45, tzinfo=UTC)  # 00:15 the next day in Kolkata
+    Run.objects.create(pipeline=pipeline, external_id="r1", state="failed", sort_at=when, error_message="<b>x" * 50)
+    html = logged_in.get("/").content.decode()
+    strip = re.search(r'<ol class="strip"[^>]*>(.*?)</ol>', html, re.S).group(1)
+    error = "&lt;b&gt;x" * 29 + "&lt;b&gt;…"  # cut to 120 characters, then escaped
+    assert f'title="2026-11-21 00:15 IST · failed · {error}"' in strip
+    assert f'<span class="visually-hidden">2026-11-21 00:15 failed: {error}</span>' in strip
+    assert "<b>" not in strip
 
 
 def test_time_left_from_the_observed_rate(logged_in, mp_account) -> None:
