@@ -71,10 +71,12 @@ def record_observations(
     stats = RecordStats()
     if not observations:
         return stats
-    observations = [
-        o if len(o.run_key) <= RUN_KEY_MAX else dataclasses.replace(o, run_key=storable_run_key(o.run_key))
-        for o in observations
-    ]
+    observations = distinct(
+        [
+            o if len(o.run_key) <= RUN_KEY_MAX else dataclasses.replace(o, run_key=storable_run_key(o.run_key))
+            for o in observations
+        ]
+    )
     keys = [o.run_key for o in observations]
     existing = {k: known[k] for k in keys if known and k in known}
     if missing := [k for k in keys if k not in existing]:
@@ -85,6 +87,7 @@ def record_observations(
     changes: list[StateChange] = []
     unchanged: list[Run] = []
     touched: list[Run] = []
+    created: list[tuple[Run, vb.Observation, str]] = []  # inserted together, below
     for obs in observations:
         run = existing.get(obs.run_key)
         if run is None and adoptable is not None and not obs.provisional_key:
@@ -95,8 +98,7 @@ def record_observations(
         items_fp = _items_fingerprint(obs.items)
         if run is None:
             run = _new_run(pipeline, obs, fingerprint, now)
-            run.save()
-            _replace_items(run, obs.items, items_fp)
+            created.append((run, obs, items_fp))
             stats.runs_created += 1
             snapshots.append(_snapshot(run, obs, ["created"], now))
             reason = HISTORY if pipeline.last_polled_at is None else "first seen"
@@ -114,6 +116,9 @@ def record_observations(
             unchanged.append(run)
         touched.append(run)
 
+    Run.objects.bulk_create([run for run, _, _ in created])  # a first poll lists many runs
+    for run, obs, items_fp in created:
+        _replace_items(run, obs.items, items_fp)
     record_unchanged(unchanged, now)
     Snapshot.objects.bulk_create(snapshots)
     StateChange.objects.bulk_create(changes)
@@ -144,7 +149,7 @@ class KnownRuns:
         """Take this pipeline's observations, or say False (and touch nothing) when they
         need `record_observations`. Its current run and last success/failure are updated
         here, so the caller can schedule its next poll at once."""
-        pairs = [(existing.get(o.run_key), o, _items_fingerprint(o.items)) for o in observations]
+        pairs = [(existing.get(o.run_key), o, _items_fingerprint(o.items)) for o in distinct(observations)]
         if not pairs or any(run is None or (fp and fp != run.items_fingerprint) for run, _, fp in pairs):
             return False
         runs: list[Run] = []
@@ -211,6 +216,13 @@ def existing_runs(
         if run.external_id in wanted.get(run.pipeline_id, ()):
             out[run.pipeline_id][run.external_id] = run
     return out
+
+
+def distinct(observations: list[vb.Observation]) -> list[vb.Observation]:
+    """One observation per run: a vendor listing a run twice in one reply (a page that
+    shifted while it was read) must not make us insert it twice. The last listed wins."""
+    by_key = {o.run_key: o for o in observations}
+    return observations if len(by_key) == len(observations) else list(by_key.values())
 
 
 def _matches(run: Run, fingerprint: str, items_fp: str) -> bool:

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from jobs import polling
 from jobs.models import Account, Pipeline, PollAttempt, Run, Snapshot, StateChange
+from jobs.recording import KnownRuns, record_observations
+from vendors import base as vb
 from vendors.mixpanel.simulator import ScriptedRun, SimConnector
 from vendors.simulator.core import Fault
 
@@ -91,6 +93,26 @@ def test_a_poll_writes_moved_runs_in_the_same_statements_however_many_pipelines(
     assert list(run.snapshots.order_by("observed_at").values_list("changed", flat=True))[-1] == ["progress", "counts"]
     pipeline = Pipeline.objects.get(external_id="many-5")
     assert pipeline.current_run_id == run.pk and pipeline.last_polled_at == run.last_seen_at
+
+
+@pytest.mark.django_db
+def test_a_run_listed_twice_in_one_reply_is_one_run(make_pipeline) -> None:
+    """A vendor page that shifted while read can list a run twice: one row (the last
+    listing wins), not a failed poll on the unique key, on first sight and after."""
+    pipeline = make_pipeline("twice")
+
+    def seen(progress: float) -> vb.Observation:
+        raw = {"run_id": "dup", "status": "running", "progress": progress}
+        return vb.Observation(pipeline.target(), "dup", "running", "running", progress=progress, raw=raw)
+
+    now = timezone.now()
+    stats = record_observations(pipeline, [seen(0.1), seen(0.2)], now)
+    assert stats.runs_created == 1 and Run.objects.get().progress == 0.2
+    pipeline.refresh_from_db()
+    known = KnownRuns(now)
+    assert known.add(pipeline, [seen(0.3), seen(0.4)], {"dup": Run.objects.get()})
+    known.write()
+    assert known.stats.runs_changed == 1 and Run.objects.get().progress == 0.4
 
 
 @pytest.mark.django_db
