@@ -59,6 +59,25 @@ def due_account_ids(now: datetime) -> list[int]:
     )
 
 
+def claim_due(now: datetime) -> tuple[uuid.UUID, list[int]]:
+    """Take the lease of every account with something due, in one statement: one token
+    for this tick's batch (a lease is the account and its token) and the ids won.
+
+    A tick claiming a thousand accounts one UPDATE at a time spent seconds, on a worker
+    whose threads were all busy polling, before the first poll was even enqueued."""
+    token = uuid.uuid4()
+    free = (Q(lease_until__isnull=True) | Q(lease_until__lte=now)) & (
+        Q(backoff_until__isnull=True) | Q(backoff_until__lte=now)
+    )
+    ids = due_account_ids(now)
+    if not ids:
+        return token, []
+    Account.objects.filter(free, pk__in=ids).update(
+        lease_until=now + timedelta(seconds=settings.POLL_LEASE_SECONDS), lease_token=token
+    )
+    return token, list(Account.objects.filter(lease_token=token).order_by("pk").values_list("pk", flat=True))
+
+
 def claim(account_id: int, now: datetime, *, ignore_backoff: bool = False) -> uuid.UUID | None:
     """Take the account's lease; None when someone else holds it (or it is backing off)."""
     token = uuid.uuid4()

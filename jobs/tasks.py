@@ -19,12 +19,10 @@ def tick() -> int:
     """Claim every account that has something due and enqueue one poll task for each."""
     now = timezone.now()
     Heartbeat.objects.update_or_create(name="beat", defaults={"at": now})
-    enqueued = 0
-    for account_id in scheduling.due_account_ids(now):
-        token = scheduling.claim(account_id, now)
-        if token is not None:
-            poll_account.delay(account_id, str(token))
-            enqueued += 1
+    token, claimed = scheduling.claim_due(now)
+    for account_id in claimed:
+        poll_account.delay(account_id, str(token))
+    enqueued = len(claimed)
     # Stuck and late are conditions of time, not of polls: look at them every tick.
     send_alerts.delay()
     return enqueued

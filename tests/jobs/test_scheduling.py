@@ -42,6 +42,35 @@ def test_backing_off_accounts_are_not_due(mp_account, make_pipeline) -> None:
 
 
 @pytest.mark.django_db
+def test_a_tick_claims_every_due_free_account_in_one_batch(mp_account, make_pipeline) -> None:
+    from jobs import polling
+
+    now = timezone.now()
+    others = []
+    for name in ("due-too", "not-due", "held"):
+        account = Account(name=name, vendor="mixpanel", base_url=mp_account.base_url, settings=mp_account.settings)
+        account.credentials = {"username": "svc", "secret": "s3cret"}
+        account.save()
+        others.append(account)
+    due_too, not_due, held = others
+    make_pipeline("seed-running")
+    make_pipeline("seed-success", account=due_too)
+    make_pipeline("seed-failed", account=not_due, next_poll_at=now + timedelta(minutes=5))
+    Account.objects.filter(pk=not_due.pk).update(next_discovery_at=now + timedelta(hours=1))
+    make_pipeline("seed-queued", account=held)
+    held_token = scheduling.claim(held.pk, now)
+
+    token, claimed = scheduling.claim_due(now)
+    assert claimed == sorted([mp_account.pk, due_too.pk])
+    assert scheduling.claim_due(now)[1] == []  # all taken: a second tick finds nothing
+    assert Account.objects.get(pk=held.pk).lease_token == held_token  # someone else's lease kept
+    summary = polling.poll_claimed(due_too.pk, token)  # the batch's token is each account's lease
+    assert summary is not None and summary.outcome == "ok"
+    assert Account.objects.get(pk=due_too.pk).lease_token is None
+    assert Account.objects.get(pk=mp_account.pk).lease_token == token  # still polling
+
+
+@pytest.mark.django_db
 def test_stale_task_does_nothing(mp_account, make_pipeline) -> None:
     from jobs import polling
 
