@@ -35,6 +35,7 @@ class Sizes:
     sustain_seconds: float = 180  # BENCH_SUSTAIN_SECONDS
     cadence_seconds: float = 60
     worker_concurrency: int = 16
+    sustain_workers: int = 1  # BENCH_SUSTAIN_WORKERS: polling worker processes
     pages_small: int = 50
     pages_large: int = 5_000
     snapshots: int = 1_000_000  # BENCH_SNAPSHOTS, for the large page data set
@@ -63,6 +64,7 @@ class Sizes:
             )
         s.poll_pipelines = _int("BENCH_N", s.poll_pipelines)
         s.sustain_pipelines = _int("BENCH_SUSTAIN_PIPELINES", s.sustain_pipelines)
+        s.sustain_workers = max(1, _int("BENCH_SUSTAIN_WORKERS", s.sustain_workers))
         s.sustain_seconds = float(_int("BENCH_SUSTAIN_SECONDS", int(s.sustain_seconds)))
         s.snapshots = _int("BENCH_SNAPSHOTS", s.snapshots)
         s.pages_large = _int("BENCH_PAGES_PIPELINES", s.pages_large)

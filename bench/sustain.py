@@ -10,6 +10,7 @@ waiting for the next beat tick (POLL_TICK_SECONDS) and in the queue, as in produ
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -56,10 +57,15 @@ def _sql(statements: str) -> None:
         cur.execute(statements)
 
 
-def _alive(*procs_: object) -> None:
-    for proc, name in zip(procs_, ("worker", "beat"), strict=True):
-        if proc.poll() is not None:  # type: ignore[attr-defined]
-            raise RuntimeError(f"celery {name} exited ({proc.returncode}); see bench/results/{name}.log")  # type: ignore[attr-defined]
+def _alive(workers: list[subprocess.Popen], beat: subprocess.Popen) -> None:
+    for proc, name in [*((w, "worker") for w in workers), (beat, "beat")]:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery {name} exited ({proc.returncode}); see bench/results/{name}*.log")
+
+
+def _shape(sizes: Sizes) -> str:
+    shape = f"threads x{sizes.worker_concurrency}"
+    return shape if sizes.sustain_workers == 1 else f"{sizes.sustain_workers} processes, {shape} each, summed"
 
 
 def _polls() -> list[tuple[datetime, datetime, datetime]]:
@@ -93,7 +99,8 @@ def sustained(sizes: Sizes, report: Report, log: Callable[[str], None]) -> None:
         "LOG_LEVEL": "INFO",
         "CELERY_BEAT_SCHEDULE_FILENAME": str(workdir / "celerybeat-schedule"),
     }
-    worker = beat = None
+    workers: list = []
+    beat = None
     samples_rss: list[int] = []
     try:
         _sql(_UNTRIGGER + _TRIGGER)
@@ -102,26 +109,31 @@ def sustained(sizes: Sizes, report: Report, log: Callable[[str], None]) -> None:
         t0 = datetime.now(UTC) + timedelta(seconds=10)
         polled_accounts(n_accounts, sizes.per_account, sim.url, first_poll=t0, spread_seconds=cadence)
         db.analyze()
-        worker = procs.start(
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "dashboard",
-                "worker",
-                "--pool=threads",
-                f"--concurrency={sizes.worker_concurrency}",
-                "-Q",
-                "polling,alerts,housekeeping",
-                "-n",
-                "bench@%h",
-                "--loglevel=INFO",
-            ],
-            RESULTS / "worker.log",
-            env,
-            ROOT,
-        )
+        # One worker takes every queue; more (BENCH_SUSTAIN_WORKERS) poll only, as the
+        # README's scale-out shape runs them.
+        workers = [
+            procs.start(
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "dashboard",
+                    "worker",
+                    "--pool=threads",
+                    f"--concurrency={sizes.worker_concurrency}",
+                    "-Q",
+                    "polling,alerts,housekeeping" if i == 0 else "polling",
+                    "-n",
+                    f"bench{i}@%h",
+                    "--loglevel=INFO",
+                ],
+                RESULTS / ("worker.log" if i == 0 else f"worker{i}.log"),
+                env,
+                ROOT,
+            )
+            for i in range(sizes.sustain_workers)
+        ]
         beat = procs.start(
             [PYTHON, "-m", "celery", "-A", "dashboard", "beat", "--loglevel=INFO"], RESULTS / "beat.log", env, ROOT
         )
@@ -131,8 +143,8 @@ def sustained(sizes: Sizes, report: Report, log: Callable[[str], None]) -> None:
         began = time.monotonic()
         unpolled = n
         while unpolled and time.monotonic() - began < WARMUP_LIMIT * cadence:
-            _alive(worker, beat)
-            samples_rss.append(procs.tree_rss(worker.pid))
+            _alive(workers, beat)
+            samples_rss.append(sum(procs.tree_rss(w.pid) for w in workers))
             time.sleep(1)
             unpolled = Pipeline.objects.filter(last_polled_at=None).count()
         first_round = time.monotonic() - began
@@ -141,8 +153,8 @@ def sustained(sizes: Sizes, report: Report, log: Callable[[str], None]) -> None:
         began = time.monotonic()
         next_log = began + LOG_SECONDS
         while time.monotonic() - began < sizes.sustain_seconds:
-            _alive(worker, beat)
-            samples_rss.append(procs.tree_rss(worker.pid))
+            _alive(workers, beat)
+            samples_rss.append(sum(procs.tree_rss(w.pid) for w in workers))
             if time.monotonic() >= next_log:
                 next_log += LOG_SECONDS
                 with connection.cursor() as cur:
@@ -165,7 +177,7 @@ def sustained(sizes: Sizes, report: Report, log: Callable[[str], None]) -> None:
     finally:
         if beat is not None:
             procs.stop(beat)
-        if worker is not None:
+        for worker in workers:
             procs.stop(worker)
         sim.stop()
         _sql(_UNTRIGGER)
@@ -195,7 +207,7 @@ def sustained(sizes: Sizes, report: Report, log: Callable[[str], None]) -> None:
     report.add(Row(f"poll lag p95, due -> done ({label})", p95, "s", target="< 10 s", met=p95 < 10))
     report.add(
         Row(
-            f"worker peak RSS (threads x{sizes.worker_concurrency})",
+            f"worker peak RSS ({_shape(sizes)})",
             peak,
             "MB",
             target="< 300 MB",
@@ -209,6 +221,7 @@ def sustained(sizes: Sizes, report: Report, log: Callable[[str], None]) -> None:
         "cadence_seconds": cadence,
         "seconds": sizes.sustain_seconds,
         "worker_concurrency": sizes.worker_concurrency,
+        "worker_processes": sizes.sustain_workers,
         "first_round_seconds": first_round,
         "first_round_unpolled": unpolled,
         "polls_done": len(every),
