@@ -28,6 +28,7 @@ from .models import (
     LATE,
     STUCK,
     UNKNOWN,
+    Account,
     AlertChannel,
     AlertDelivery,
     AlertEvent,
@@ -110,10 +111,14 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
 
     created = 0
     stale_health: list[Pipeline] = []
-    pipelines = Pipeline.objects.select_related("account", "current_run").defer("current_run__raw")
+    pipelines = Pipeline.objects.select_related("current_run").defer("current_run__raw")
     if not scan_all:
         pipelines = pipelines.filter(pk__in=changed)
+    # Accounts read once and shared: joined, the scan built one account per pipeline row.
+    accounts = {a.pk: a for a in Account.objects.all()} if scan_all or changed else {}
     for pipeline in pipelines.iterator(chunk_size=1000) if scan_all or changed else ():
+        if (account := accounts.get(pipeline.account_id)) is not None:  # else one created since: read it
+            pipeline.account = account
         health = pipeline.health(now)
         if health.status != pipeline.health_status:
             pipeline.health_status = health.status
