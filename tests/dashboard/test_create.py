@@ -52,6 +52,9 @@ def test_validation_error_first_then_success(operator_client, mp_account, sim) -
     assert not Pipeline.objects.filter(kind="export_pipeline").exists()
     from datetime import date, timedelta
 
+    # Pipewatch checks the dates against today, the simulator against its own clock
+    # (frozen at T0): both must agree on "today" whenever the suite runs.
+    sim.clock.advance((date.today() - sim.clock.now().date()).days * 86400)
     ok = operator_client.post(
         "/pipelines/new/",
         {
