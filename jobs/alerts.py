@@ -91,6 +91,36 @@ def _texts(pipeline: Pipeline, kind: str) -> tuple[str, str]:
     return title, body
 
 
+# What a scan reads: what health, the alert condition and the streak need, and what an
+# event's text names (the rest of a row, the run's raw payload above all, stays unread).
+SCAN_FIELDS = (
+    "uuid",
+    "account_id",
+    "kind",
+    "external_id",
+    "name",
+    "paused",
+    "muted_until",
+    "poll_error_kind",
+    "poll_error_message",
+    "last_polled_at",
+    "last_success_at",
+    "created_at",
+    "vendor_info",
+    "expected_every_seconds",
+    "stuck_after_seconds",
+    "stuck_after_learned",
+    "health_status",
+    "alerted_condition",
+    "consecutive_failures",
+    "current_run__state",
+    "current_run__vendor_status",
+    "current_run__error_message",
+    "current_run__flags",
+    "current_run__last_change_at",
+)
+
+
 def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
     """Create events for every changed condition; return how many were created.
 
@@ -111,13 +141,17 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
 
     created = 0
     stale_health: list[Pipeline] = []
-    pipelines = Pipeline.objects.select_related("current_run").defer("current_run__raw")
+    if not (scan_all or changed):
+        return created
+    pipelines = Pipeline.objects.select_related("current_run").only(*SCAN_FIELDS)
+    accounts = Account.objects.all()
     if not scan_all:
         pipelines = pipelines.filter(pk__in=changed)
+        accounts = accounts.filter(pk__in=Pipeline.objects.filter(pk__in=changed).values("account_id"))
     # Accounts read once and shared: joined, the scan built one account per pipeline row.
-    accounts = {a.pk: a for a in Account.objects.all()} if scan_all or changed else {}
-    for pipeline in pipelines.iterator(chunk_size=1000) if scan_all or changed else ():
-        if (account := accounts.get(pipeline.account_id)) is not None:  # else one created since: read it
+    by_pk = {a.pk: a for a in accounts}
+    for pipeline in pipelines.iterator(chunk_size=1000):
+        if (account := by_pk.get(pipeline.account_id)) is not None:  # else one created since: read it
             pipeline.account = account
         health = pipeline.health(now)
         if health.status != pipeline.health_status:
@@ -126,12 +160,15 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
         if pipeline.paused:
             continue
         streak = failed_runs.get(pipeline.pk)
+        failures = pipeline.consecutive_failures
         if streak is not None:
-            pipeline.consecutive_failures = 0 if streak < 0 else pipeline.consecutive_failures + streak
+            pipeline.consecutive_failures = 0 if streak < 0 else failures + streak
         cond = condition(pipeline, now, health)
         kind = _event_kind(pipeline.alerted_condition, cond) if cond is not None else None
         if cond is None or cond == pipeline.alerted_condition:
-            if streak is not None:  # only the streak moved: nothing to announce, nothing else to write
+            # Only the streak moved: nothing to announce. A success after successes
+            # (nearly every one) leaves it at 0: nothing to write either.
+            if pipeline.consecutive_failures != failures:
                 with transaction.atomic():
                     if cond == "failed" and streak > 0:
                         _late_threshold_deliveries(pipeline)

@@ -234,3 +234,35 @@ def test_each_tick_handles_new_failures_and_one_in_a_scan_interval_checks_everyt
         assert list(AlertEvent.objects.order_by("id").values_list("kind", flat=True)) == ["failed", "credentials"]
         tasks.send_alerts()  # the same second: no second scan, nothing twice
         assert AlertEvent.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_quiet_pass_reads_only_its_accounts_and_a_success_after_successes_writes_nothing(
+    sim, mp_account, make_pipeline
+) -> None:
+    """Most state changes are runs starting and succeeding: the pass after each tick must not
+    read every account, nor rewrite a failure streak that is already zero."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs.models import Account
+
+    for n in range(5):  # accounts with nothing new
+        Account.objects.create(name=f"other-{n}", vendor="mixpanel", base_url=sim.url, settings={"project_id": "1"})
+    runs = [ScriptedRun(queued_at=T0 + timedelta(seconds=100 * k), queue_seconds=5, run_seconds=50) for k in range(2)]
+    sim.mixpanel.projects["12345"].add(SimConnector("steady", runs=runs))
+    pipeline = make_pipeline("steady", name="Steady import")
+    for seconds in (10, 60, 100):  # running, succeeded, the next one queued
+        sim.advance(seconds - (sim.clock.now() - T0).total_seconds())
+        cycle(mp_account)
+    sim.advance(60)  # the second run succeeds: a success after a success
+    mp_account.refresh_from_db()
+    polling.poll_now(mp_account)
+    with CaptureQueriesContext(connection) as ctx:
+        alerts.evaluate(scan_all=False)
+    sql = [q["sql"] for q in ctx.captured_queries]
+    account_reads = [q for q in sql if q.startswith("SELECT") and 'FROM "jobs_account"' in q]
+    assert len(account_reads) == 1 and "WHERE" in account_reads[0]
+    assert not [q for q in sql if q.startswith('UPDATE "jobs_pipeline"')]
+    pipeline.refresh_from_db()
+    assert pipeline.consecutive_failures == 0 and pipeline.alerted_condition == alerts.OK
