@@ -263,6 +263,25 @@ def test_a_quiet_pass_reads_only_its_accounts_and_a_success_after_successes_writ
     sql = [q["sql"] for q in ctx.captured_queries]
     account_reads = [q for q in sql if q.startswith("SELECT") and 'FROM "jobs_account"' in q]
     assert len(account_reads) == 1 and "WHERE" in account_reads[0]
-    assert not [q for q in sql if q.startswith('UPDATE "jobs_pipeline"')]
+    assert not [q for q in sql if 'UPDATE "jobs_pipeline"' in q]
     pipeline.refresh_from_db()
     assert pipeline.consecutive_failures == 0 and pipeline.alerted_condition == alerts.OK
+
+
+@pytest.mark.django_db
+def test_a_first_scan_writes_what_it_learned_in_one_statement_each(mp_account, make_pipeline) -> None:
+    """New pipelines have said nothing yet: the first scan learns "ok" and their health for
+    all of them at once (it made a transaction per pipeline: 10,000 commits at onboarding)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    for n in range(6):
+        make_pipeline(f"new-{n}", last_polled_at=now)
+    with CaptureQueriesContext(connection) as ctx:
+        assert alerts.evaluate(now, scan_all=True) == 0
+    # An executemany is captured once, as "N times: UPDATE ...".
+    writes = [q["sql"] for q in ctx.captured_queries if 'UPDATE "jobs_pipeline"' in q["sql"]]
+    assert len(writes) == 2, writes  # conditions and health, each one statement for all six
+    assert set(Pipeline.objects.values_list("alerted_condition", "health_status")) == {(alerts.OK, "healthy")}
+    assert alerts.evaluate(now, scan_all=True) == 0 and AlertEvent.objects.count() == 0
