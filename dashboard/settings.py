@@ -109,7 +109,20 @@ try:
 except Exception as exc:  # django-environ raises several types for a malformed URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # Celery closes a task's database connections after every task (celery#9824): without
+    # a pool every poll opened a new PostgreSQL connection (a backend forked, caches cold).
+    # Django's own pool takes them back instead; each process keeps its own (ADR 9).
+    if env.bool("DATABASE_POOL", default=True):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # Checked before use (with the pool: on every checkout), so a restarted server costs
+    # nothing but a reconnect.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # The zero-setup demo runs web, worker threads and beat on one SQLite file: take the
