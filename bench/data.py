@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from . import db
 from .simserver import SECRET, USERNAME, connector_id, project_id
 
 BATCH = 5_000
@@ -210,8 +211,6 @@ def recover_failing(keep: int, now: datetime) -> int:
     health.store(Pipeline.objects.filter(pk__in=recovered).select_related("account", "current_run"), now)
     # As after building the data: statistics that still counted 500 failing pipelines made
     # the planner scan the table for the 5 left (2.5 ms a query, twice a page).
-    from . import db
-
     db.analyze()
     return failing.count()
 
