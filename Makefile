@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := dashboard.settings
 
-.PHONY: run test lint format bench venv dev-deps demo-data clean
+.PHONY: run soak run-setup test lint format bench venv dev-deps demo-data clean
 
 $(BIN)/.installed: requirements.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -25,15 +25,24 @@ var/credentials.key: | $(BIN)/.installed
 	chmod 600 $@
 
 ## make run: venv, pinned requirements, migrate, demo admin + demo config, then the
-## simulator, web, worker and beat in the foreground (Ctrl-C stops them all).
-run: export DEBUG ?= true
-run: export POLL_ACTIVE_SECONDS ?= 5
-run: export POLL_IDLE_SECONDS ?= 15
-run: $(BIN)/.installed var/credentials.key
+## simulator, web, worker and beat in the foreground (Ctrl-C stops them all). Each runs under
+## devtools.keep_running: a crash is restarted and reported; one that keeps crashing stops all.
+run soak run-setup: export DEBUG ?= true
+run soak run-setup: export POLL_ACTIVE_SECONDS ?= 5
+run soak run-setup: export POLL_IDLE_SECONDS ?= 15
+run-setup: $(BIN)/.installed var/credentials.key
 	mkdir -p var/broker/queue var/broker/control var/broker/processed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup
+
+run: run-setup
 	$(BIN)/honcho -f Procfile.dev start
+
+## make soak: the same process set for SOAK_SECONDS (default 2 h), checked every minute: every
+## process up, /healthz ok, polls landing. Report in var/soak/report.json; exit 1 on any problem.
+SOAK_SECONDS ?= 7200
+soak: run-setup
+	$(BIN)/python -m devtools.soak --seconds $(SOAK_SECONDS)
 
 ## make test: the whole suite against PostgreSQL, Redis and Chromium (none is optional).
 test: export TESTING = true

@@ -189,7 +189,8 @@ if not CREDENTIALS_KEYS:
         )
 
 # --- Celery ---------------------------------------------------------------------------
-# With REDIS_URL unset, Celery uses its filesystem transport under var/: no server needed.
+# With REDIS_URL unset, Celery uses a filesystem transport under var/ whose writes are atomic
+# (dashboard/broker.py; kombu's own loses messages and kills the worker, celery/kombu#1551).
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -204,6 +205,7 @@ if REDIS_URL:
 else:
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "dashboard.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

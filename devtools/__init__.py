@@ -1,0 +1,1 @@
+"""Tools for running Pipewatch on one machine: `make run`'s process keeper and `make soak`."""
