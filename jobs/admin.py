@@ -1,4 +1,5 @@
-"""Django admin for accounts and pipelines. Credentials are write-only: never shown back."""
+"""Django admin for accounts and pipelines. Credentials are write-only: never shown back.
+What is saved or deleted here is audited by jobs.audit's model hooks, naming the admin."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.http import HttpRequest
 
 from vendors.registry import VENDORS
 
-from . import alerts
+from . import alerts, audit
 from .egress import base_url_problem
 from .models import (
     Account,
@@ -105,13 +106,6 @@ class AccountAdmin(admin.ModelAdmin):
         except Exception:
             return "unreadable with the current keys"
         return ", ".join(f"{k} (set)" for k in keys) or "none"
-
-    def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if form.cleaned_data.get("new_credentials") is not None:
-            AuditEvent.objects.create(
-                actor=request.user, action="account.credentials_changed", target_type="account", target_label=obj.name
-            )
 
 
 @admin.register(Pipeline)
@@ -232,23 +226,13 @@ class AlertChannelAdmin(admin.ModelAdmin):
             outcome = alerts.send_test(channel)
             level = messages.SUCCESS if outcome.startswith("sent") else messages.ERROR
             self.message_user(request, f"{channel.name}: {outcome}", level)
-            AuditEvent.objects.create(
-                actor=request.user,
-                action="channel.test",
+            audit.record(
+                "channel.test",
                 target_type="channel",
                 target_label=channel.name,
                 outcome="ok" if level == messages.SUCCESS else "error",
                 detail={"result": outcome},
             )
-
-    def save_model(self, request: HttpRequest, obj: AlertChannel, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        AuditEvent.objects.create(
-            actor=request.user,
-            action="channel.changed" if change else "channel.created",
-            target_type="channel",
-            target_label=obj.name,
-        )
 
 
 @admin.register(AlertDelivery)
