@@ -4,12 +4,15 @@ What is saved or deleted here is audited by jobs.audit's model hooks, naming the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from vendors.registry import VENDORS
 
@@ -35,7 +38,27 @@ def _admin_site_permission(request: HttpRequest) -> bool:
     return request.user.is_active and is_admin(request.user)
 
 
+_admin_view = admin.site.admin_view
+
+
+def _admin_view_refusing(view: Callable[..., HttpResponse], cacheable: bool = False) -> Callable[..., HttpResponse]:
+    """A signed-in user without the admin role gets a 403 (audited like every refusal),
+    not Django's login form for someone else."""
+    inner = _admin_view(view, cacheable)
+
+    @wraps(inner)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        from dashboard.roles import ADMIN, lacks
+
+        if request.user.is_authenticated and lacks(request, ADMIN):
+            raise PermissionDenied("The admin needs the admin role. Ask an admin.")
+        return inner(request, *args, **kwargs)
+
+    return wrapper
+
+
 admin.site.has_permission = _admin_site_permission
+admin.site.admin_view = _admin_view_refusing
 admin.site.site_header = "Pipewatch administration"
 
 

@@ -18,14 +18,13 @@ from jobs.polling import client_for_account
 from vendors import base as vb
 
 from ..forms import AccountForm
-from ..roles import is_admin
+from ..roles import ADMIN, lacks
 
 
 def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not is_admin(request.user):
-            audit.record("refused", target_type="page", target_label=request.path, outcome="refused")
+        if lacks(request, ADMIN):
             return render(request, "dashboard/forbidden.html", {"needs": "admin"}, status=403)
         return view(request, *args, **kwargs)
 

@@ -18,7 +18,7 @@ from jobs.failures import Incident, IncidentList, incidents
 from jobs.models import Acknowledgement
 
 from ..auth import api_auth_required, api_operator_required
-from ..roles import is_operator
+from ..roles import OPERATOR, is_operator, lacks
 from .api import BadParam, iso, page_of
 
 INCIDENTS_PER_PAGE = 50
@@ -77,7 +77,7 @@ def failures_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def failures_ack(request: HttpRequest, incident_id: str) -> HttpResponse:
     incident = _find(incident_id)
-    if not is_operator(request.user):
+    if lacks(request, OPERATOR):
         return HttpResponse("Acknowledging needs the operator role.", status=403)
     try:
         minutes = int(request.POST.get("snooze", "0") or 0)
