@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from jobs.models import ApiToken
 
-from .roles import is_operator
+from .roles import OPERATOR, lacks
 
 TOKEN_PREFIX = "pw_"
 
@@ -73,7 +73,7 @@ def api_auth_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 def api_operator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not is_operator(request.user):
+        if lacks(request, OPERATOR):
             return JsonResponse({"error": "this needs the operator role"}, status=403)
         return view(request, *args, **kwargs)
 

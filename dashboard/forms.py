@@ -83,7 +83,6 @@ class AccountForm(forms.Form):
             self.add_error(None, f"Credentials: {VENDORS[self.vendor].label} {problem}.")
         data["credentials"] = merged
         data["settings"] = {k.removeprefix("setting_"): v for k, v in data.items() if k.startswith("setting_")}
-        data["credentials_changed"] = merged != stored
         return data
 
     def save(self) -> Account:

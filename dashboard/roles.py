@@ -1,7 +1,8 @@
 """Who may do what: viewer (reads), operator (acts on pipelines), admin (configures).
 
 Roles are Django groups named after them; superusers are admins. Kept in one place so
-views, the API and templates ask the same question."""
+views, the API and templates ask the same question; `lacks()` is the question a refusing
+check asks, and it leaves the answer on the request for the audit log (dashboard.auditing)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,15 @@ def is_admin(user: Any) -> bool:
 
 def is_operator(user: Any) -> bool:
     return is_admin(user) or OPERATOR in _groups(user)
+
+
+_CHECKS = {OPERATOR: is_operator, ADMIN: is_admin}
+
+
+def lacks(request: Any, role: str) -> bool:
+    """True when the request's user lacks `role`. The 403 that follows is audited once, by
+    dashboard.auditing, which reads the role needed from `request.refused_role`."""
+    if _CHECKS[role](request.user):
+        return False
+    request.refused_role = role
+    return True

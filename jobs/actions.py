@@ -15,9 +15,9 @@ from django.utils import timezone
 from vendors import base as vb
 from vendors.client import CANCEL, CREATE, PAUSE, RUN_NOW
 
-from . import health
+from . import audit, health
 from .config import register_job
-from .models import PAUSED, Account, AuditEvent, Pipeline
+from .models import PAUSED, Account, Pipeline
 from .polling import client_for_account, poll_now
 from .recording import record_observations
 
@@ -51,15 +51,7 @@ def redact(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _audit(actor: Any, action: str, label: str, outcome: str, **detail: Any) -> None:
-    AuditEvent.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_label="" if getattr(actor, "pk", None) else str(actor or "system"),
-        action=action,
-        target_type="pipeline",
-        target_label=label[:255],
-        outcome=outcome,
-        detail=detail,
-    )
+    audit.record(action, actor=actor, target_type="pipeline", target_label=label, outcome=outcome, detail=detail)
 
 
 def _refused(action: str, label: str, actor: Any, exc: vb.VendorError, **detail: Any) -> ActionResult:

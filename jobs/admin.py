@@ -1,18 +1,22 @@
-"""Django admin for accounts and pipelines. Credentials are write-only: never shown back."""
+"""Django admin for accounts and pipelines. Credentials are write-only: never shown back.
+What is saved or deleted here is audited by jobs.audit's model hooks, naming the admin."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from vendors.registry import VENDORS
 
-from . import alerts
+from . import alerts, audit
 from .egress import base_url_problem
 from .models import (
     Account,
@@ -34,7 +38,27 @@ def _admin_site_permission(request: HttpRequest) -> bool:
     return request.user.is_active and is_admin(request.user)
 
 
+_admin_view = admin.site.admin_view
+
+
+def _admin_view_refusing(view: Callable[..., HttpResponse], cacheable: bool = False) -> Callable[..., HttpResponse]:
+    """A signed-in user without the admin role gets a 403 (audited like every refusal),
+    not Django's login form for someone else."""
+    inner = _admin_view(view, cacheable)
+
+    @wraps(inner)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        from dashboard.roles import ADMIN, lacks
+
+        if request.user.is_authenticated and lacks(request, ADMIN):
+            raise PermissionDenied("The admin needs the admin role. Ask an admin.")
+        return inner(request, *args, **kwargs)
+
+    return wrapper
+
+
 admin.site.has_permission = _admin_site_permission
+admin.site.admin_view = _admin_view_refusing
 admin.site.site_header = "Pipewatch administration"
 
 
@@ -105,13 +129,6 @@ class AccountAdmin(admin.ModelAdmin):
         except Exception:
             return "unreadable with the current keys"
         return ", ".join(f"{k} (set)" for k in keys) or "none"
-
-    def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if form.cleaned_data.get("new_credentials") is not None:
-            AuditEvent.objects.create(
-                actor=request.user, action="account.credentials_changed", target_type="account", target_label=obj.name
-            )
 
 
 @admin.register(Pipeline)
@@ -232,23 +249,13 @@ class AlertChannelAdmin(admin.ModelAdmin):
             outcome = alerts.send_test(channel)
             level = messages.SUCCESS if outcome.startswith("sent") else messages.ERROR
             self.message_user(request, f"{channel.name}: {outcome}", level)
-            AuditEvent.objects.create(
-                actor=request.user,
-                action="channel.test",
+            audit.record(
+                "channel.test",
                 target_type="channel",
                 target_label=channel.name,
                 outcome="ok" if level == messages.SUCCESS else "error",
                 detail={"result": outcome},
             )
-
-    def save_model(self, request: HttpRequest, obj: AlertChannel, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        AuditEvent.objects.create(
-            actor=request.user,
-            action="channel.changed" if change else "channel.created",
-            target_type="channel",
-            target_label=obj.name,
-        )
 
 
 @admin.register(AlertDelivery)

@@ -17,8 +17,9 @@ from django.db import transaction
 
 from vendors.registry import VENDORS
 
+from . import audit
 from .egress import base_url_problem
-from .models import Account, AuditEvent, Pipeline, Run
+from .models import Account, Pipeline, Run
 
 ACCOUNT_KEYS = {"name", "vendor", "region", "base_url", "settings", "credentials"}
 PIPELINE_KEYS = {"account", "kind", "external_id", "name", "jobs", "config"}
@@ -237,7 +238,8 @@ def apply(
     actor_label: str = "apply_config",
 ) -> ApplyResult:
     result = ApplyResult()
-    with transaction.atomic():
+    # Each account and pipeline it changes is audited by the model hooks, naming the command.
+    with audit.acting_as(actor_label), transaction.atomic():
         by_name: dict[str, Account] = {}
         for spec in accounts:
             account = Account.objects.filter(name=spec.name).first()
@@ -287,9 +289,9 @@ def apply(
                 result.deleted.append(f"account {a.name}")
                 a.delete()
         if result.created or result.updated or result.deleted:
-            AuditEvent.objects.create(
-                actor_label=actor_label,
-                action="config.apply",
+            audit.record(
+                "config.apply",
+                actor=actor_label,
                 target_type="config",
                 detail={"created": result.created, "updated": result.updated, "deleted": result.deleted},
             )

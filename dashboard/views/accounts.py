@@ -12,21 +12,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jobs.models import Account, AuditEvent
+from jobs import audit
+from jobs.models import Account
 from jobs.polling import client_for_account
 from vendors import base as vb
 
 from ..forms import AccountForm
-from ..roles import is_admin
+from ..roles import ADMIN, lacks
 
 
 def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not is_admin(request.user):
-            AuditEvent.objects.create(
-                actor=request.user, action="refused", target_type="page", target_label=request.path, outcome="refused"
-            )
+        if lacks(request, ADMIN):
             return render(request, "dashboard/forbidden.html", {"needs": "admin"}, status=403)
         return view(request, *args, **kwargs)
 
@@ -45,15 +43,7 @@ def account_edit(request: HttpRequest, account_uuid: object = None) -> HttpRespo
     if request.method == "POST":
         form = AccountForm(request.POST, instance=account)
         if form.is_valid():
-            changed = form.cleaned_data["credentials_changed"]
-            saved = form.save()
-            AuditEvent.objects.create(
-                actor=request.user,
-                action="account.created" if account is None else "account.changed",
-                target_type="account",
-                target_label=saved.name,
-                detail={"credentials_changed": changed, "vendor": saved.vendor},
-            )
+            form.save()  # audited by jobs.audit's model hooks: what changed, never the secrets
             return redirect("accounts")
     else:
         form = AccountForm(instance=account, vendor=request.GET.get("vendor", ""))
@@ -78,9 +68,8 @@ def account_test(request: HttpRequest, account_uuid: object) -> HttpResponse:
     now = timezone.now()
     if ok:
         Account.objects.filter(pk=account.pk).update(last_poll_ok_at=now)
-    AuditEvent.objects.create(
-        actor=request.user,
-        action="account.test_connection",
+    audit.record(
+        "account.test_connection",
         target_type="account",
         target_label=account.name,
         outcome="ok" if ok else "error",

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from jobs.models import Pipeline
 
-from ..roles import is_operator
+from ..roles import OPERATOR, lacks
 from .api_actions import ACTIONS
 
 
@@ -18,7 +18,7 @@ from .api_actions import ACTIONS
 @require_POST
 def pipeline_action(request: HttpRequest, pipeline_uuid: object, action: str) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline.objects.select_related("account", "current_run"), uuid=pipeline_uuid)
-    if not is_operator(request.user):
+    if lacks(request, OPERATOR):
         return render(
             request,
             "dashboard/_actions.html",

@@ -12,7 +12,7 @@ from jobs import actions
 from jobs.polling import client_for_account
 
 from ..create import CreateForm, creatable, resolve
-from ..roles import is_operator
+from ..roles import OPERATOR, lacks
 
 
 def _fields(what: str, chosen: dict) -> tuple[object, str, list]:
@@ -24,7 +24,7 @@ def _fields(what: str, chosen: dict) -> tuple[object, str, list]:
 
 @login_required
 def create_pipeline(request: HttpRequest) -> HttpResponse:
-    if not is_operator(request.user):
+    if lacks(request, OPERATOR):
         return render(request, "dashboard/forbidden.html", {"needs": "operator"}, status=403)
     data = request.POST if request.method == "POST" else request.GET
     what = data.get("what", "")

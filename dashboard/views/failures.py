@@ -13,11 +13,12 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from jobs import audit
 from jobs.failures import Incident, IncidentList, incidents
-from jobs.models import Acknowledgement, AuditEvent
+from jobs.models import Acknowledgement
 
 from ..auth import api_auth_required, api_operator_required
-from ..roles import is_operator
+from ..roles import OPERATOR, is_operator, lacks
 from .api import BadParam, iso, page_of
 
 INCIDENTS_PER_PAGE = 50
@@ -42,9 +43,9 @@ def acknowledge(incident: Incident, user: Any, note: str, snooze_minutes: int) -
             "snoozed_until": timezone.now() + snooze if snooze else None,
         },
     )
-    AuditEvent.objects.create(
+    audit.record(
+        "incident.acknowledge",
         actor=user,
-        action="incident.acknowledge",
         target_type="incident",
         target_label=incident.id,
         detail={"note": note[:2000], "snooze_minutes": snooze_minutes},
@@ -76,7 +77,7 @@ def failures_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def failures_ack(request: HttpRequest, incident_id: str) -> HttpResponse:
     incident = _find(incident_id)
-    if not is_operator(request.user):
+    if lacks(request, OPERATOR):
         return HttpResponse("Acknowledging needs the operator role.", status=403)
     try:
         minutes = int(request.POST.get("snooze", "0") or 0)

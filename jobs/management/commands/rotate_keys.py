@@ -19,7 +19,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 
 from jobs import crypto
-from jobs.models import Account, AlertChannel, AuditEvent
+from jobs.audit import record
+from jobs.models import Account, AlertChannel
 
 # Every model field that holds a Fernet token: (model, field, label field for messages).
 ENCRYPTED_FIELDS: tuple[tuple[type[models.Model], str, str], ...] = (
@@ -95,9 +96,9 @@ class Command(BaseCommand):
         unreadable = sum(len(c.unreadable) for c in results)
         pending = sum(c.rotated for c in results)
         if not check and (pending or unreadable):
-            AuditEvent.objects.create(
-                actor_label="rotate_keys",
-                action="credentials.rotated",
+            record(
+                "credentials.rotated",
+                actor="rotate_keys",
                 target_type="credentials",
                 target_label=f"{pending} secret(s) re-encrypted",
                 outcome="error" if unreadable else "ok",
