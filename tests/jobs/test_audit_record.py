@@ -104,7 +104,7 @@ def test_the_migration_names_existing_entries(django_user_model) -> None:
     event = AuditEvent.objects.create(actor=user, action="old")
     command = AuditEvent.objects.create(actor_label="rotate_keys", action="credentials.rotated")
     AuditEvent.objects.filter(pk=event.pk).update(actor_label="")  # as rows were written before it
-    migration = importlib.import_module("jobs.migrations.0009_wt_audit_actor_label")
+    migration = importlib.import_module("jobs.migrations.0009_audit_actor_label")
     migration.name_actors(apps, None)
     event.refresh_from_db()
     command.refresh_from_db()
