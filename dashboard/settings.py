@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # outside everything: every response carries the policy
     "dashboard.views.health.HealthzFirstMiddleware",  # before sessions: /healthz must not need the database
+    "dashboard.inputs.InputMiddleware",  # before sessions: NUL in a cookie, path or query is a 400, not a failed query
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from hypothesis import strategies as st
 
 from jobs import polling
 from jobs.config import register_job
@@ -95,3 +96,80 @@ def build(sim, mp_account: Account, make_pipeline) -> HostileWorld:
     rows = Pipeline.objects.create(account=fs, kind="events_import", external_id="fs-stream", name=DIALOG)
     register_job(rows, "fs-hostile")
     return HostileWorld(now, mp_account, fs, markup, long, rows)
+
+
+# Hostile *inputs*: what a person, a script or an attacker sends us (tests/dashboard/test_fuzz_inputs.py).
+
+SURROGATE = "\ud800"  # a lone surrogate: UTF-8 cannot encode it, PostgreSQL cannot store it
+UNSTORABLE = ["\x00", "a\x00b", WITH_NUL, SURROGATE, "x\udfffy"]
+HUGE = "99999999999999999999"
+DEEP = 5_000
+FIXED_TEXTS = [
+    *UNSTORABLE,
+    "",
+    " ",
+    HUGE,
+    "-" + HUGE,
+    "9" * 5_000,  # above Python's 4,300-digit limit for int(str)
+    "1e999",
+    "-1",
+    "0",
+    "NaN",
+    "Infinity",
+    "null",
+    "[]",
+    "{}",
+    "true",
+    "[1]",
+    "١٢",  # digits int() accepts but nobody means
+    "1_000",
+    "../../etc/passwd",
+    "%00",
+    MARKUP,
+    CONTROLS,
+    LONG,
+]
+DEEP_JSON = [
+    "[" * DEEP + "]" * DEEP,
+    '{"a":' * DEEP + "1" + "}" * DEEP,
+    '{"note": ' + "[" * DEEP + "]" * DEEP + "}",
+    '{"snooze_minutes": 1e999}',
+    '{"snooze_minutes": -1e999, "note": "x"}',
+    '{"external_id": "\\u0000"}',
+    '{"account": "\\ud800"}',
+    '{"a": 1, "a": 2}',
+    '{"limit": ' + "9" * 5_000 + "}",
+    "NaN",
+    "",
+    "{",
+    '"just a string"',
+    "\x00",
+]
+
+
+def hostile_texts() -> st.SearchStrategy[str]:
+    """Strings that have broken web apps: NUL, lone surrogates, huge and odd numbers, JSON
+    spelled as text, markup, control characters, 100 kB, and whatever Hypothesis finds."""
+    return st.one_of(
+        st.sampled_from(FIXED_TEXTS),
+        st.text(st.characters(exclude_categories=()), max_size=20),  # surrogates and NUL included
+    )
+
+
+def hostile_numbers() -> st.SearchStrategy[int | float]:
+    return st.one_of(
+        st.sampled_from([10**20, -(10**20), 2**31, 2**63, 10**400, -1, 0]),
+        st.integers(),
+        st.floats(allow_nan=True, allow_infinity=True),
+    )
+
+
+def hostile_json(keys: list[str]) -> st.SearchStrategy[object]:
+    """JSON values of every type, nested a little, with keys we read and keys we do not."""
+    leaves = st.one_of(st.none(), st.booleans(), hostile_numbers(), hostile_texts())
+    key = st.one_of(st.sampled_from(keys), hostile_texts()) if keys else hostile_texts()
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(key, inner, max_size=3)),
+        max_leaves=6,
+    )

@@ -14,8 +14,10 @@ from django.utils import timezone
 from jobs.models import Pipeline, Run
 
 from ..auth import api_auth_required
+from ..inputs import Fields
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+MAX_OFFSET = 10**9  # far past any table we keep, and within PostgreSQL's bigint
 
 
 def iso(value: datetime | None) -> str | None:
@@ -61,11 +63,9 @@ def pipeline_json(pipeline: Pipeline, now: datetime) -> dict[str, Any]:
 
 def page_of(request: HttpRequest, qs: QuerySet | Sequence[Any]) -> tuple[list[Any], str | None]:
     """Offset pages that fetch one row more instead of counting the table."""
-    try:
-        limit = min(MAX_LIMIT, max(1, int(request.GET.get("limit", DEFAULT_LIMIT))))
-        offset = max(0, int(request.GET.get("offset", 0)))
-    except ValueError:
-        raise BadParam("limit and offset must be integers") from None
+    fields = Fields(request.GET)
+    limit = fields.integer("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT, clamp=True)
+    offset = fields.integer("offset", 0, minimum=0, maximum=MAX_OFFSET)
     items = list(qs[offset : offset + limit + 1])
     next_url = None
     if len(items) > limit:
@@ -76,19 +76,12 @@ def page_of(request: HttpRequest, qs: QuerySet | Sequence[Any]) -> tuple[list[An
     return items, next_url
 
 
-class BadParam(ValueError):
-    pass
-
-
 @api_auth_required
 def pipelines(request: HttpRequest) -> JsonResponse:
     # In the order they were added (the primary key): a stable order that pages without
     # sorting every pipeline on each request.
     qs = Pipeline.objects.select_related("account", "current_run").defer("current_run__raw").order_by("id")
-    try:
-        items, next_url = page_of(request, qs)
-    except BadParam as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+    items, next_url = page_of(request, qs)
     now = timezone.now()
     return JsonResponse({"results": [pipeline_json(p, now) for p in items], "next": next_url})
 
@@ -101,8 +94,5 @@ def pipeline_runs(request: HttpRequest, pipeline_uuid: object) -> JsonResponse:
 
         return register_run(request, pipeline)
     qs = pipeline.runs.order_by("-sort_at", "-id")
-    try:
-        items, next_url = page_of(request, qs)
-    except BadParam as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+    items, next_url = page_of(request, qs)
     return JsonResponse({"results": [run_json(r) for r in items], "next": next_url})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -14,6 +13,7 @@ from jobs import actions
 from jobs.models import Account, Pipeline
 
 from ..auth import api_operator_required
+from ..inputs import read_json
 from .api import pipeline_json
 
 ACTIONS = {
@@ -25,20 +25,6 @@ ACTIONS = {
     "run-now": lambda p, u: actions.run_now(p, u),
     "poll": lambda p, u: actions.poll_pipeline_now(p, u),
 }
-
-
-def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise _BadBody("the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise _BadBody("the body must be a JSON object")
-    return body
-
-
-class _BadBody(ValueError):
-    pass
 
 
 def _answer(result: actions.ActionResult, ok_status: int = 200) -> JsonResponse:
@@ -64,17 +50,13 @@ def _answer(result: actions.ActionResult, ok_status: int = 200) -> JsonResponse:
 @require_POST
 @api_operator_required
 def create_pipeline(request: HttpRequest) -> JsonResponse:
-    try:
-        body = _body(request)
-    except _BadBody as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
-    account = Account.objects.filter(name=body.get("account", "")).first()
+    body = read_json(request)
+    name, kind = body.text("account", required=True, max_length=100), body.text("kind", required=True, max_length=50)
+    spec, stream = body.mapping("spec"), body.text("stream", max_length=255)
+    account = Account.objects.filter(name=name).first()
     if account is None:
         return JsonResponse({"ok": False, "errors": {"account": "no such account"}}, status=400)
-    spec = body.get("spec", {})
-    if not isinstance(spec, dict):
-        return JsonResponse({"ok": False, "errors": {"spec": "must be an object"}}, status=400)
-    result = actions.create(account, str(body.get("kind", "")), spec, request.user, stream=str(body.get("stream", "")))
+    result = actions.create(account, kind, spec, request.user, stream=stream)
     return _answer(result, ok_status=201)
 
 
@@ -90,9 +72,6 @@ def pipeline_action(request: HttpRequest, pipeline_uuid: object, action: str) ->
 
 @api_operator_required
 def register_run(request: HttpRequest, pipeline: Pipeline) -> JsonResponse:
-    try:
-        body = _body(request)
-    except _BadBody as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
-    result = actions.register(pipeline, str(body.get("external_id", "")), request.user)
+    external_id = read_json(request).text("external_id", required=True, max_length=255)
+    result = actions.register(pipeline, external_id, request.user)
     return _answer(result, ok_status=201)

@@ -18,11 +18,14 @@ from jobs.failures import Incident, IncidentList, incidents
 from jobs.models import Acknowledgement
 
 from ..auth import api_auth_required, api_operator_required
+from ..inputs import Fields, read_json
 from ..roles import OPERATOR, is_operator, lacks
-from .api import BadParam, iso, page_of
+from .api import iso, page_of
 
 INCIDENTS_PER_PAGE = 50
 SNOOZE_CHOICES = [(0, "No snooze"), (60, "1 hour"), (240, "4 hours"), (1440, "1 day"), (10080, "1 week")]
+MAX_SNOOZE_MINUTES = 60 * 24 * 30
+MAX_NOTE = 2000
 
 
 def _find(incident_id: str) -> Incident:
@@ -33,13 +36,13 @@ def _find(incident_id: str) -> Incident:
 
 
 def acknowledge(incident: Incident, user: Any, note: str, snooze_minutes: int) -> Acknowledgement:
-    snooze = timedelta(minutes=max(0, min(snooze_minutes, 60 * 24 * 30)))
+    snooze = timedelta(minutes=max(0, min(snooze_minutes, MAX_SNOOZE_MINUTES)))
     ack, _ = Acknowledgement.objects.update_or_create(
         incident=incident.id,
         defaults={
             "by": user,
             "at": timezone.now(),
-            "note": note[:2000],
+            "note": note[:MAX_NOTE],
             "snoozed_until": timezone.now() + snooze if snooze else None,
         },
     )
@@ -48,7 +51,7 @@ def acknowledge(incident: Incident, user: Any, note: str, snooze_minutes: int) -
         actor=user,
         target_type="incident",
         target_label=incident.id,
-        detail={"note": note[:2000], "snooze_minutes": snooze_minutes},
+        detail={"note": note[:MAX_NOTE], "snooze_minutes": snooze_minutes},
     )
     incident.ack = ack
     return ack
@@ -79,11 +82,10 @@ def failures_ack(request: HttpRequest, incident_id: str) -> HttpResponse:
     incident = _find(incident_id)
     if lacks(request, OPERATOR):
         return HttpResponse("Acknowledging needs the operator role.", status=403)
-    try:
-        minutes = int(request.POST.get("snooze", "0") or 0)
-    except ValueError:
-        minutes = 0
-    acknowledge(incident, request.user, request.POST.get("note", ""), minutes)
+    form = Fields(request.POST)
+    note = form.text("note", max_length=MAX_NOTE)
+    minutes = form.integer("snooze", 0, minimum=0, maximum=MAX_SNOOZE_MINUTES)
+    acknowledge(incident, request.user, note, minutes)
     context = {"incident": incident, "can_operate": True, "snooze_choices": SNOOZE_CHOICES}
     return render(request, "dashboard/failures.html#incident", context)
 
@@ -115,23 +117,16 @@ def incident_json(i: Incident) -> dict[str, Any]:
 
 @api_auth_required
 def api_failures(request: HttpRequest) -> JsonResponse:
-    try:
-        items, next_url = page_of(request, IncidentList(show_snoozed=True))
-    except BadParam as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+    items, next_url = page_of(request, IncidentList(show_snoozed=True))
     return JsonResponse({"results": [incident_json(i) for i in items], "next": next_url})
 
 
 @require_POST
 @api_operator_required
 def api_failure_ack(request: HttpRequest, incident_id: str) -> JsonResponse:
-    import json
-
-    try:
-        body = json.loads(request.body or b"{}")
-        minutes = int(body.get("snooze_minutes", 0) or 0)
-    except (ValueError, AttributeError):
-        return JsonResponse({"error": "body must be JSON with optional note and snooze_minutes"}, status=400)
+    body = read_json(request)
+    note = body.text("note", max_length=MAX_NOTE)
+    minutes = body.integer("snooze_minutes", 0, minimum=0, maximum=MAX_SNOOZE_MINUTES)
     incident = _find(incident_id)
-    acknowledge(incident, request.user, str(body.get("note", "")), minutes)
+    acknowledge(incident, request.user, note, minutes)
     return JsonResponse(incident_json(incident))
