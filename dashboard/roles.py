@@ -1,13 +1,15 @@
 """Who may do what: viewer (reads), operator (acts on pipelines), admin (configures).
 
-Roles are Django groups named after them; superusers are admins. Kept in one place so
-views, the API and templates ask the same question."""
+Roles are Django groups named after them; superusers are admins. A signed-in user with no
+role sees nothing (dashboard/access.py). Kept in one place so views, the API and templates
+ask the same question."""
 
 from __future__ import annotations
 
 from typing import Any
 
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
+NO_ROLE = "Your account has no role yet: ask an admin for a role (viewer, operator or admin)."
 
 
 def _groups(user: Any) -> set[str]:
@@ -26,3 +28,7 @@ def is_admin(user: Any) -> bool:
 
 def is_operator(user: Any) -> bool:
     return is_admin(user) or OPERATOR in _groups(user)
+
+
+def has_role(user: Any) -> bool:
+    return bool(getattr(user, "is_superuser", False)) or bool({VIEWER, OPERATOR, ADMIN} & _groups(user))

@@ -164,6 +164,10 @@ AXES_VERBOSE = False
 # client (dashboard/clientip.py); from anyone else the header is ignored.
 TRUSTED_PROXIES = _networks("TRUSTED_PROXIES", [])
 AXES_CLIENT_IP_CALLABLE = "dashboard.clientip.client_ip"
+# API tokens live this many days unless issued with another lifetime (create_api_token --days).
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+if not 1 <= API_TOKEN_DAYS <= 3650:
+    raise ImproperlyConfigured(f"API_TOKEN_DAYS must be 1 to 3650 days, got {API_TOKEN_DAYS}")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"

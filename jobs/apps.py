@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import m2m_changed, post_migrate
+from django.db.models.signals import m2m_changed, post_migrate, post_save, pre_save
 
 
 class JobsConfig(AppConfig):
@@ -10,6 +10,10 @@ class JobsConfig(AppConfig):
         from django.contrib.auth import get_user_model
 
         from .roles import audit_role_change, ensure_roles
+        from .tokens import apply_credential_change, note_credential_change
 
+        user_model = get_user_model()
         post_migrate.connect(ensure_roles, sender=self)
-        m2m_changed.connect(audit_role_change, sender=get_user_model().groups.through)
+        m2m_changed.connect(audit_role_change, sender=user_model.groups.through)
+        pre_save.connect(note_credential_change, sender=user_model)
+        post_save.connect(apply_credential_change, sender=user_model)

@@ -88,8 +88,9 @@ def pipeline_action(request: HttpRequest, pipeline_uuid: object, action: str) ->
     return _answer(handler(pipeline, request.user))
 
 
-@api_operator_required
 def register_run(request: HttpRequest, pipeline: Pipeline) -> JsonResponse:
+    """POST /api/v1/pipelines/<id>/runs/, called by `api.pipeline_runs` once it checked the
+    operator role and scope: not a view of its own, so not wrapped by the API auth again."""
     try:
         body = _body(request)
     except _BadBody as exc:
