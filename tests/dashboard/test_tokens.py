@@ -174,3 +174,15 @@ def test_the_list_shows_why_a_token_no_longer_works(owner_client, viewer) -> Non
     issue_token(viewer, name="old", days=1)
     ApiToken.objects.update(expires_at=timezone.now() - timedelta(hours=1))
     assert "expired" in owner_client.get("/preferences/").content.decode()
+
+
+def test_admins_see_every_token_and_its_status_never_the_token(api_client, viewer, django_user_model) -> None:
+    token = issue_token(viewer, name="ci")
+    api_client.force_login(django_user_model.objects.create_superuser("root", "r@example.com", "x" * 12))
+    listing = api_client.get("/admin/jobs/apitoken/")
+    assert listing.status_code == 200 and "works" in listing.content.decode() and token not in listing.content.decode()
+    viewer.set_password("another-passphrase-entirely")
+    viewer.save()
+    stored = ApiToken.objects.get()
+    detail = api_client.get(f"/admin/jobs/apitoken/{stored.pk}/change/").content.decode()
+    assert "password changed" in detail and token not in detail
