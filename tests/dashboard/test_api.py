@@ -1,9 +1,12 @@
 import json
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.http import JsonResponse
+from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from dashboard.auth import api_auth_layers, api_auth_required, issue_token
+from dashboard.auth import api_auth_layers, api_auth_required, api_operator_required, issue_token
 from jobs.models import Account, Pipeline, Run
 
 from ..conftest import csrf_headers, user_with_role
@@ -155,3 +158,17 @@ def test_wrapping_a_view_twice_is_refused() -> None:
 
     with pytest.raises(TypeError, match="already"):
         api_auth_required(api_auth_required(view))
+
+
+def test_a_wrapped_view_called_from_another_is_not_authenticated_twice(db) -> None:
+    """The shape that broke register: a read view handing a POST to a write view."""
+    inner = api_operator_required(lambda request: JsonResponse({"ok": True}, status=201))
+    outer = api_auth_required(lambda request: inner(request))
+    token = issue_token(user_with_role("op", "operator"), scope="operate")
+    request = RequestFactory(enforce_csrf_checks=True).post("/x", HTTP_AUTHORIZATION=f"Bearer {token}")
+    request.user = AnonymousUser()
+    assert outer(request).status_code == 201
+    read = issue_token(user_with_role("rita", "operator"), scope="read")
+    request = RequestFactory(enforce_csrf_checks=True).post("/x", HTTP_AUTHORIZATION=f"Bearer {read}")
+    request.user = AnonymousUser()
+    assert outer(request).status_code == 403  # the inner write still checks the scope
