@@ -1,80 +1,105 @@
-"""API authentication: the browser session, or a bearer token from `create_api_token`."""
+"""API authentication: the browser session, or a bearer token (jobs/tokens.py).
+
+Every API view is wrapped exactly once, by `api_auth_required` (reads) or
+`api_operator_required` (writes): wrapping twice is refused when the module loads, and a
+wrapped view called from another one is not authenticated again. Session writes need the
+CSRF token; bearer requests carry no cookie, so CSRF cannot apply to them."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+import weakref
 from collections.abc import Callable
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from jobs import tokens
 from jobs.models import ApiToken
+from jobs.tokens import issue_token
 
-from .roles import OPERATOR, lacks
+from .roles import NO_ROLE, OPERATOR, has_role, lacks
 
-TOKEN_PREFIX = "pw_"
+__all__ = ["api_auth_layers", "api_auth_required", "api_operator_required", "issue_token", "operate_refusal"]
 
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(user: object, name: str = "") -> str:
-    """Create a token and return it; only its digest is kept, so this is the only sight of it."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    ApiToken.objects.create(user=user, name=name, prefix=token[:10], digest=hash_token(token))
-    return token
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+View = Callable[..., HttpResponse]
 
 
-def _bearer_user(request: HttpRequest) -> object | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+def _unauthorized(message: str, token_sent: bool) -> JsonResponse:
+    response = JsonResponse({"error": message}, status=401)
+    # RFC 6750: say why a token that was sent did not work, so clients stop retrying it.
+    response["WWW-Authenticate"] = 'Bearer realm="api", error="invalid_token"' if token_sent else 'Bearer realm="api"'
+    return response
+
+
+def _authenticate(request: HttpRequest) -> HttpResponse | None:
+    """Sets request.user and request.api_token (None for a session), or answers the refusal."""
+    if request.user.is_authenticated:
+        if request.method not in SAFE_METHODS:
+            reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+            if reason is not None:
+                return JsonResponse({"error": "CSRF token missing or incorrect"}, status=403)
+        request.api_token = None
         return None
-    api_token = ApiToken.objects.select_related("user").filter(digest=hash_token(token.strip())).first()
-    if api_token is None or not api_token.user.is_active:
-        return None
-    now = timezone.now()
-    if api_token.last_used_at is None or (now - api_token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
-    return api_token.user
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return _unauthorized("authentication required: log in or send Authorization: Bearer <token>", False)
+    checked = tokens.check(raw.strip())
+    if checked.token is None:
+        return _unauthorized(checked.error, True)
+    if not has_role(checked.token.user):
+        return JsonResponse({"error": NO_ROLE}, status=403)
+    request.user, request.api_token = checked.token.user, checked.token
+    return None
 
 
-def api_auth_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Session or bearer token. Session-authenticated writes still need the CSRF token;
-    bearer requests carry no cookie, so CSRF cannot apply to them."""
+def operate_refusal(request: HttpRequest) -> JsonResponse | None:
+    """None if this authenticated request may act on pipelines: the operator role, and for
+    a token the operate scope (a read token never writes, whoever owns it)."""
+    if lacks(request, OPERATOR):
+        return JsonResponse({"error": "this needs the operator role"}, status=403)
+    token: ApiToken | None = getattr(request, "api_token", None)
+    if token is not None and token.scope != ApiToken.OPERATE:
+        return JsonResponse({"error": f"this token has the {token.scope} scope; writing needs operate"}, status=403)
+    return None
+
+
+_LAYERS: weakref.WeakSet[Callable[..., HttpResponse]] = weakref.WeakSet()
+
+
+def api_auth_layers(view: Callable[..., object]) -> int:
+    """How many times the API auth wraps this view (following functools.wraps)."""
+    count, layer = 0, view
+    while layer is not None:
+        count += layer in _LAYERS
+        layer = getattr(layer, "__wrapped__", None)
+    return count
+
+
+def _wrap(view: View, operate: bool) -> View:
+    if api_auth_layers(view):
+        raise TypeError(f"{view.__qualname__} is already wrapped by the API auth")
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.user.is_authenticated:
-            if request.method not in ("GET", "HEAD", "OPTIONS"):
-                reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
-                if reason is not None:
-                    return JsonResponse({"error": "CSRF token missing or incorrect"}, status=403)
-        else:
-            user = _bearer_user(request)
-            if user is None:
-                response = JsonResponse(
-                    {"error": "authentication required: log in or send Authorization: Bearer <token>"},
-                    status=401,
-                )
-                response["WWW-Authenticate"] = 'Bearer realm="api"'
-                return response
-            request.user = user
+        # An outer API view may have authenticated this request already: not twice.
+        if not hasattr(request, "api_token") and (refusal := _authenticate(request)):
+            return refusal
+        if operate and (refusal := operate_refusal(request)):
+            return refusal
         return view(request, *args, **kwargs)
 
+    _LAYERS.add(wrapper)
     return csrf_exempt(wrapper)
 
 
-def api_operator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if lacks(request, OPERATOR):
-            return JsonResponse({"error": "this needs the operator role"}, status=403)
-        return view(request, *args, **kwargs)
+def api_auth_required(view: View) -> View:
+    """Any role may call it; signed-in users without a role may not (dashboard/access.py)."""
+    return _wrap(view, operate=False)
 
-    return api_auth_required(wrapper)
+
+def api_operator_required(view: View) -> View:
+    """Writes: the operator role, and the operate scope for a token."""
+    return _wrap(view, operate=True)

@@ -1,14 +1,16 @@
 """Who may do what: viewer (reads), operator (acts on pipelines), admin (configures).
 
-Roles are Django groups named after them; superusers are admins. Kept in one place so
-views, the API and templates ask the same question; `lacks()` is the question a refusing
-check asks, and it leaves the answer on the request for the audit log (dashboard.auditing)."""
+Roles are Django groups named after them; superusers are admins. A signed-in user with no
+role sees nothing (dashboard/access.py). Kept in one place so views, the API and templates
+ask the same question; `lacks()` is the question a refusing check asks, and it leaves the
+answer on the request for the audit log (dashboard.auditing)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
+NO_ROLE = "Your account has no role yet: ask an admin for a role (viewer, operator or admin)."
 
 
 def _groups(user: Any) -> set[str]:
@@ -39,3 +41,7 @@ def lacks(request: Any, role: str) -> bool:
         return False
     request.refused_role = role
     return True
+
+
+def has_role(user: Any) -> bool:
+    return bool(getattr(user, "is_superuser", False)) or bool({VIEWER, OPERATOR, ADMIN} & _groups(user))

@@ -6,6 +6,7 @@ time only appears when a page renders.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -35,6 +36,14 @@ def _positive(name: str, default: float) -> float:
     if value <= 0:
         raise ImproperlyConfigured(f"{name} must be positive, got {value}")
     return value
+
+
+def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of addresses or CIDR ranges; a bad entry stops startup, named."""
+    try:
+        return [ipaddress.ip_network(n.strip(), strict=False) for n in env.list(name, default=default) if n.strip()]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc} (use IP addresses or CIDR ranges)") from None
 
 
 DEBUG = _bool("DEBUG", False)
@@ -78,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "dashboard.auditing.AuditMiddleware",  # after auth: names who acts, audits every 403 to a signed-in user
+    "dashboard.access.RoleRequiredMiddleware",  # signed in without a role: 403 everywhere
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -154,6 +164,14 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Behind a reverse proxy: the proxies' addresses or ranges. Their X-Forwarded-For names the
+# client (dashboard/clientip.py); from anyone else the header is ignored.
+TRUSTED_PROXIES = _networks("TRUSTED_PROXIES", [])
+AXES_CLIENT_IP_CALLABLE = "dashboard.clientip.client_ip"
+# API tokens live this many days unless issued with another lifetime (create_api_token --days).
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+if not 1 <= API_TOKEN_DAYS <= 3650:
+    raise ImproperlyConfigured(f"API_TOKEN_DAYS must be 1 to 3650 days, got {API_TOKEN_DAYS}")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -277,15 +295,7 @@ RATE_LIMIT_MAX_WAIT_SECONDS = _positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
 
 # --- Metrics ---------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-try:
-    import ipaddress as _ip
-
-    METRICS_ALLOWED_NETWORKS = [
-        _ip.ip_network(n.strip(), strict=False)
-        for n in env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
-    ]
-except ValueError as _exc:
-    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_exc}") from None
+METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
 
 # --- Security --------------------------------------------------------------------------
 # No inline scripts or styles anywhere, so no 'unsafe-inline': htmx comes from our static

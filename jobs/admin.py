@@ -179,12 +179,20 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "user", "name", "created_at", "last_used_at"]
-    fields = ["user", "name", "prefix", "created_at", "last_used_at"]
-    readonly_fields = ["prefix", "created_at", "last_used_at"]
+    list_display = ["prefix", "user", "name", "scope", "created_at", "expires_at", "last_used_at", "status"]
+    fields = ["user", "name", "prefix", "scope", "created_at", "expires_at", "last_used_at", "status"]
+    # Bound to its owner's password when issued: moving a token to another user would end it.
+    readonly_fields = ["user", "prefix", "scope", "created_at", "expires_at", "last_used_at", "status"]
+    list_select_related = ["user"]
+
+    @admin.display(description="Status")
+    def status(self, obj: ApiToken) -> str:
+        from .tokens import problem
+
+        return problem(obj) or "works"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # tokens are issued by `manage.py create_api_token`, shown once
+        return False  # issued by `manage.py create_api_token` or on /preferences/, shown once
 
 
 class AlertChannelForm(forms.ModelForm):

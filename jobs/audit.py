@@ -151,7 +151,7 @@ def _tracked() -> dict[type[models.Model], Tracked]:
             ("name", "enabled", "vendor", "account", "pipeline", "events", "min_consecutive_failures"),
             secrets={"url_token": "url"},
         ),
-        ApiToken: Tracked("token", ("user", "name"), label=_token_label),
+        ApiToken: Tracked("token", ("user", "name", "scope", "expires_at"), label=_token_label),
         MaintenanceWindow: Tracked(
             "maintenance", ("starts_at", "ends_at", "account", "pipeline", "reason"), label=_window_label
         ),

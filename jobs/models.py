@@ -443,14 +443,28 @@ class AuditEvent(models.Model):
 
 
 class ApiToken(models.Model):
-    """A bearer token for scripts; only its SHA-256 digest is stored."""
+    """A bearer token for scripts; only its SHA-256 digest is stored (jobs/tokens.py).
+
+    It works until it expires, its owner's password changes or its owner is deactivated,
+    and never beyond its scope: a read token cannot write, whatever its owner's role."""
+
+    READ, OPERATE = "read", "operate"
+    SCOPES = ((READ, "read"), (OPERATE, "operate"))
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=12)
     digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=10, choices=SCOPES, default=READ)
     created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Digest of the owner's password hash when issued: any other hash (a new password) ends
+    # the token; blank once the owner was deactivated.
+    password_fingerprint = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"

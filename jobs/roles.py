@@ -1,7 +1,8 @@
 """The three roles as Django groups, created after every migrate (changes are audited by jobs.audit).
 
 viewer: reads everything but secrets. operator: also acts on pipelines. admin: also
-accounts, credentials, alert channels, users and roles (the Django admin)."""
+accounts, credentials, alert channels, users and roles (the Django admin). A user in no
+role group (and not a superuser) sees nothing but a page asking for a role."""
 
 from __future__ import annotations
 

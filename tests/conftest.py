@@ -118,11 +118,35 @@ def make_pipeline(mp_account):
     return make
 
 
+def user_with_role(username: str, role: str | None, password: str = "correct-horse-battery"):
+    """A user in one of the role groups (None: no role, which may see nothing)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user(username, password=password)
+    if role is not None:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+def csrf_headers(client) -> dict[str, str]:
+    """The CSRF header a browser page sends, for a test client that enforces CSRF: read the
+    token from the cookie the login form sets (for anyone, signed in or not)."""
+    client.get("/login/")
+    return {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}
+
+
 @pytest.fixture
 def viewer(db):
-    from django.contrib.auth import get_user_model
+    return user_with_role("viewer", "viewer")
 
-    return get_user_model().objects.create_user("viewer", password="correct-horse-battery")
+
+@pytest.fixture
+def api_client():
+    """The test client as API clients call us: CSRF enforced like a real server does."""
+    from django.test import Client
+
+    return Client(enforce_csrf_checks=True)
 
 
 @pytest.fixture

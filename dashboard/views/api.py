@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from jobs.models import Pipeline, Run
 
-from ..auth import api_auth_required
+from ..auth import api_auth_required, operate_refusal
 from ..inputs import Fields
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -89,10 +89,10 @@ def pipelines(request: HttpRequest) -> JsonResponse:
 @api_auth_required
 def pipeline_runs(request: HttpRequest, pipeline_uuid: object) -> JsonResponse:
     pipeline = get_object_or_404(Pipeline.objects.select_related("account"), uuid=pipeline_uuid)
-    if request.method == "POST":
+    if request.method == "POST":  # a write inside a read view: the operator check, not a second auth
         from .api_actions import register_run
 
-        return register_run(request, pipeline)
+        return operate_refusal(request) or register_run(request, pipeline)
     qs = pipeline.runs.order_by("-sort_at", "-id")
     items, next_url = page_of(request, qs)
     return JsonResponse({"results": [run_json(r) for r in items], "next": next_url})

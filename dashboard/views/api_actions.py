@@ -70,8 +70,9 @@ def pipeline_action(request: HttpRequest, pipeline_uuid: object, action: str) ->
     return _answer(handler(pipeline, request.user))
 
 
-@api_operator_required
 def register_run(request: HttpRequest, pipeline: Pipeline) -> JsonResponse:
+    """POST /api/v1/pipelines/<id>/runs/, called by `api.pipeline_runs` once it checked the
+    operator role and scope: not a view of its own, so not wrapped by the API auth again."""
     external_id = read_json(request).text("external_id", required=True, max_length=255)
     result = actions.register(pipeline, external_id, request.user)
     return _answer(result, ok_status=201)

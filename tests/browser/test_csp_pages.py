@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
+from ..conftest import user_with_role
 from .conftest import ARTIFACTS, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,7 +61,7 @@ WIDEST = """(limit) => [...document.querySelectorAll('body *')]
 def test_pages_fit_a_phone_screen(live_server, browser, polled, django_user_model) -> None:
     """On-call opens alert links on phones: no page is wider than the screen (wide tables
     scroll inside their own box)."""
-    django_user_model.objects.create_user("pat", password="correct-horse-battery")
+    user_with_role("pat", "viewer")
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:

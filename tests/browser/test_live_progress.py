@@ -3,14 +3,13 @@
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from jobs import polling
 from jobs.models import Pipeline
 from vendors.mixpanel.simulator import ScriptedRun, SimConnector
 
-from ..conftest import T0
+from ..conftest import T0, user_with_role
 from .conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_login_and_watch_progress_move(live_server, page, screenshot, sim, mp_account, settings) -> None:
     settings.LIVE_REFRESH_SECONDS = 1
-    get_user_model().objects.create_user("dana", password="correct-horse-battery")
+    user_with_role("dana", "viewer")
     run = ScriptedRun(queued_at=T0, queue_seconds=0, run_seconds=100, events=20_000)
     sim.mixpanel.projects["12345"].add(SimConnector("live", runs=[run]))
     sim.advance(25)
@@ -58,6 +57,6 @@ def test_login_and_watch_progress_move(live_server, page, screenshot, sim, mp_ac
 
 
 def test_wrong_password_is_refused(live_server, page) -> None:
-    get_user_model().objects.create_user("dana", password="correct-horse-battery")
+    user_with_role("dana", "viewer")
     login(page, live_server.url, "dana", "nope")
     expect(page.get_by_role("alert")).to_contain_text("correct username and password")

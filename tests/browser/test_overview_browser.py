@@ -4,11 +4,11 @@ on hover, and live refresh that rests while the tab is hidden."""
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import Browser, Page, expect
 
 from jobs import polling
 
+from ..conftest import user_with_role
 from .conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,7 +17,7 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture
 def seeded(mp_account, make_pipeline):
-    get_user_model().objects.create_user("dana", password=PASSWORD)
+    user_with_role("dana", "viewer")
     pipelines = {
         cid: make_pipeline(cid, name=f"Pipeline {cid}")
         for cid in ("seed-queued", "seed-running", "seed-success", "seed-failed")

@@ -136,9 +136,9 @@ def test_the_admins_own_permission_denials_are_audited(django_user_model) -> Non
 
 
 @pytest.mark.django_db
-def test_a_refused_path_with_a_nul_is_audited_without_a_500(viewer) -> None:
+def test_a_path_with_a_nul_is_refused_as_bad_input_before_any_check(viewer) -> None:
     client = Client()
     client.force_login(viewer)
-    assert client.get("/admin/x%00y/").status_code == 403
-    event = AuditEvent.objects.get(action="refused", actor=viewer)
-    assert "\x00" not in event.target_label and event.target_label.startswith("/admin/x")
+    # dashboard.inputs answers 400 before sessions and roles: no 500, nothing stored with a NUL.
+    assert client.get("/admin/x%00y/").status_code == 400
+    assert all("\x00" not in e.target_label for e in AuditEvent.objects.all())

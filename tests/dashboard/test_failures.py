@@ -60,9 +60,9 @@ def test_api_ack_needs_operator_and_a_known_incident(logged_in, polled, operator
 
     from dashboard.auth import issue_token
 
-    client = Client()  # no session cookie: the bearer token alone decides
+    client = Client(enforce_csrf_checks=True)  # no session cookie: the bearer token alone decides
     incident = logged_in.get("/api/v1/failures/").json()["results"][0]
-    viewer_token = issue_token(viewer)
+    viewer_token = issue_token(viewer, scope="operate")  # the role still says no
     assert (
         client.post(
             f"/api/v1/failures/{incident['id']}/ack/",
@@ -72,7 +72,7 @@ def test_api_ack_needs_operator_and_a_known_incident(logged_in, polled, operator
         ).status_code
         == 403
     )
-    token = issue_token(operator)
+    token = issue_token(operator, scope="operate")
     ok = client.post(
         f"/api/v1/failures/{incident['id']}/ack/",
         '{"note": "seen"}',

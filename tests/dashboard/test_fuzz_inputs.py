@@ -351,7 +351,7 @@ def test_no_input_gets_a_500_and_nothing_is_lost(sim, mp_account, make_pipeline,
     for _ in range(2):  # discovered pipelines, then their runs and the FullStory job's row errors
         world_data.poll_all()
     admin = get_user_model().objects.create_superuser("root", password="x" * 16)
-    token = issue_token(admin, "fuzz")
+    token = issue_token(admin, "fuzz", scope="operate")
     world = World(admin)
     clients = Clients(admin, token)
     tally = Tally()

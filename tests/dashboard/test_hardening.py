@@ -239,7 +239,7 @@ def test_hostile_requests_over_real_http_are_4xx(live_server, polled, django_use
     from jobs.models import Acknowledgement, Run
 
     operator = django_user_model.objects.create_superuser("ops", password="x" * 16)
-    auth = {"Authorization": f"Bearer {issue_token(operator)}"}
+    auth = {"Authorization": f"Bearer {issue_token(operator, scope='operate')}"}
     run = Run.objects.filter(pipeline=polled["seed-failed"]).first()
     url = live_server.url
     incident = requests.get(f"{url}/api/v1/failures/", headers=auth, timeout=10).json()["results"][0]

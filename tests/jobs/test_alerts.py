@@ -13,7 +13,7 @@ from jobs import alerts, polling
 from jobs.models import AlertChannel, AlertDelivery, AlertEvent, MaintenanceWindow, Pipeline
 from vendors.mixpanel.simulator import ScriptedRun, SimConnector
 
-from ..conftest import T0
+from ..conftest import T0, user_with_role
 
 GZIP = "No compression specified but Gzip detected. Please submit a new request with correct compression as param"
 
@@ -143,7 +143,7 @@ def test_muted_and_maintenance_send_nothing_but_the_page_shows_the_failure(
     assert receiver.received == []
     event = AlertEvent.objects.get()
     assert event.kind == "failed" and event.suppressed
-    client.force_login(django_user_model.objects.create_user("viewer", password="x" * 12))
+    client.force_login(user_with_role("viewer", "viewer"))
     html = client.get(f"/pipelines/{failing_then_fixed.uuid}/").content.decode()
     assert GZIP in html and "Failing" in html
 

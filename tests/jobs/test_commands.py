@@ -1,10 +1,11 @@
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from jobs.models import Account
 from vendors.simulator.core import Fault
+
+from ..conftest import user_with_role
 
 
 @pytest.mark.django_db
@@ -46,11 +47,11 @@ def test_poll_exits_nonzero_when_our_code_fails(mp_account, make_pipeline, setti
 
 
 @pytest.mark.django_db
-def test_create_api_token_prints_a_working_token(client, capsys) -> None:
-    get_user_model().objects.create_user("robot", password="x" * 12)
+def test_create_api_token_prints_a_working_token(api_client, capsys) -> None:
+    user_with_role("robot", "viewer")
     call_command("create_api_token", "robot")
     token = capsys.readouterr().out.strip()
     assert token.startswith("pw_")
-    assert client.get("/api/v1/pipelines/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    assert api_client.get("/api/v1/pipelines/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
     with pytest.raises(CommandError):
         call_command("create_api_token", "nobody")

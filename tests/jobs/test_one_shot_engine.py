@@ -80,7 +80,7 @@ def test_fullstory_jobs_from_the_config_file_are_polled_and_their_errors_kept(wo
 
 
 @pytest.mark.django_db
-def test_register_a_job_through_the_api_needs_an_operator(world, client, django_user_model) -> None:
+def test_register_a_job_through_the_api_needs_an_operator(world, api_client, django_user_model) -> None:
     _, _, _, url = world
     account = Account(name="fs", vendor="fullstory", base_url=url)
     account.credentials = {"api_key": FS_KEY}
@@ -89,19 +89,20 @@ def test_register_a_job_through_the_api_needs_an_operator(world, client, django_
     op = django_user_model.objects.create_user("op", password="x" * 12)
     op.groups.add(Group.objects.get(name="operator"))
     viewer = django_user_model.objects.create_user("v", password="x" * 12)
+    viewer.groups.add(Group.objects.get(name="viewer"))
     body = json.dumps({"external_id": "fs-1"})
-    refused = client.post(
+    refused = api_client.post(
         f"/api/v1/pipelines/{pipeline.uuid}/runs/",
         body,
         content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {issue_token(viewer)}",
+        HTTP_AUTHORIZATION=f"Bearer {issue_token(viewer, scope='operate')}",
     )
     assert refused.status_code == 403
-    ok = client.post(
+    ok = api_client.post(
         f"/api/v1/pipelines/{pipeline.uuid}/runs/",
         body,
         content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {issue_token(op)}",
+        HTTP_AUTHORIZATION=f"Bearer {issue_token(op, scope='operate')}",
     )
     assert ok.status_code == 201 and Run.objects.filter(pipeline=pipeline, external_id="fs-1").exists()
     poll(account)
