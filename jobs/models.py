@@ -20,6 +20,7 @@ from vendors import base as vb
 from vendors.registry import VENDORS
 
 from .crypto import decrypt_json, encrypt_json
+from .scrubbing import remember
 
 VENDOR_CHOICES = [(name, cls.label) for name, cls in VENDORS.items()]
 STATE_CHOICES = [(s, s) for s in vb.STATES]
@@ -74,7 +75,9 @@ class Account(models.Model):
 
     @property
     def credentials(self) -> dict[str, str]:
-        return decrypt_json(self.credentials_token)
+        credentials = decrypt_json(self.credentials_token)
+        remember(f"account:{self.pk or id(self)}", credentials)  # held in memory: kept out of the log
+        return credentials
 
     @credentials.setter
     def credentials(self, value: dict[str, str]) -> None:
