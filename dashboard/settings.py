@@ -40,8 +40,14 @@ def _positive(name: str, default: float) -> float:
 DEBUG = _bool("DEBUG", False)
 TESTING = _bool("TESTING", False)
 
+
+def _secret(name: str) -> str:
+    """A secret from the environment; the newline an env file or a secret store adds is no part of it."""
+    return env.str(name, default="").strip()
+
+
 INSECURE_SECRET_KEY = "insecure-development-key-do-not-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY = _secret("SECRET_KEY")
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
@@ -176,7 +182,7 @@ STORAGES = {
 # --- Credentials at rest --------------------------------------------------------------
 # Fernet keys, comma-separated, newest first: the first encrypts, all of them decrypt.
 _key_file = VAR_DIR / "credentials.key"
-CREDENTIALS_KEYS = env.list("CREDENTIALS_KEY", default=[])
+CREDENTIALS_KEYS = [k.strip() for k in env.list("CREDENTIALS_KEY", default=[]) if k.strip()]
 if not CREDENTIALS_KEYS and (DEBUG or TESTING) and _key_file.exists():
     CREDENTIALS_KEYS = [_key_file.read_text().strip()]
 if not CREDENTIALS_KEYS:
@@ -274,7 +280,7 @@ VENDOR_HOST_ALLOWLIST = env.list(
 RATE_LIMIT_MAX_WAIT_SECONDS = _positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
 
 # --- Metrics ---------------------------------------------------------------------------
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_TOKEN = _secret("METRICS_TOKEN")
 try:
     import ipaddress as _ip
 

@@ -179,7 +179,7 @@ class _Validator:
                     self.problem(where, f"field 'credentials.{key}': environment variable {var} is not set")
                     continue
                 raw = self.environ[var]
-            resolved[key] = raw
+            resolved[key] = raw.strip()  # an env file's or a secret store's trailing newline is no part of it
         if cls and (problem := cls.schema.credentials_problem(resolved)):
             self.problem(where, f"field 'credentials': {cls.label} {problem}")
         return resolved

@@ -81,6 +81,8 @@ class Account(models.Model):
 
     @credentials.setter
     def credentials(self, value: dict[str, str]) -> None:
+        # Whitespace around a secret is never part of it (a pasted newline, an env file's).
+        value = {k: v.strip() if isinstance(v, str) else v for k, v in (value or {}).items()}
         self.credentials_token = encrypt_json(value) if value else ""
 
     def config(self) -> vb.AccountConfig:
