@@ -20,6 +20,7 @@ from vendors import base as vb
 from vendors.registry import VENDORS
 
 from .crypto import decrypt_json, encrypt_json
+from .redaction import redact
 from .scrubbing import remember
 
 VENDOR_CHOICES = [(name, cls.label) for name, cls in VENDORS.items()]
@@ -435,6 +436,11 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_label}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # Every writer, present and future: viewers read this, secrets never reach it.
+        self.detail = redact(self.detail)
+        super().save(*args, **kwargs)
 
 
 class ApiToken(models.Model):
