@@ -49,11 +49,18 @@ def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipa
 DEBUG = _bool("DEBUG", False)
 TESTING = _bool("TESTING", False)
 
-SECRET_KEY = env.str("SECRET_KEY", default="")
+
+def _secret(name: str) -> str:
+    """A secret from the environment; the newline an env file or a secret store adds is no part of it."""
+    return env.str(name, default="").strip()
+
+
+INSECURE_SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+SECRET_KEY = _secret("SECRET_KEY")
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+    SECRET_KEY = INSECURE_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG or TESTING else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -196,7 +203,7 @@ STORAGES = {
 # --- Credentials at rest --------------------------------------------------------------
 # Fernet keys, comma-separated, newest first: the first encrypts, all of them decrypt.
 _key_file = VAR_DIR / "credentials.key"
-CREDENTIALS_KEYS = env.list("CREDENTIALS_KEY", default=[])
+CREDENTIALS_KEYS = [k.strip() for k in env.list("CREDENTIALS_KEY", default=[]) if k.strip()]
 if not CREDENTIALS_KEYS and (DEBUG or TESTING) and _key_file.exists():
     CREDENTIALS_KEYS = [_key_file.read_text().strip()]
 if not CREDENTIALS_KEYS:
@@ -294,7 +301,7 @@ VENDOR_HOST_ALLOWLIST = env.list(
 RATE_LIMIT_MAX_WAIT_SECONDS = _positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
 
 # --- Metrics ---------------------------------------------------------------------------
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_TOKEN = _secret("METRICS_TOKEN")
 METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
 
 # --- Security --------------------------------------------------------------------------

@@ -20,11 +20,9 @@ from .config import register_job
 from .models import PAUSED, Account, Pipeline
 from .polling import client_for_account, poll_now
 from .recording import record_observations
+from .redaction import redact
 
 log = logging.getLogger(__name__)
-
-# Spec fields never stored or echoed: they are the customer's cloud credentials.
-SECRET_MARKERS = ("secret", "password", "private_key", "token", "credential")
 
 
 @dataclass
@@ -37,17 +35,11 @@ class ActionResult:
     http_status: int | None = None
 
 
-def redact(spec: dict[str, Any]) -> dict[str, Any]:
-    """The spec as we keep it: secrets replaced, bulky payloads summarized."""
-    kept: dict[str, Any] = {}
-    for key, value in spec.items():
-        if any(marker in key.lower() for marker in SECRET_MARKERS):
-            kept[key] = "(redacted)"
-        elif key in ("requests", "rows") and isinstance(value, list):
-            kept[key] = f"({len(value)} rows)"
-        else:
-            kept[key] = value
-    return kept
+def kept_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as we keep it: secrets redacted at any depth, bulky payloads summarized."""
+    return redact(
+        {k: f"({len(v)} rows)" if k in ("requests", "rows") and isinstance(v, list) else v for k, v in spec.items()}
+    )
 
 
 def _audit(actor: Any, action: str, label: str, outcome: str, **detail: Any) -> None:
@@ -68,12 +60,12 @@ def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream
     try:
         cleaned = client.validate_create(kind, spec)
     except vb.InvalidSpec as exc:
-        _audit(actor, "pipeline.create", label, "invalid", errors=exc.errors, spec=redact(spec))
+        _audit(actor, "pipeline.create", label, "invalid", errors=exc.errors, spec=kept_spec(spec))
         return ActionResult(False, "Please correct the highlighted fields.", field_errors=exc.errors)
     try:
         result = client.create(kind, cleaned)
     except vb.VendorError as exc:
-        return _refused("pipeline.create", label, actor, exc, spec=redact(cleaned))
+        return _refused("pipeline.create", label, actor, exc, spec=kept_spec(cleaned))
 
     now = timezone.now()
     pipelines: list[Pipeline] = []
@@ -86,7 +78,7 @@ def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream
                 account=account,
                 kind=target.kind,
                 external_id=target.external_id,
-                defaults={"source": "created", "config": redact(cleaned), "next_poll_at": now},
+                defaults={"source": "created", "config": kept_spec(cleaned), "next_poll_at": now},
             )
             pipelines.append(pipeline)
         stream_pipeline = pipelines[0] if pipelines else None
@@ -108,7 +100,7 @@ def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream
         details=result.details,
         pipelines=[p.external_id for p in pipelines],
         runs=result.run_keys,
-        spec=redact(cleaned),
+        spec=kept_spec(cleaned),
     )
     return ActionResult(True, result.message, pipelines=pipelines, details=result.details)
 

@@ -20,6 +20,7 @@ from vendors.registry import VENDORS
 from . import audit
 from .egress import base_url_problem
 from .models import Account, Pipeline, Run
+from .redaction import redact
 
 ACCOUNT_KEYS = {"name", "vendor", "region", "base_url", "settings", "credentials"}
 PIPELINE_KEYS = {"account", "kind", "external_id", "name", "jobs", "config"}
@@ -180,7 +181,7 @@ class _Validator:
                     self.problem(where, f"field 'credentials.{key}': environment variable {var} is not set")
                     continue
                 raw = self.environ[var]
-            resolved[key] = raw
+            resolved[key] = raw.strip()  # an env file's or a secret store's trailing newline is no part of it
         if cls and (problem := cls.schema.credentials_problem(resolved)):
             self.problem(where, f"field 'credentials': {cls.label} {problem}")
         return resolved
@@ -260,18 +261,19 @@ def apply(
             account = by_name.get(spec.account) or Account.objects.get(name=spec.account)
             label = f"pipeline {spec.account}/{spec.kind}/{spec.external_id}"
             pipeline = Pipeline.objects.filter(account=account, kind=spec.kind, external_id=spec.external_id).first()
+            config = redact(spec.config)  # kept for people to read: no secrets
             if pipeline is None:
                 pipeline = Pipeline.objects.create(
                     account=account,
                     kind=spec.kind,
                     external_id=spec.external_id,
                     name=spec.name,
-                    config=spec.config,
+                    config=config,
                     source="config",
                 )
                 result.created.append(label)
-            elif pipeline.name != spec.name or pipeline.config != spec.config:
-                pipeline.name, pipeline.config = spec.name, spec.config
+            elif pipeline.name != spec.name or pipeline.config != config:
+                pipeline.name, pipeline.config = spec.name, config
                 pipeline.save(update_fields=["name", "config"])
                 result.updated.append(label)
             else:

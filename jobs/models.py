@@ -20,6 +20,8 @@ from vendors import base as vb
 from vendors.registry import VENDORS
 
 from .crypto import decrypt_json, encrypt_json
+from .redaction import redact
+from .scrubbing import remember
 
 VENDOR_CHOICES = [(name, cls.label) for name, cls in VENDORS.items()]
 STATE_CHOICES = [(s, s) for s in vb.STATES]
@@ -74,10 +76,14 @@ class Account(models.Model):
 
     @property
     def credentials(self) -> dict[str, str]:
-        return decrypt_json(self.credentials_token)
+        credentials = decrypt_json(self.credentials_token)
+        remember(f"account:{self.pk or id(self)}", credentials)  # held in memory: kept out of the log
+        return credentials
 
     @credentials.setter
     def credentials(self, value: dict[str, str]) -> None:
+        # Whitespace around a secret is never part of it (a pasted newline, an env file's).
+        value = {k: v.strip() if isinstance(v, str) else v for k, v in (value or {}).items()}
         self.credentials_token = encrypt_json(value) if value else ""
 
     def config(self) -> vb.AccountConfig:
@@ -439,6 +445,8 @@ class AuditEvent(models.Model):
         # Entries are written through jobs.audit.record(); this keeps the name for any other writer.
         if self.actor_id and not self.actor_label:
             self.actor_label = self.actor.get_username()
+        # Every writer, present and future: viewers read this, secrets never reach it.
+        self.detail = redact(self.detail)
         super().save(*args, **kwargs)
 
 

@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -28,6 +29,7 @@ from .bulk import update_fields
 from .egress import base_url_problem
 from .models import Account, Pipeline, PollAttempt, Run
 from .recording import KnownRuns, RecordStats, existing_runs, mark_gone, record_observations
+from .scrubbing import ScrubbedClient, Scrubber
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ _clients: dict[int, tuple[str, VendorClient]] = {}
 
 
 def client_for_account(account: Account) -> VendorClient:
+    """The account's vendor client, seen through its scrubber: nothing it answers or raises
+    carries a fragment of the account's credentials (the only way jobs/ reaches a vendor)."""
     config = account.config()
     digest = hashlib.sha256(
         json.dumps(
@@ -107,7 +111,8 @@ def client_for_account(account: Account) -> VendorClient:
     if cached:
         cached[1].close()
     limits = vendor_class(config.vendor).rate_limits
-    client = client_for(config, http_settings(), ratelimit.limiter(f"{account.pk}", limits))
+    raw = client_for(config, http_settings(), ratelimit.limiter(f"{account.pk}", limits))
+    client = cast(VendorClient, ScrubbedClient(raw, Scrubber.for_credentials(config.credentials)))
     _clients[account.pk] = (digest, client)
     return client
 

@@ -233,6 +233,18 @@ class CreateResult:
     raw: Any = None
 
 
+# Said instead of quoting the value: requests would quote its first characters.
+CREDENTIAL_WHITESPACE = "the credential contains a line break or leading/trailing whitespace"
+
+
+def credential_whitespace(credentials: dict[str, str]) -> str:
+    """The key of the first credential that no vendor would accept as typed, or ""."""
+    for key, value in sorted(credentials.items()):
+        if isinstance(value, str) and (value != value.strip() or any(not ch.isprintable() for ch in value)):
+            return key
+    return ""
+
+
 POLL_ERROR_KINDS = ("auth", "not_found", "rate_limited", "transient", "bad_response", "rejected")
 
 
@@ -251,8 +263,11 @@ class AccountSchema:
     import_kinds: tuple[str, ...] = ()
 
     def credentials_problem(self, credentials: dict[str, str]) -> str:
-        """ "" when one acceptable set of credential keys is present with values."""
-        present = {k for k, v in credentials.items() if v}
+        """ "" when one acceptable set of credential keys is present with values (surrounding
+        whitespace aside) and none holds a line break or another control character."""
+        present = {k for k, v in credentials.items() if isinstance(v, str) and v.strip()}
+        if bad := credential_whitespace({k: v.strip() for k, v in credentials.items() if isinstance(v, str)}):
+            return f"credential {bad!r}: contains a line break or another control character"
         if not self.credential_sets or any(set(o) <= present for o in self.credential_sets):
             return ""
         return "needs " + " or ".join(" + ".join(o) for o in self.credential_sets)

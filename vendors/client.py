@@ -48,7 +48,9 @@ class VendorClient:
         throttle: Callable[[], None] | None = None,
     ) -> None:
         self.account = account
-        self.http = HttpClient(http_settings, error_parser=type(self).error_parser, throttle=throttle)
+        self.http = HttpClient(
+            http_settings, error_parser=type(self).error_parser, throttle=throttle, credentials=account.credentials
+        )
 
     def close(self) -> None:
         self.http.close()

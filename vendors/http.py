@@ -22,7 +22,16 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .base import AuthError, BadResponse, NotFound, RateLimited, Rejected, Transient
+from .base import (
+    CREDENTIAL_WHITESPACE,
+    AuthError,
+    BadResponse,
+    NotFound,
+    RateLimited,
+    Rejected,
+    Transient,
+    credential_whitespace,
+)
 
 USER_AGENT = "pipewatch/1.0 (+self-hosted import/export job monitor)"
 
@@ -117,8 +126,13 @@ class HttpClient:
         settings: HttpSettings | None = None,
         error_parser: ErrorParser = default_error_parser,
         throttle: Callable[[], None] | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings or HttpSettings()
+        # A credential no vendor accepts as typed (a pasted newline): every request is
+        # refused before it is sent, with a message that names it and never quotes it.
+        bad = credential_whitespace(dict(credentials or {}))
+        self.refusal = f"{CREDENTIAL_WHITESPACE} ({bad}): enter it again without them; nothing was sent" if bad else ""
         self.error_parser = error_parser
         # Called before every request: waits for, or refuses (RateLimited), a token of
         # the account's shared budget. Kept outside so vendors/ needs no Redis.
@@ -153,6 +167,8 @@ class HttpClient:
     def request(self, method: str, url: str, **kwargs: Any) -> Response:
         """Send one request and return the whole (capped) response, any status."""
         s = self.settings
+        if self.refusal:
+            raise AuthError(self.refusal)
         if self.throttle is not None:
             self.throttle()
         started = time.monotonic()
@@ -166,6 +182,12 @@ class HttpClient:
                 allow_redirects=False,
                 **kwargs,
             )
+        except requests.exceptions.InvalidHeader:
+            # requests quotes the value; a header may carry a credential: name it, never quote.
+            raise Rejected(
+                f"{_bad_header(self.session.headers, kwargs.get('headers'))} was not sent:"
+                " its value contains a line break or leading/trailing whitespace"
+            ) from None
         except requests.exceptions.ConnectTimeout:
             raise Transient(f"connection to {_host(url)} timed out") from None
         except requests.exceptions.ReadTimeout:
@@ -255,6 +277,16 @@ class HttpClient:
             return self.error_parser(body)
         except Exception:  # a malformed envelope must not hide the status code
             return "", _status_text(resp.status)
+
+
+def _bad_header(*groups: Mapping[str, str] | None) -> str:
+    for group in groups:
+        for name, value in (group or {}).items():
+            try:
+                requests.utils.check_header_validity((name, value))
+            except requests.exceptions.InvalidHeader:
+                return f"the {name!r} header" if isinstance(name, str) and name.isprintable() else "a request header"
+    return "a request header"
 
 
 def _host(url: str) -> str:

@@ -116,3 +116,18 @@ def test_parse_retry_after(value, seconds) -> None:
 def test_account_config_repr_hides_secrets() -> None:
     config = AccountConfig(vendor="mixpanel", name="x", credentials={"secret": "hunter2"})
     assert "hunter2" not in repr(config) and "secret" in repr(config)
+
+
+def test_a_credential_with_a_line_break_is_refused_before_sending_and_never_quoted(sim) -> None:
+    before = len(sim.simulator.request_log)
+    error = poll_error(sim, secret="SEKRETSS7Q2XK9ZV4WMN\n")
+    assert isinstance(error, vb.AuthError) and error.account_wide
+    assert "the credential contains a line break or leading/trailing whitespace (secret)" in str(error)
+    assert "SEKR" not in str(error) and len(sim.simulator.request_log) == before  # nothing was sent
+
+
+def test_a_header_requests_refuses_is_named_not_quoted(sim) -> None:
+    http = client(sim).http
+    with pytest.raises(vb.Rejected) as caught:
+        http.request("GET", f"{sim.url}/api/app/projects/12345/connectors", headers={"X-Thing": " SEKRETSS7Q2X"})
+    assert "the 'X-Thing' header was not sent" in str(caught.value) and "SEKR" not in str(caught.value)
