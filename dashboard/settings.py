@@ -6,6 +6,7 @@ time only appears when a page renders.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -35,6 +36,20 @@ def _positive(name: str, default: float) -> float:
     if value <= 0:
         raise ImproperlyConfigured(f"{name} must be positive, got {value}")
     return value
+
+
+def _hosts_or_networks(name: str) -> list[str]:
+    """Host names, IP addresses and CIDRs; anything that looks like an address must be one."""
+    entries = [entry.strip() for entry in env.list(name, default=[]) if entry.strip()]
+    for entry in entries:
+        if "/" in entry or ":" in entry or entry.replace(".", "").isdigit():
+            try:
+                ipaddress.ip_network(entry.strip("[]"), strict=False)
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{name}: {entry!r} is neither a host name nor an IP address or network (no ports)"
+                ) from None
+    return entries
 
 
 DEBUG = _bool("DEBUG", False)
@@ -269,6 +284,9 @@ VENDOR_HTTP_RETRIES = env.int("VENDOR_HTTP_RETRIES", default=2)
 VENDOR_HOST_ALLOWLIST = env.list(
     "VENDOR_HOST_ALLOWLIST", default=["127.0.0.1", "localhost"] if DEBUG or TESTING else []
 )
+# Alert channels reach public addresses only, plus these (internal webhooks): host names as
+# written in the channel URL, IP addresses or CIDRs. Checked on save and before every send.
+ALERT_CHANNEL_ALLOWED_HOSTS = _hosts_or_networks("ALERT_CHANNEL_ALLOWED_HOSTS")
 # A poll waits at most this long for the account's request budget, else it backs off.
 RATE_LIMIT_MAX_WAIT_SECONDS = _positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
 
