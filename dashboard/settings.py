@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # outside everything: every response carries the policy
     "dashboard.views.health.HealthzFirstMiddleware",  # before sessions: /healthz must not need the database
+    "dashboard.upload_limit.RequestSizeLimitMiddleware",  # before anything reads a body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -245,8 +246,9 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.poll_account": {"queue": "polling"},
     "jobs.tasks.send_alerts": {"queue": "alerts"},
     "jobs.tasks.housekeeping": {"queue": "housekeeping"},
+    "jobs.tasks.process_upload": {"queue": "uploads"},
 }
-CELERY_QUEUES_ALL = "polling,alerts,housekeeping"
+CELERY_QUEUES_ALL = "polling,alerts,housekeeping,uploads"
 
 # --- Polling engine ----------------------------------------------------------------------
 POLL_TICK_SECONDS = _positive("POLL_TICK_SECONDS", 5)
@@ -289,6 +291,16 @@ VENDOR_HOST_ALLOWLIST = env.list(
 ALERT_CHANNEL_ALLOWED_HOSTS = _hosts_or_networks("ALERT_CHANNEL_ALLOWED_HOSTS")
 # A poll waits at most this long for the account's request budget, else it backs off.
 RATE_LIMIT_MAX_WAIT_SECONDS = _positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
+
+# --- Uploads (the create page's CSV / JSON files) ---------------------------------------
+# A request body over UPLOAD_MAX_BYTES (plus room for the form's other fields) is refused
+# with 413 before any of it is read. Files over FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary
+# file, never memory; they are read as streams. Up to UPLOAD_SYNC_MAX_BYTES the rows are sent
+# from the request, as before; larger files are stored and handed to the `uploads` queue.
+UPLOAD_MAX_BYTES = int(_positive("UPLOAD_MAX_BYTES", 200 * 1024 * 1024))
+UPLOAD_SYNC_MAX_BYTES = int(_positive("UPLOAD_SYNC_MAX_BYTES", 5 * 1024 * 1024))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2621440  # Django's default, said out loud: the form's non-file fields
 
 # --- Metrics ---------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

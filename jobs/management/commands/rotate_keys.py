@@ -19,12 +19,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 
 from jobs import crypto
-from jobs.models import Account, AlertChannel, AuditEvent
+from jobs.models import Account, AlertChannel, AuditEvent, Upload
 
 # Every model field that holds a Fernet token: (model, field, label field for messages).
 ENCRYPTED_FIELDS: tuple[tuple[type[models.Model], str, str], ...] = (
     (Account, "credentials_token", "name"),
     (AlertChannel, "url_token", "name"),
+    (Upload, "spec_token", "filename"),  # a large upload's form fields, while it waits for a worker
 )
 
 
