@@ -617,6 +617,11 @@ class Upload(models.Model):
         return self.status in (self.DONE, self.FAILED)
 
     @property
+    def waiting_long(self) -> bool:
+        """Queued for minutes: no worker consumes the uploads queue (or the broker is down)."""
+        return self.status == self.QUEUED and timezone.now() - self.created_at > timedelta(minutes=2)
+
+    @property
     def percent(self) -> int:
         return min(100, int(self.bytes_read * 100 / self.size)) if self.size else 0
 

@@ -48,8 +48,17 @@ def store(
         file.seek(0)
         for seq, piece in enumerate(file.chunks(CHUNK_BYTES)):
             UploadChunk.objects.create(upload=upload, seq=seq, data=piece)
-        transaction.on_commit(lambda: process_upload.delay(upload.pk))
+        transaction.on_commit(lambda: _enqueue(process_upload, upload))
     return upload
+
+
+def _enqueue(task: Any, upload: Upload) -> None:
+    """The file is kept whatever happens here; a broker that cannot be reached is logged and
+    the upload's page says that no worker has taken it."""
+    try:
+        task.delay(upload.pk)
+    except Exception:
+        log.exception("upload %s is stored but could not be queued", upload.uuid)
 
 
 class ChunkStream(io.RawIOBase):

@@ -6,6 +6,7 @@ import gc
 import json
 import time
 import tracemalloc
+from datetime import timedelta
 
 import pytest
 import redis
@@ -13,6 +14,7 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.test import Client
+from django.utils import timezone
 
 from jobs import upload_queue
 from jobs.models import Account, Pipeline, Run, Upload, UploadChunk
@@ -266,3 +268,16 @@ def test_small_uploads_still_go_out_from_the_request(browser, fullstory) -> None
 def test_viewers_do_not_see_upload_pages(logged_in, fullstory) -> None:
     upload = Upload.objects.create(account=fullstory, kind="events_import", field="requests", filename="e", size=1)
     assert logged_in.get(f"/uploads/{upload.uuid}/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_upload_nobody_takes_says_so(browser, fullstory) -> None:
+    upload = Upload.objects.create(
+        account=fullstory,
+        kind="events_import",
+        field="requests",
+        filename="e",
+        size=1,
+        created_at=timezone.now() - timedelta(minutes=5),
+    )
+    assert "must consume the <code>uploads</code> queue" in browser.get(f"/uploads/{upload.uuid}/").content.decode()
