@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from jobs.models import Account
-from jobs.uploads import UploadError, parse_rows
+from jobs.uploads import UploadError, parse_rows, too_large_message
 from vendors.base import FormField
 from vendors.client import CREATE
 from vendors.registry import VENDORS
@@ -67,9 +68,12 @@ class CreateForm(forms.Form):
         for spec in fields:
             self.fields[spec.name] = _field(spec)
         self.rows_read = 0
+        self.too_large = False
+        self.deferred: dict[str, Any] = {}  # field name -> a file too large to read in the request
 
     def spec(self) -> dict[str, Any]:
-        """The cleaned values as the vendor expects them; uploads parsed into rows."""
+        """The cleaned values as the vendor expects them; uploads parsed into rows, read as a
+        stream. A file over UPLOAD_SYNC_MAX_BYTES is left in `deferred` for a worker."""
         out: dict[str, Any] = {}
         for name, value in list(self.cleaned_data.items()):  # add_error() removes entries
             kind = self.specs[name].type
@@ -78,8 +82,15 @@ class CreateForm(forms.Form):
             elif kind == "file":
                 if value is None:
                     continue
+                if value.size > settings.UPLOAD_MAX_BYTES:
+                    self.too_large = True
+                    self.add_error(name, too_large_message())
+                    continue
+                if value.size > settings.UPLOAD_SYNC_MAX_BYTES:
+                    self.deferred[name] = value
+                    continue
                 try:
-                    parsed = parse_rows(value.read(), value.name, allow_csv=name == "rows")
+                    parsed = parse_rows(value, value.name, allow_csv=name == "rows")
                 except UploadError as exc:
                     self.add_error(name, str(exc))
                     continue

@@ -46,6 +46,20 @@ def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipa
         raise ImproperlyConfigured(f"{name}: {exc} (use IP addresses or CIDR ranges)") from None
 
 
+def _hosts_or_networks(name: str) -> list[str]:
+    """Host names, IP addresses and CIDRs; anything that looks like an address must be one."""
+    entries = [entry.strip() for entry in env.list(name, default=[]) if entry.strip()]
+    for entry in entries:
+        if "/" in entry or ":" in entry or entry.replace(".", "").isdigit():
+            try:
+                ipaddress.ip_network(entry.strip("[]"), strict=False)
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{name}: {entry!r} is neither a host name nor an IP address or network (no ports)"
+                ) from None
+    return entries
+
+
 DEBUG = _bool("DEBUG", False)
 TESTING = _bool("TESTING", False)
 
@@ -87,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # outside everything: every response carries the policy
     "dashboard.views.health.HealthzFirstMiddleware",  # before sessions: /healthz must not need the database
+    "dashboard.upload_limit.RequestSizeLimitMiddleware",  # before anything reads a body
     "dashboard.inputs.InputMiddleware",  # before sessions: NUL in a cookie, path or query is a 400, not a failed query
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -258,8 +273,9 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.poll_account": {"queue": "polling"},
     "jobs.tasks.send_alerts": {"queue": "alerts"},
     "jobs.tasks.housekeeping": {"queue": "housekeeping"},
+    "jobs.tasks.process_upload": {"queue": "uploads"},
 }
-CELERY_QUEUES_ALL = "polling,alerts,housekeeping"
+CELERY_QUEUES_ALL = "polling,alerts,housekeeping,uploads"
 
 # --- Polling engine ----------------------------------------------------------------------
 POLL_TICK_SECONDS = _positive("POLL_TICK_SECONDS", 5)
@@ -297,8 +313,21 @@ VENDOR_HTTP_RETRIES = env.int("VENDOR_HTTP_RETRIES", default=2)
 VENDOR_HOST_ALLOWLIST = env.list(
     "VENDOR_HOST_ALLOWLIST", default=["127.0.0.1", "localhost"] if DEBUG or TESTING else []
 )
+# Alert channels reach public addresses only, plus these (internal webhooks): host names as
+# written in the channel URL, IP addresses or CIDRs. Checked on save and before every send.
+ALERT_CHANNEL_ALLOWED_HOSTS = _hosts_or_networks("ALERT_CHANNEL_ALLOWED_HOSTS")
 # A poll waits at most this long for the account's request budget, else it backs off.
 RATE_LIMIT_MAX_WAIT_SECONDS = _positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
+
+# --- Uploads (the create page's CSV / JSON files) ---------------------------------------
+# A request body over UPLOAD_MAX_BYTES (plus room for the form's other fields) is refused
+# with 413 before any of it is read. Files over FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary
+# file, never memory; they are read as streams. Up to UPLOAD_SYNC_MAX_BYTES the rows are sent
+# from the request, as before; larger files are stored and handed to the `uploads` queue.
+UPLOAD_MAX_BYTES = int(_positive("UPLOAD_MAX_BYTES", 200 * 1024 * 1024))
+UPLOAD_SYNC_MAX_BYTES = int(_positive("UPLOAD_SYNC_MAX_BYTES", 5 * 1024 * 1024))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2621440  # Django's default, said out loud: the form's non-file fields
 
 # --- Metrics ---------------------------------------------------------------------------
 METRICS_TOKEN = _secret("METRICS_TOKEN")

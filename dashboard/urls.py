@@ -15,11 +15,13 @@ from .views import (
     metrics,
     pages,
     preferences,
+    uploads,
 )
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
     path("pipelines/new/", create.create_pipeline, name="pipeline-new"),
+    path("uploads/<uuid:upload_uuid>/", uploads.upload_status, name="upload"),
     path("pipelines/<uuid:pipeline_uuid>/", pages.pipeline_detail, name="pipeline"),
     path("pipelines/<uuid:pipeline_uuid>/actions/<slug:action>/", actions.pipeline_action, name="pipeline-action"),
     path("runs/<uuid:run_uuid>/", pages.run_detail, name="run"),

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from vendors.registry import VENDORS
 
 from . import alerts, audit
-from .egress import base_url_problem
+from .egress import base_url_problem, channel_problem
 from .models import (
     Account,
     AlertChannel,
@@ -217,10 +217,8 @@ class AlertChannelForm(forms.ModelForm):
         if url.startswith("email://"):
             forms.EmailField().clean(url.removeprefix("email://"))
             return url
-        import apprise
-
-        if not apprise.Apprise().add(url):
-            raise forms.ValidationError("apprise does not understand this URL (see the apprise wiki for formats).")
+        if problem := channel_problem(url):
+            raise forms.ValidationError(problem)
         return url
 
     def clean_events(self) -> list[str]:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from vendors import base as vb
 
+from . import egress
 from .bulk import update_fields
 from .models import (
     FAILING,
@@ -238,13 +239,20 @@ def _late_threshold_deliveries(pipeline: Pipeline) -> None:
 
 
 def send(channel: AlertChannel, title: str, body: str) -> None:
-    """Deliver one message; raise with a readable reason when it did not go out."""
+    """Deliver one message; raise with a readable reason when it did not go out.
+
+    The egress policy is checked again here (DNS may have changed since the channel was
+    saved), and the send runs inside the connection guard, so nothing connects to an
+    address the policy refuses, redirects included."""
     url = channel.url
     if url.startswith("email://"):
         send_mail(title, body, None, [url.removeprefix("email://")], fail_silently=False)
         return
     import apprise
 
+    destinations = egress.channel_destinations(url)  # ValueError when apprise cannot read it
+    if problem := egress.channel_problem(url):
+        raise egress.EgressRefused(problem)
     notifier = apprise.Apprise()
     if not notifier.add(url):
         raise ValueError("apprise does not understand this channel URL")
@@ -254,7 +262,11 @@ def send(channel: AlertChannel, title: str, body: str) -> None:
         if getattr(entry, "level", "") in ("WARNING", "ERROR", "CRITICAL"):
             errors.append(str(getattr(entry, "message", entry)))
 
-    if not notifier.notify(body=body, title=title, timeout=10, log_callback=keep_problems):
+    with egress.guarded_connections(destinations) as refused:
+        sent = notifier.notify(body=body, title=title, timeout=10, log_callback=keep_problems)
+    if refused:
+        raise egress.EgressRefused(refused[0])
+    if not sent:
         raise RuntimeError("; ".join(e for e in errors if e)[:500] or "the service refused the notification")
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from . import upload_queue
 from .models import PollAttempt, Snapshot
 
 KEEP_CHANGES = {"created", "state", "flags"}
@@ -24,11 +25,12 @@ class Thinned:
     snapshots_deleted: int = 0
     raw_dropped: int = 0
     poll_attempts_deleted: int = 0
+    uploads_deleted: int = 0
 
     def line(self) -> str:
         return (
             f"{self.snapshots_deleted} snapshot(s) thinned, {self.raw_dropped} raw payload(s) dropped, "
-            f"{self.poll_attempts_deleted} poll attempt(s) deleted"
+            f"{self.poll_attempts_deleted} poll attempt(s) deleted, {self.uploads_deleted} old upload(s) forgotten"
         )
 
 
@@ -83,4 +85,5 @@ def run(now: datetime | None = None) -> Thinned:
         snapshots_deleted=thin_snapshots(now - timedelta(days=settings.SNAPSHOT_RETENTION_DAYS)),
         raw_dropped=drop_raw(now - timedelta(days=settings.RAW_RETENTION_DAYS)),
         poll_attempts_deleted=delete_poll_attempts(now - timedelta(days=settings.POLL_ATTEMPT_RETENTION_DAYS)),
+        uploads_deleted=upload_queue.forget_old(now),
     )

@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import alerts, polling, retention, scheduling
+from . import alerts, polling, retention, scheduling, upload_queue
 from .models import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -57,3 +57,11 @@ def housekeeping() -> str:
     result = retention.run()
     log.info("housekeeping: %s", result.line())
     return result.line()
+
+
+@shared_task(name="jobs.tasks.process_upload", ignore_result=True, acks_late=True)
+def process_upload(upload_id: int) -> str:
+    """Read a large stored upload and send its rows (or only check them, for a preview)."""
+    outcome = upload_queue.process(upload_id)
+    log.info("upload %s: %s", upload_id, outcome)
+    return outcome

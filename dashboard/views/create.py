@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django_htmx.http import HttpResponseClientRedirect
 
-from jobs import actions
+from jobs import actions, upload_queue
 from jobs.polling import client_for_account
 
 from ..create import CreateForm, creatable, resolve
@@ -41,8 +41,25 @@ def create_pipeline(request: HttpRequest) -> HttpResponse:
     if not fields or not form.is_valid():
         return render(request, "dashboard/create.html#fields" if request.htmx else "dashboard/create.html", context)
     spec = form.spec()
-    if form.errors:  # an upload that did not parse
+    if form.errors:  # an upload that did not parse, or over the cap
+        template = "dashboard/create.html#fields" if request.htmx else "dashboard/create.html"
+        return render(request, template, context, status=413 if form.too_large else 200)
+    if len(form.deferred) > 1:
+        form.add_error(None, "Only one large file can be sent at a time.")
         return render(request, "dashboard/create.html#fields" if request.htmx else "dashboard/create.html", context)
+    if form.deferred:  # too large to read here: a worker reads it, its page shows how far
+        ((name, file),) = form.deferred.items()
+        upload = upload_queue.store(
+            file,
+            account=account,
+            kind=kind,
+            field=name,
+            spec=spec,
+            preview="preview" in request.POST,
+            user=request.user,
+        )
+        target = redirect("upload", upload.uuid)
+        return HttpResponseClientRedirect(target.url) if request.htmx else target
     client = client_for_account(account)
     if "preview" in request.POST:
         context["preview"] = client.describe_create(kind, spec) or f"{form.rows_read:,} rows read."

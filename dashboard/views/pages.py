@@ -4,7 +4,6 @@ it can change."""
 
 from __future__ import annotations
 
-import csv
 import json
 from urllib.parse import urlencode
 
@@ -20,6 +19,7 @@ from django_htmx.http import HttpResponseStopPolling
 from jobs.models import Account, Pipeline, Run, Snapshot
 from vendors.registry import VENDORS
 
+from ..csvsafe import SafeWriter
 from ..presenters import (
     SORTS,
     STRIP_LENGTH,
@@ -155,24 +155,14 @@ def run_detail(request: HttpRequest, run_uuid: object) -> HttpResponse:
 def run_items_csv(request: HttpRequest, run_uuid: object) -> StreamingHttpResponse:
     """Every row-level error or result of a run, streamed (they can be many)."""
     run = get_object_or_404(Run, uuid=run_uuid)
-    writer = csv.writer(_Echo())
+    writer = SafeWriter()
 
     def rows():
         yield writer.writerow(["position", "kind", "code", "message", "data"])
         for item in _items(run, request.GET.get("q", "").strip()).iterator(chunk_size=2000):
             data = json.dumps(item.data, sort_keys=True, default=str) if item.data is not None else ""
-            yield writer.writerow([item.position, item.kind, item.code, _csv_safe(item.message), _csv_safe(data)])
+            yield writer.writerow([item.position, item.kind, item.code, item.message, data])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="run-{run.uuid}-items.csv"'
     return response
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_safe(value: str) -> str:
-    """Vendor text must not become a formula when a spreadsheet opens the file."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

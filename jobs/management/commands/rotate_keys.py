@@ -20,12 +20,13 @@ from django.db import models, transaction
 
 from jobs import crypto
 from jobs.audit import record
-from jobs.models import Account, AlertChannel
+from jobs.models import Account, AlertChannel, Upload
 
 # Every model field that holds a Fernet token: (model, field, label field for messages).
 ENCRYPTED_FIELDS: tuple[tuple[type[models.Model], str, str], ...] = (
     (Account, "credentials_token", "name"),
     (AlertChannel, "url_token", "name"),
+    (Upload, "spec_token", "filename"),  # a large upload's form fields, while it waits for a worker
 )
 
 
