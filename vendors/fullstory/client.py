@@ -153,7 +153,7 @@ class FullStoryClient(VendorClient):
     def create_fields(self, kind: str, spec: dict[str, Any]) -> list[FormField]:
         if kind not in PATHS:
             return []
-        what = "events (CreateEventRequest)" if kind == EVENTS else "users (uid, display_name, email, properties)"
+        what = "events (each with a name)" if kind == EVENTS else "users (id, uid, display_name, email, properties)"
         return [
             FormField(
                 "requests",
