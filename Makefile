@@ -16,6 +16,11 @@ $(BIN)/.dev-installed: $(BIN)/.installed requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# FullStory's official Node SDK for the contract tests, pinned by its package-lock.json.
+NODE_SDK := tests/contract/fullstory_node
+$(NODE_SDK)/node_modules/.package-lock.json: $(NODE_SDK)/package-lock.json
+	npm ci --prefix $(NODE_SDK) --no-audit --no-fund
+
 venv: $(BIN)/.installed
 dev-deps: $(BIN)/.dev-installed
 
@@ -44,11 +49,11 @@ SOAK_SECONDS ?= 7200
 soak: run-setup
 	$(BIN)/python -m devtools.soak --seconds $(SOAK_SECONDS)
 
-## make test: the whole suite against PostgreSQL, Redis and Chromium (none is optional).
+## make test: the whole suite against PostgreSQL, Redis, Chromium and Node.js (none is optional).
 test: export TESTING = true
 test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pipewatch
 test: export REDIS_URL ?= redis://127.0.0.1:6379/15
-test: $(BIN)/.dev-installed
+test: $(BIN)/.dev-installed $(NODE_SDK)/node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: benchmarks on PostgreSQL and Redis (bench/README.md); a benchmark, not a test.

@@ -10,6 +10,7 @@ import requests
 
 from vendors import base as vb
 from vendors.base import AccountConfig, Target
+from vendors.connection_check import CheckFailed
 from vendors.fullstory import CLIENTS
 from vendors.fullstory import client as fs_client
 from vendors.fullstory.client import ErrorsNotReady, FullStoryClient
@@ -99,7 +100,7 @@ def test_partial_failure_collects_every_error_page(fs) -> None:
         "205 of 1,000 rows failed",
     )
     assert len(obs.items) == 205 and fs.errors_calls() == 3
-    assert obs.items[-1].data == {"uid": "user-205", "properties": {"plan": 7}}
+    assert obs.items[-1].data == {"name": "Signed Up", "properties": {"row": 205, "plan": 7}}  # the row as sent
     assert {(i.kind, i.code) for i in obs.items} == {("error", "invalid_argument")}
 
 
@@ -167,9 +168,10 @@ def test_wrong_key_is_the_seed_401_and_stops_the_account(fs) -> None:
         "unauthorized",
         "access is unauthorized",
     )
-    with pytest.raises(vb.AuthError):
+    with pytest.raises(CheckFailed) as info:
         fs.client("na1.wrong").check_credentials()
-    assert fs.client().check_credentials() == "authenticated (the key is accepted)"
+    assert info.value.failure == "auth" and "check it, and its region" in str(info.value)
+    assert fs.client().check_credentials().startswith("authenticated: FullStory accepts the key")
 
 
 def test_a_burst_gets_429_with_retry_after_in_seconds(fs) -> None:
@@ -200,14 +202,24 @@ def test_standard_key_may_not_read_imported_users(fs) -> None:
     assert imports["total_records"] == "3" and len(imports["results"]) == 3
 
 
-def test_users_without_uid_or_id_get_the_seed_400(fs) -> None:
+def test_a_missing_required_field_gets_the_seeds_400_code(fs) -> None:
+    # The spec requires an event's name (a user needs no uid: the seed's example message
+    # is not a rule of the spec); the seed's envelope names the code.
     resp = requests.post(
+        fs.url + "/v2/events/batch",
+        json={"requests": [{"name": "Signed Up"}, {"properties": {"plan": "pro"}}]},
+        headers={"Authorization": f"Basic {KEY}"},
+        timeout=5,
+    )
+    assert resp.status_code == 400
+    assert resp.json() == {"message": "requests[1].name is required", "code": "required_field"}
+    users = requests.post(
         fs.url + "/v2/users/batch",
         json={"requests": [{"email": "a@b.co"}]},
         headers={"Authorization": f"Basic {KEY}"},
         timeout=5,
     )
-    assert resp.status_code == 400 and resp.json() == {"message": "uid is required", "code": "required_field"}
+    assert users.status_code == 200
 
 
 # -- creating --------------------------------------------------------------------------
@@ -248,10 +260,10 @@ def test_an_upload_that_broke_halfway_can_be_retried_safely(fs, monkeypatch) -> 
 
 
 def test_explicit_idempotency_key_is_suffixed_per_batch(fs) -> None:
-    result = fs.client().create("events_import", {"requests": [{"a": 1}], "idempotency_key": "upload-7"})
+    result = fs.client().create("events_import", {"requests": [{"name": "a"}], "idempotency_key": "upload-7"})
     replay = requests.post(
         fs.url + "/v2/events/batch",
-        json={"requests": [{"a": 1}]},
+        json={"requests": [{"name": "a"}]},
         headers={"Authorization": f"Basic {KEY}", "Idempotency-Key": "upload-7-0"},
         timeout=5,
     )
@@ -259,10 +271,11 @@ def test_explicit_idempotency_key_is_suffixed_per_batch(fs) -> None:
 
 
 def test_same_key_with_a_different_body_is_refused(fs) -> None:
-    fs.client().create("events_import", {"requests": [{"a": 1}], "idempotency_key": "k"})
+    fs.client().create("events_import", {"requests": [{"name": "a"}], "idempotency_key": "k"})
     with pytest.raises(vb.Rejected) as info:
-        fs.client().create("events_import", {"requests": [{"a": 2}], "idempotency_key": "k"})
-    assert (info.value.http_status, info.value.code) == (409, "conflict")
+        fs.client().create("events_import", {"requests": [{"name": "b"}], "idempotency_key": "k"})
+    # FullStory "errors" without saying how; its spec lists 400 for a refused request.
+    assert (info.value.http_status, info.value.code) == (400, "invalid_argument")
 
 
 def test_created_jobs_progress_and_fail_the_marked_rows(fs) -> None:
@@ -284,13 +297,15 @@ def test_created_jobs_progress_and_fail_the_marked_rows(fs) -> None:
     [
         ("events_import", {"requests": []}, "requests", "at least one"),
         ("events_import", {"requests": "[{}]"}, "requests", "at least one"),
-        ("events_import", {"requests": [{}, 1]}, "requests", "row 2: is not a JSON object"),
-        ("users_import", {"requests": [{"uid": "a"}, {"email": "a@b"}]}, "requests", "row 2: uid is required"),
+        ("events_import", {"requests": [{"name": "a"}, 1]}, "requests", "row 2: the row must be an object"),
+        ("events_import", {"requests": [{"name": "a"}, {"uid": "a"}]}, "requests", "row 2: name is required"),
+        ("events_import", {"requests": [{"name": "a", "user": {"uid": "u" * 257}}]}, "requests", "user.uid"),
         ("users_import", {"requests": [{"uid": "x" * 257}]}, "requests", "row 1: uid is longer than 256"),
         ("users_import", {"requests": [{"id": "1", "display_name": "d" * 257}]}, "requests", "display_name"),
         ("users_import", {"requests": [{"uid": "a"}] * 3 + [{"uid": "b", "email": "e" * 129}]}, "requests", "row 4"),
-        ("events_import", {"requests": [{}], "shared": []}, "shared", "JSON object"),
-        ("events_import", {"requests": [{}], "idempotency_key": 5}, "idempotency_key", "text"),
+        ("events_import", {"requests": [{"name": "a"}], "shared": []}, "shared", "shared must be an object"),
+        ("users_import", {"requests": [{"uid": "a"}], "shared": {}}, "shared", "has no shared context"),
+        ("events_import", {"requests": [{"name": "a"}], "idempotency_key": 5}, "idempotency_key", "text"),
         ("nonsense", {"requests": [{}]}, "kind", "events_import"),
     ],
 )
@@ -301,9 +316,11 @@ def test_validation_names_the_field_and_row(kind, spec, field, fragment) -> None
 
 
 def test_validation_accepts_values_at_the_documented_limits() -> None:
-    spec = {"requests": [{"uid": "u" * 256, "display_name": "d" * 256, "email": "e" * 128}], "shared": {}}
+    spec = {"requests": [{"uid": "u" * 256, "display_name": "d" * 256, "email": "e" * 128}, {"display_name": "anon"}]}
     cleaned = FullStoryClient(AccountConfig("fullstory", "t")).validate_create("users_import", spec)
     assert cleaned == spec
+    events = {"requests": [{"name": "n", "user": {"uid": "u" * 256}}], "shared": {"context": {"browser": {}}}}
+    assert FullStoryClient(AccountConfig("fullstory", "t")).validate_create("events_import", events) == events
 
 
 # -- the demo --------------------------------------------------------------------------

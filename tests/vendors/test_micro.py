@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from vendors import base as vb
 from vendors.base import AccountConfig, Target
+from vendors.connection_check import CheckFailed
 from vendors.http import HttpSettings
 from vendors.micro.client import MicroClient
 from vendors.micro.normalize import JOB_STATES, normalize_job
@@ -167,21 +168,25 @@ def test_idempotent_replay_and_mismatch(micro) -> None:
         client(url).create("import", {**spec, "rows": rows(121)})
 
 
-@pytest.mark.parametrize(("key", "team", "error"), [("", TEAM, vb.AuthError), ("other", TEAM, vb.AuthError)])
-def test_auth(micro, key, team, error) -> None:
+@pytest.mark.parametrize(
+    ("key", "team", "failure", "status"),
+    [("", TEAM, "auth", 401), ("other", TEAM, "permission", 403), (KEY, "someone-elses-team", "permission", 403)],
+)
+def test_auth(micro, key, team, failure, status) -> None:
     _, _, url = micro
-    with pytest.raises(error):
+    with pytest.raises(CheckFailed) as info:
         client(url, key=key, team=team).check_credentials()
-    assert "authenticated" in client(url).check_credentials()
+    assert (info.value.failure, info.value.http_status) == (failure, status)
+    assert client(url).check_credentials() == "authenticated: Micro accepts the key for this team"
 
 
 def test_ten_requests_a_second(micro) -> None:
     _, _, url = micro
     c = client(url)
-    with pytest.raises(vb.RateLimited) as info:
+    with pytest.raises(CheckFailed) as info:
         for _ in range(15):
             c.check_credentials()
-    assert info.value.retry_after == 1
+    assert (info.value.failure, info.value.retry_after) == ("rate_limited", 1)
 
 
 @pytest.mark.parametrize(
@@ -191,7 +196,7 @@ def test_ten_requests_a_second(micro) -> None:
         ({"object_type": "contact", "rows": []}, "rows"),
         ({"object_type": "contact", "rows": rows(2), "dedupe_by": "Email Address"}, "dedupe_by"),
         ({"object_type": "contact", "rows": rows(2), "dedupe_by": "phone"}, "dedupe_by"),
-        ({"object_type": "contact", "rows": rows(2), "list_id": "nope"}, "list_id"),
+        ({"object_type": "comment", "rows": rows(2)}, "object_type"),  # in no Micro artefact
     ],
 )
 def test_validation_names_the_field(spec, field) -> None:

@@ -121,7 +121,7 @@ def test_row_count_and_message_verbatim() -> None:
     assert preferred.error.message == "the real reason"
 
 
-@pytest.mark.parametrize("status", ["DEDUPE_RUNNING", "%Other", "something new", None, ""])
+@pytest.mark.parametrize("status", ["%Other", "something new", "IMPORT_OK", None, ""])
 def test_unknown_statuses_keep_the_raw_value(status) -> None:
     obs = one_day(row(status))
     assert obs.state == "unknown" and obs.error is None
@@ -135,6 +135,12 @@ def test_unknown_statuses_keep_the_raw_value(status) -> None:
         ("WAREHOUSE_TIMEOUT_ERROR", "failed"),
         ("dedupe_error", "failed"),
         ("DEDUPE_STARTED", "running"),
+        ("DEDUPE_RUNNING", "running"),  # a phase of loading, named as Statsig names its phases
+        ("ROWS_DEDUPED_IN_PROGRESS", "running"),
+        ("PARTITIONS_COMPLETED", "running"),  # a step done, not the day: only the table says loaded
+        ("EXPORT_REQUESTED", "queued"),
+        ("EXPORT_SUCCESSFUL", "unknown"),  # a new success word is not trusted
+        ("SNAPSHOT_FAILED", "failed"),
         ("EXPORT_SCHEDULED", "queued"),
         ("import_successful", "succeeded"),  # a case slip still hits the table
         ("ERRORED", "unknown"),

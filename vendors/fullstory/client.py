@@ -27,14 +27,22 @@ from ..base import (
     Transient,
 )
 from ..client import CREATE, POLL, VendorClient
-from ..normalizing import expect, nonempty_str
-from .normalize import normalize_errors_page, normalize_job
+from ..connection_check import AUTH, NOT_FOUND, PERMISSION, run_check
+from . import request_rules
+from .normalize import created_job_id, normalize_errors_page, normalize_job
 
 EVENTS, USERS = "events_import", "users_import"
 PATHS = {EVENTS: "events", USERS: "users"}
 BATCH_LIMIT = 50_000  # request objects per batch: FullStory's documented maximum [F2]
 MAX_ERROR_ITEMS = 10_000  # row errors kept per job; the rest is summarised in one note
-USER_LIMITS = {"uid": 256, "display_name": 256, "email": 128}  # characters [F1]
+ROW_RULES = {EVENTS: request_rules.EVENT, USERS: request_rules.USER}
+BODY_RULES = {EVENTS: request_rules.EVENTS_BODY, USERS: request_rules.USERS_BODY}
+CHECK_JOB_ID = "pipewatch-connection-check"  # a job id no batch import ever gets
+CHECK_HINTS = {
+    AUTH: "FullStory refused the API key: check it, and its region (na1/eu1).",
+    PERMISSION: "The key may not read batch imports: use a key with the needed role.",
+    NOT_FOUND: "The base URL does not answer as FullStory's API: check it.",
+}
 MAX_IDEMPOTENCY_KEY = 200  # undocumented [I]; ours are ~45 characters
 
 
@@ -128,20 +136,24 @@ class FullStoryClient(VendorClient):
         return kept
 
     def check_credentials(self) -> str:
-        # FullStory has no cheap "who am I" call. Asking for a job id that cannot exist is
-        # authenticated and has no side effects: 401/403 raise AuthError, 404 means the
-        # key was accepted.
+        """Ask for the status of a job that cannot exist (read-only, the permission polling
+        needs): FullStory's own 404 (`resource_not_found`) means the key was accepted."""
+        return run_check(self._check, CHECK_HINTS)
+
+    def _check(self) -> str:
         try:
-            self.http.call_json("GET", self._url(EVENTS, "/pipewatch-credential-check"), headers=self._headers)
-        except NotFound:
-            return "authenticated (the key is accepted)"
+            self.http.call_json("GET", self._url(EVENTS, f"/{CHECK_JOB_ID}"), headers=self._headers)
+        except NotFound as exc:
+            if exc.code != "resource_not_found":  # a 404 from something that is not FullStory
+                raise
+            return "authenticated: FullStory accepts the key and it may read batch import jobs"
         return "authenticated"
 
     # -- creating ------------------------------------------------------------------
     def create_fields(self, kind: str, spec: dict[str, Any]) -> list[FormField]:
         if kind not in PATHS:
             return []
-        what = "events (CreateEventRequest)" if kind == EVENTS else "users (uid, display_name, email, properties)"
+        what = "events (each with a name)" if kind == EVENTS else "users (id, uid, display_name, email, properties)"
         return [
             FormField(
                 "requests",
@@ -163,20 +175,24 @@ class FullStoryClient(VendorClient):
         return f"{rows:,} rows read: {jobs} batch import job{'s' if jobs != 1 else ''} will be created."
 
     def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
-        """`{"requests": [...], "shared"?: {...}, "idempotency_key"?: str}`, checked as FullStory would."""
+        """`{"requests": [...], "shared"?: {...}, "idempotency_key"?: str}`, checked against
+        FullStory's request schema (request_rules); `shared` exists for events only."""
         if kind not in PATHS:
             raise InvalidSpec({"kind": f"FullStory imports are {', '.join(PATHS)}"})
         requests = spec.get("requests")
         if not isinstance(requests, list) or not requests:
             raise InvalidSpec({"requests": "upload at least one request object (a JSON array or NDJSON)"})
         for i, row in enumerate(requests):
-            if problem := _row_problem(kind, row):
+            if problem := request_rules.problem(ROW_RULES[kind], row):
                 raise InvalidSpec({"requests": f"row {i + 1}: {problem}"})
         cleaned: dict[str, Any] = {"requests": requests}
         shared = spec.get("shared")
         if shared is not None:
-            if not isinstance(shared, dict):
-                raise InvalidSpec({"shared": "must be a JSON object (the context shared by every request)"})
+            rule = BODY_RULES[kind].fields.get("shared")
+            if rule is None:
+                raise InvalidSpec({"shared": f"FullStory's {PATHS[kind]} batch import has no shared context"})
+            if problem := request_rules.problem(rule, shared, "shared"):
+                raise InvalidSpec({"shared": problem})
             cleaned["shared"] = shared
         key = spec.get("idempotency_key")
         if key not in (None, ""):
@@ -198,10 +214,7 @@ class FullStoryClient(VendorClient):
                 body["shared"] = spec["shared"]
             headers = {**self._headers, "Idempotency-Key": f"{base}-{n}"}
             answer, _ = self.http.call_json("POST", self._url(kind), json=body, headers=headers)
-            job_id = nonempty_str(expect(expect(answer, dict, "response").get("job"), dict, "job").get("id"))
-            if not job_id:
-                raise BadResponse("unexpected shape: the created job has no id")
-            job_ids.append(job_id)
+            job_ids.append(created_job_id(answer))
             raw.append(answer)
         batches = len(job_ids)
         return CreateResult(
@@ -210,21 +223,6 @@ class FullStoryClient(VendorClient):
             details={"jobs": job_ids},
             raw=raw,
         )
-
-
-def _row_problem(kind: str, row: Any) -> str:
-    """What FullStory would refuse in one request object, or ""."""
-    if not isinstance(row, dict):
-        return "is not a JSON object"
-    if kind != USERS:
-        return ""
-    if not (nonempty_str(row.get("uid")) or nonempty_str(row.get("id"))):
-        return "uid is required"  # FullStory's own words (the seed's 400)
-    for field, limit in USER_LIMITS.items():
-        value = row.get(field)
-        if value is not None and len(str(value)) > limit:
-            return f"{field} is longer than {limit} characters"
-    return ""
 
 
 def _content_key(kind: str, requests: list[Any], shared: Any) -> str:

@@ -55,6 +55,15 @@ def normalize_job(target: Target, body: Any, items: list[RunItem] | None = None)
     )
 
 
+def created_job_id(body: Any) -> str:
+    """The new job's id in a batch create's answer, `{"job": {"id", "status", "created"}}`."""
+    job = expect(expect(body, dict, "response").get("job"), dict, "job")
+    job_id = nonempty_str(job.get("id"))
+    if not job_id:
+        raise BadResponse("unexpected shape: the created job has no id")
+    return job_id
+
+
 def _failure(imports: int | None, errors: int | None) -> RunError:
     # Rows FullStory rejected are the customer's data to fix ("config"); a FAILED job that
     # names no failed row gives the customer nothing to fix, so it is FullStory's ("vendor").

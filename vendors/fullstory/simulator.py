@@ -1,8 +1,13 @@
-"""FullStory batch imports as the simulator speaks them (VENDORS.md §3, the seed's envelopes).
+"""FullStory batch imports as the simulator speaks them (its swagger files, the seed's envelopes).
 
 Jobs are a pure function of the simulator clock: PROCESSING for a while, then COMPLETED,
 or FAILED with some rows imported (partial) or none. `…/errors` and `…/imports` answer
-202 while a job processes. The seed's job-details example is served byte for byte.
+202 while a job processes, then list the job's own requests: each failed one with its
+error, each imported one as FullStory echoes it (users with their FullStory `id`). The
+seed's job-details example is served byte for byte.
+
+Requests are checked against FullStory's published schemas (`spec/`), read by the
+simulator itself: a batch that breaks them is a 400 in the seed's envelope.
 """
 
 from __future__ import annotations
@@ -11,16 +16,25 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from ..seeds import SEED_DIR
 from ..simulator.core import SimRequest, SimResponse, Simulator, json_response
+from ..simulator.spec_check import load_spec, problems
 
 SEED_FILE = "fullstory-batch-import-status.txt"
 SEED_JOB_ID = "abd123="
+SPEC_DIR = Path(__file__).parent / "spec"
+# The request body of each batch create, as FullStory's swagger files define it.
+REQUEST_SCHEMAS = {
+    "events": ("events.swagger.json", "fullstory.v2.events.CreateBatchEventsImportJobRequest"),
+    "users": ("users.swagger.json", "fullstory.v2.users.CreateBatchUserImportJobRequest"),
+}
 ERRORS_PAGE = 100
 BATCH_LIMIT = 50_000
 FAIL_MARKER = "fail"  # a request whose JSON contains it is one of the job's failed rows
@@ -32,7 +46,7 @@ ENVELOPES = {
     429: ("Too many requests. Client has exceeded the rate limit for this endpoint.", "too_many_requests"),
     500: ("Server error was encountered", "server_error"),
 }
-# (message, the rejected request) cycled over a job's failed rows.
+# (message, what the failed request carried) cycled over a job's failed rows.
 PLAN_ERROR = ("property 'plan' must be a string", {"properties": {"plan": 7}})
 
 
@@ -50,36 +64,92 @@ def envelope(status: int, **headers: str) -> SimResponse:
     return json_response({"message": message, "code": code}, status, **headers)
 
 
-def _invalid(message: str) -> SimResponse:
-    return json_response({"message": message, "code": "invalid_argument"}, 400)
+def _invalid(message: str, code: str = "invalid_argument") -> SimResponse:
+    return json_response({"message": message, "code": code}, 400)
+
+
+def request_problems(kind: str, body: Any) -> list[str]:
+    """What FullStory's published request schema refuses in a batch create body."""
+    filename, definition = REQUEST_SCHEMAS[kind]
+    doc = load_spec(SPEC_DIR / filename)
+    return problems({"$ref": f"#/definitions/{definition}"}, body, doc)
 
 
 def _iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
-def _page(req: SimRequest, rows: list[dict[str, Any]]) -> SimResponse:
+def _page(req: SimRequest, rows: Sequence[dict[str, Any]]) -> SimResponse:
     """`{results, total_records: "N" (a string), next_page_token?}`; tokens are offsets."""
     token = req.arg("page_token", "0") or "0"
     if not token.isdigit():
         return _invalid("page_token is not valid")
     start = int(token)
-    body: dict[str, Any] = {"results": rows[start : start + ERRORS_PAGE], "total_records": str(len(rows))}
+    body: dict[str, Any] = {"results": list(rows[start : start + ERRORS_PAGE]), "total_records": str(len(rows))}
     if start + ERRORS_PAGE < len(rows):
         body["next_page_token"] = str(start + ERRORS_PAGE)
     return json_response(body)
 
 
+class _Rows(Sequence[dict[str, Any]]):
+    """Rows made on demand from a job's requests: a demo job of 40,000 rows stays small."""
+
+    def __init__(self, indices: Sequence[int], make: Callable[[int], dict[str, Any]]) -> None:
+        self.indices, self.make = indices, make
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self.make(n) for n in self.indices[i]]
+        return self.make(self.indices[i])
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = {**out[key], **value} if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def user_id(request: dict[str, Any]) -> str:
+    """The FullStory-assigned id of an imported user: its own `id`, or one made from it."""
+    if isinstance(request.get("id"), str) and request["id"]:
+        return request["id"]
+    return "fsu-" + hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:16]
+
+
 @dataclass
 class SimJob:
+    """One batch job. Without `requests`, its `rows` requests are generated (the first
+    `failed_rows` fail, carrying `errors`' extras); with them, `rows` is their count and
+    the ones whose JSON holds FAIL_MARKER fail."""
+
     job_id: str
     kind: str  # events | users
     created_at: datetime
-    rows: int
+    rows: int = 0
     failed_rows: int = 0
     process_seconds: float = 60
     cycle_seconds: float | None = None  # the demo's jobs start over, so the demo stays alive
     errors: tuple[tuple[str, dict[str, Any]], ...] = (PLAN_ERROR,)
+    requests: Sequence[dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.requests is None:
+            self.requests = _Rows(range(self.rows), self._generated)
+            self.failing: Sequence[int] = range(self.failed_rows)
+        else:
+            self.rows = len(self.requests)
+            self.failing = [i for i, r in enumerate(self.requests) if FAIL_MARKER in json.dumps(r)]
+            self.failed_rows = len(self.failing)
+
+    def _generated(self, i: int) -> dict[str, Any]:
+        base: dict[str, Any] = (
+            {"name": "Signed Up", "properties": {"row": i + 1}} if self.kind == "events" else {"uid": f"user-{i + 1}"}
+        )
+        return _merged(base, self.errors[i % len(self.errors)][1]) if i < self.failed_rows else base
 
     def _created(self, now: datetime) -> datetime:
         if not self.cycle_seconds or now < self.created_at:
@@ -100,16 +170,26 @@ class SimJob:
         job["finished"] = _iso(created + timedelta(seconds=self.process_seconds))
         return {"imports": self.rows - self.failed_rows, "errors": self.failed_rows, "job": job}
 
-    def error_rows(self) -> list[dict[str, Any]]:
+    def error_rows(self) -> Sequence[dict[str, Any]]:
+        """`{message, code, event|user}`: each failed request as it was sent."""
         key = "user" if self.kind == "users" else "event"
-        rows = []
-        for i in range(self.failed_rows):
-            message, request = self.errors[i % len(self.errors)]
-            rows.append({"message": message, "code": "invalid_argument", key: {"uid": f"user-{i + 1}", **request}})
-        return rows
+        messages = {i: self.errors[n % len(self.errors)][0] for n, i in enumerate(self.failing)}
+        assert self.requests is not None
+        requests = self.requests
+        return _Rows(
+            self.failing,
+            lambda i: {"message": messages[i], "code": "invalid_argument", key: requests[i]},
+        )
 
-    def import_rows(self) -> list[dict[str, Any]]:
-        return [{"uid": f"user-{i + 1}"} for i in range(self.rows - self.failed_rows)]
+    def import_rows(self) -> Sequence[dict[str, Any]]:
+        """Each imported request as FullStory echoes it; a user gains its FullStory `id`."""
+        assert self.requests is not None
+        requests, failing = self.requests, set(self.failing)
+        imported = range(self.failed_rows, self.rows) if isinstance(self.failing, range) else None
+        indices = imported if imported is not None else [i for i in range(self.rows) if i not in failing]
+        if self.kind == "users":
+            return _Rows(indices, lambda i: {**requests[i], "id": user_id(requests[i])})
+        return _Rows(indices, lambda i: requests[i])
 
 
 def seed_job() -> SimJob:
@@ -202,27 +282,27 @@ class FullStoryWorld:
             body = req.json()
         except ValueError:
             return _invalid("the request body is not valid JSON")
-        requests = body.get("requests") if isinstance(body, dict) else None
-        if not isinstance(requests, list) or not 1 <= len(requests) <= BATCH_LIMIT:
-            return _invalid(f"requests must hold 1 to {BATCH_LIMIT} objects")
-        if kind == "users" and any(not (isinstance(r, dict) and (r.get("uid") or r.get("id"))) for r in requests):
-            return envelope(400)
+        if not isinstance(body, dict):
+            return _invalid("the request body must be a JSON object")
+        if found := request_problems(kind, body):
+            # FullStory's own words for a missing field: "uid is required" / required_field.
+            message = found[0].removeprefix("body.")
+            return _invalid(message, "required_field" if message.endswith(" is required") else "invalid_argument")
+        requests = body["requests"]
+        if len(requests) > BATCH_LIMIT:  # FullStory's documented maximum; the spec sets no minimum
+            return _invalid(f"requests must hold at most {BATCH_LIMIT} objects")
         key = req.headers.get("idempotency-key", "")
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         now = self.sim.clock.now()
         with self._lock:  # check, create and remember in one step: concurrent retries see one job
             if key and (kind, key) in self._idempotent:
                 seen, answer = self._idempotent[(kind, key)]
-                if seen != digest:
-                    return json_response(
-                        {"message": "Idempotency-Key was already used with a different request", "code": "conflict"},
-                        409,
-                    )
+                if seen != digest:  # FullStory "errors"; its spec lists 400 for a refused request
+                    return _invalid("Idempotency-Key was already used with a different request body")
                 return answer
             self._seq += 1
             job_id = f"fs-{kind[0]}-{self._seq:05d}"
-            failed = sum(1 for r in requests if FAIL_MARKER in json.dumps(r))
-            self.jobs[job_id] = SimJob(job_id, kind, now, len(requests), failed, self.process_seconds)
+            self.jobs[job_id] = SimJob(job_id, kind, now, process_seconds=self.process_seconds, requests=requests)
             answer = json_response({"job": {"id": job_id, "status": "PROCESSING", "created": _iso(now)}})
             if key:
                 self._idempotent[(kind, key)] = (digest, answer)
@@ -238,8 +318,8 @@ DEMO_ROW_ERRORS: tuple[tuple[str, dict[str, Any]], ...] = (
         {"properties": {"<img src=x onerror=alert(1)>": "x"}},
     ),
     (
-        "email must be at most 128 characters",
-        {"email": "a" * 140 + "@example.com"},
+        "email is not a valid email address",
+        {"email": "ada at example dot com"},
     ),
     (
         "display_name must not contain control characters (U+202E at position 30)",

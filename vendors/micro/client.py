@@ -1,4 +1,10 @@
-"""Micro (micro.so) Prism imports (VENDORS.md §4): create, poll, per-row results, expiry."""
+"""Micro (micro.so) Prism imports (VENDORS.md §4): create, poll, per-row results, expiry.
+
+Micro's contract is its official SDK, micro-so 0.8.0: the object types with a bulk
+import, the `*_bulk_create_params` body (`objects[].default`, `options.dedupe_by`,
+`caseInsensitive`, `list_id`) and the ImportJob model. The contract tests compare this
+client with the SDK's types (docs/vendor-contract/micro.md).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,21 @@ from urllib.parse import quote
 
 from ..base import AccountSchema, CreateResult, FormField, InvalidSpec, NotFound, Target, TargetResult
 from ..client import CREATE, POLL, VendorClient
+from ..connection_check import AUTH, NOT_FOUND, PERMISSION, run_check
 from ..normalizing import expect, nonempty_str
 from .normalize import normalize_job
 
 IMPORT = "import"
-OBJECT_TYPES = ("contact", "organization", "identity", "deal", "action", "document", "engagement", "comment")
+# The object types micro-so can bulk-import: there is no `comment` import in any of
+# Micro's artefacts (runs of an earlier one still poll and display: polling needs no type).
+OBJECT_TYPES = ("contact", "organization", "identity", "deal", "action", "document", "engagement")
 SYNC_LIMIT = 100  # fewer rows are imported synchronously (200), more become a job (202)
-SLUG = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+SLUG = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # Micro's property slugs, as its docs show them
+CHECK_HINTS = {
+    AUTH: "Micro got no API key it could use: set the account's api_key.",
+    PERMISSION: "Micro refused the key: it is invalid or revoked, or has no access to this team.",
+    NOT_FOUND: "Micro does not know this team id, or the base URL is not Micro's API.",
+}
 
 
 def error_parser(body: Any) -> tuple[str, str]:
@@ -65,12 +78,14 @@ class MicroClient(VendorClient):
         return result
 
     def check_credentials(self) -> str:
-        url = f"{self.base_url}/v2/prism/{self._team}/imports/pipewatch-credential-check"
-        try:
-            self.http.call_json("GET", url, headers=self._headers)
-        except NotFound:
-            return "authenticated; the key can read this team's imports"
-        return "authenticated"
+        """`GET /v2/prism/{teamId}/properties` (micro-so's properties.list_all): documented,
+        read-only, and it needs the key's access to the team, as polling does."""
+        return run_check(self._check, CHECK_HINTS)
+
+    def _check(self) -> str:
+        body, _ = self.http.call_json("GET", f"{self.base_url}/v2/prism/{self._team}/properties", headers=self._headers)
+        expect(body, dict, "properties response")
+        return "authenticated: Micro accepts the key for this team"
 
     def create_fields(self, kind: str, spec: dict[str, Any]) -> list[FormField]:
         if kind != IMPORT:
@@ -86,7 +101,7 @@ class MicroClient(VendorClient):
             ),
             FormField("dedupe_by", "Dedupe by", help="optional: the property slug that matches existing records"),
             FormField("case_insensitive", "Match case-insensitively", "bool"),
-            FormField("list_id", "List", help="optional: a list UUID to add the records to"),
+            FormField("list_id", "List", help="optional: the list (app or CRM) the records belong to"),
             FormField("idempotency_key", "Idempotency key", help="optional: makes a retried upload safe"),
         ]
 
@@ -116,8 +131,6 @@ class MicroClient(VendorClient):
         elif dedupe_by and "rows" not in errors and not any(dedupe_by in r for r in rows):
             errors["dedupe_by"] = f"no row has the property {dedupe_by!r}"
         list_id = str(spec.get("list_id") or "").strip()
-        if list_id and not UUID.match(list_id):
-            errors["list_id"] = "must be a UUID"
         key = str(spec.get("idempotency_key") or "")
         if len(key) > 255:
             errors["idempotency_key"] = "at most 255 characters"

@@ -3,6 +3,11 @@
 Fewer than 100 objects import synchronously (200, results inline, no job id); more make
 a job (202 + Location) that progresses by the simulator clock and is forgotten 7 days
 after it was created (404). Dedupe by a property marks repeats `existing`.
+
+Micro's contract is its official SDK, micro-so; the simulator checks requests as its
+`*_bulk_create_params` types say, on its own (it imports neither the SDK nor our client):
+the object types with a bulk import, `objects` a list of objects whose `default` maps
+slugs to values, `options` with `dedupe_by`, `caseInsensitive` and `list_id`.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from ..simulator.core import SimRequest, SimResponse, Simulator, json_response
 
 SEED_FILE = "micro-import-status.txt"
 SEED_JOB_ID = "job_id"
-OBJECT_TYPES = ("contact", "organization", "identity", "deal", "action", "document", "engagement", "comment")
+# The object types micro-so 0.8.0 can bulk-import (there is no `comment` import).
+OBJECT_TYPES = ("action", "contact", "deal", "document", "engagement", "identity", "organization")
+OPTION_TYPES = {"dedupe_by": str, "caseInsensitive": bool, "list_id": str}
 RETENTION = timedelta(days=7)
 SYNC_LIMIT = 100
 
@@ -89,11 +96,13 @@ class MicroWorld:
         self._hits: dict[str, list[float]] = {}
         self._seen: dict[tuple[str, str], set[str]] = {}  # (team, slug) -> dedupe values
         self._idempotent: dict[tuple[str, str], tuple[str, SimResponse]] = {}
+        self._slugs: dict[str, dict[str, set[str]]] = {}  # team -> object type -> slugs seen
 
     def install(self, sim: Simulator) -> None:
         self.sim = sim
         sim.add_route("POST", r"/v2/prism/(?P<team>[^/]+)/(?P<object_type>[^/]+)/import", self.create)
         sim.add_route("GET", r"/v2/prism/(?P<team>[^/]+)/imports/(?P<job_id>[^/]+)", self.get_job)
+        sim.add_route("GET", r"/v2/prism/(?P<team>[^/]+)/properties", self.properties)
 
     def _guard(self, req: SimRequest, team: str) -> SimResponse | None:
         key = req.headers.get("x-api-key", "")
@@ -133,9 +142,9 @@ class MicroWorld:
             body = req.json()
         except ValueError:
             return json_response({"message": "body is not JSON"}, 400)
-        objects = body.get("objects") if isinstance(body, dict) else None
-        if not isinstance(objects, list) or not objects:
-            return json_response({"message": "objects must be a non-empty array"}, 400)
+        if problem := _body_problem(body):
+            return json_response({"message": problem}, 400)
+        objects = body["objects"]
         key = req.headers.get("idempotency-key", "")
         digest = hashlib.sha256(req.body).hexdigest()
         with self._lock:
@@ -149,6 +158,9 @@ class MicroWorld:
                 replay = SimResponse(answer.status, answer.body, {**answer.headers, "idempotent-replay": "true"})
                 return replay
         options = body.get("options") or {}
+        with self._lock:
+            seen = self._slugs.setdefault(team, {}).setdefault(object_type, set())
+            seen.update(k for o in objects if isinstance(o.get("default"), dict) for k in o["default"])
         outcomes = self._outcomes(team, objects, options)
         now = self.sim.clock.now()
         if len(objects) < SYNC_LIMIT:
@@ -181,6 +193,15 @@ class MicroWorld:
                 self._idempotent[(team, key)] = (digest, answer)
         return answer
 
+    def properties(self, req: SimRequest, team: str) -> SimResponse:
+        """`GET …/properties`: the property slugs each object type has (the SDK types the
+        answer only as an object); here, the slugs this team has imported."""
+        if denied := self._guard(req, team):
+            return denied
+        with self._lock:
+            slugs = dict(self._slugs.get(team, {}))
+        return json_response({kind: sorted(names) for kind, names in sorted(slugs.items())})
+
     def _outcomes(self, team: str, objects: list[Any], options: dict[str, Any]) -> list[dict[str, Any]]:
         slug = options.get("dedupe_by")
         fold = bool(options.get("caseInsensitive"))
@@ -211,6 +232,27 @@ class MicroWorld:
                 }
             )
         return outcomes
+
+
+def _body_problem(body: Any) -> str:
+    """What micro-so's bulk_create params would not allow in a body, or ""."""
+    if not isinstance(body, dict) or not isinstance(body.get("objects"), list):
+        return "objects must be an array"
+    for i, obj in enumerate(body["objects"]):
+        if not isinstance(obj, dict):
+            return f"objects[{i}] must be an object"
+        if "default" in obj and not isinstance(obj["default"], dict):
+            return f"objects[{i}].default must map property slugs to values"
+    options = body.get("options")
+    if options is None:
+        return ""
+    if not isinstance(options, dict):
+        return "options must be an object"
+    for name, kind in OPTION_TYPES.items():
+        value = options.get(name)
+        if name in options and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+            return f"options.{name} must be {'a boolean' if kind is bool else 'a string'}"
+    return ""
 
 
 DEMO_TEAM = "11111111-2222-3333-4444-555555555555"

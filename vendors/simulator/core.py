@@ -224,6 +224,28 @@ class Simulator:
         return json_response({"now": self.clock.now().isoformat()})
 
 
+_CHUNK_SIZE = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
+
+
+def read_chunked(rfile: Any) -> bytes:
+    """A `Transfer-Encoding: chunked` body (RFC 9112 7.1): extensions and trailers skipped."""
+    parts = []
+    while True:
+        size_text = rfile.readline(1024).split(b";", 1)[0].strip()
+        if not _CHUNK_SIZE.match(size_text):
+            raise ValueError(f"chunk size {size_text[:20]!r} is not hexadecimal")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        chunk = rfile.read(size)
+        if len(chunk) < size or rfile.readline(1024) != b"\r\n":
+            raise ValueError("the body ended inside a chunk")
+        parts.append(chunk)
+    while rfile.readline(1024).strip():  # trailer fields, up to the empty line
+        pass
+    return b"".join(parts)
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the real vendors do
     disable_nagle_algorithm = True  # headers and body go in two writes; don't wait 40 ms
@@ -232,10 +254,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log on the Simulator is enough; stderr noise hides test output
 
+    def _read_body(self) -> bytes:
+        """The request body, framed by Content-Length or chunked; ValueError if broken."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return read_chunked(self.rfile)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isdigit():
+            raise ValueError(f"Content-Length {declared[:20]!r} is not a number")
+        length = int(declared)
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise ValueError("the body is shorter than its Content-Length")
+        return body
+
     def _dispatch(self) -> None:
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self._read_body()
+        except ValueError as exc:  # the rest of the stream cannot be framed: answer, then hang up
+            self.close_connection = True
+            self._write(json_response({"message": f"malformed request: {exc}"}, 400, Connection="close"))
+            return
         req = SimRequest(
             method=self.command,
             path=parts.path,
@@ -253,6 +292,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         if resp.delay:
             time.sleep(resp.delay)
+        self._write(resp)
+
+    def _write(self, resp: SimResponse) -> None:
         payload = resp.encoded()
         self.send_response(resp.status)
         for name, value in resp.headers.items():

@@ -40,9 +40,18 @@ from ..base import (
     VendorError,
 )
 from ..client import CREATE, DISCOVER, POLL, VendorClient
+from ..connection_check import AUTH, NOT_FOUND, PERMISSION, run_check
 from ..http import HttpSettings
-from ..normalizing import expect, nonempty_str
-from .normalize import BACKFILL, INGESTION, IngestionGroup, normalize_ingestion, normalize_run, parse_status_page
+from ..normalizing import nonempty_str
+from .normalize import (
+    BACKFILL,
+    INGESTION,
+    IngestionGroup,
+    backfill_run_id,
+    normalize_ingestion,
+    normalize_run,
+    parse_status_page,
+)
 
 API_VERSION = "20240601"
 STATUS_PATH = "/console/v1/ingestion/status"
@@ -53,9 +62,16 @@ DEFAULT_WINDOW_DAYS = 7
 MAX_WINDOW_DAYS = 60
 BACKFILLS = Target(BACKFILL, "backfills")  # the stream every backfill run joins
 
+# IngestionBackfillContractDto's enums in spec/console-api.openapi.json (the contract tests
+# compare them): `export_events` is a dataset of the status filter in newer docs only.
 BACKFILL_TYPES = ("redshift", "bigquery-v2", "snowflake-v2", "databricks", "azure-synapse", "s3", "athena", "adls")
-BACKFILL_DATASETS = ("Events", "Metrics", "export_exposures", "entity_properties", "export_events")
+BACKFILL_DATASETS = ("Events", "Metrics", "export_exposures", "entity_properties")
 BACKFILL_FIELDS = ("datestamp_start", "datestamp_end", "type", "dataset", "source")
+CHECK_HINTS = {
+    AUTH: "Statsig refused the key: it must be an active Console API key (console-…).",
+    PERMISSION: "The key may not read ingestion status in this project.",
+    NOT_FOUND: "The base URL does not serve Statsig's Console API.",
+}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _KEY_ECHO = re.compile(r"(Key:\s*)(\S+)")
 _KEY_PREFIX = re.compile(r"^(console|secret|client)-", re.I)
@@ -88,8 +104,9 @@ def error_parser(body: Any) -> tuple[str, str]:
 def validate_backfill_spec(spec: Any, today: date) -> dict[str, Any]:
     """The backfill body Statsig accepts, cleaned; InvalidSpec names each bad field.
 
-    Shared with the simulator, which answers 400 where this raises. Messages never echo
-    the value.
+    The spec's IngestionBackfillContractDto, plus what its descriptions say (dates are
+    YYYY-MM-DD) and what a backfill means (not in the future, end on or after start).
+    Messages never echo the value.
     """
     if not isinstance(spec, dict):
         raise InvalidSpec({"": "a backfill request is an object of fields"})
@@ -309,6 +326,10 @@ class StatsigClient(VendorClient):
         return TargetResult(target, observations, gone=gone)
 
     def check_credentials(self) -> str:
+        """Today's ingestion status: documented, read-only, and the call polling makes."""
+        return run_check(self._check, CHECK_HINTS)
+
+    def _check(self) -> str:
         today = self._today()
         rows = self.status_rows(today, today)
         return f"authenticated; {len(rows)} ingestion status row(s) for {today.isoformat()}"
@@ -332,10 +353,7 @@ class StatsigClient(VendorClient):
 
     def create(self, kind: str, spec: dict[str, Any]) -> CreateResult:
         cleaned = self.validate_create(kind, spec)
-        body = expect(self._call("POST", self.base_url + BACKFILL_PATH, json=cleaned), dict, "backfill response")
-        data = expect(body.get("data"), dict, "data")
-        run_id = nonempty_str(data.get("runID"))
-        if not run_id:
-            raise BadResponse("backfill response: data.runID is missing")
+        body = self._call("POST", self.base_url + BACKFILL_PATH, json=cleaned)
+        run_id = backfill_run_id(body)
         message = nonempty_str(body.get("message")) or f"Statsig started backfill run {run_id}."
         return CreateResult(message, targets=[BACKFILLS], run_keys=[run_id], details={"runID": run_id}, raw=body)

@@ -10,10 +10,12 @@ Statsig's status enum differs between doc versions and the seed's own example us
 value outside it, so the vocabulary is an open set:
 
 - a status in INGESTION_STATES maps as the table says;
-- otherwise a name that clearly ends in `_ERROR` is a failure of unknown kind, one ending
-  in `_STARTED` is running and one ending in `_SCHEDULED` is queued (Statsig names its
-  statuses that way; a new error must not look healthy);
-- anything else (`%Other`, null, "DEDUPE_RUNNING", ...) is `unknown`, raw value kept.
+- otherwise the name's last word decides (Statsig names its statuses that way): an error
+  (`_ERROR`, `_FAILED`) is a failure of unknown kind, so a new error never looks healthy;
+  a phase of loading (`DEDUPE_RUNNING`, `…_STARTED`, `…_IN_PROGRESS`, a step done such as
+  `…_COMPLETED` or `…_INSERTED`) is running; waiting (`…_SCHEDULED`, `…_REQUESTED`) is
+  queued. A new success word is not trusted: only the table says a day loaded;
+- anything else (`%Other`, null, ...) is `unknown`. The raw value is always kept.
 """
 
 from __future__ import annotations
@@ -115,36 +117,50 @@ _DATE_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:$|[T ])")
 _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 
 
+# Last words of a status name, for statuses missing from the tables (upper case).
+FAILED_WORDS = ("_ERROR", "_FAILED", "_FAILURE")
+RUNNING_WORDS = (
+    "_STARTED",
+    "_RUNNING",
+    "_IN_PROGRESS",
+    "_PROCESSING",
+    "_LOADING",
+    "_CREATED",
+    "_COMPLETED",
+    "_COMPLETE",
+    "_INSERTED",
+    "_DOWNLOADED",
+    "_UPLOADED",
+)
+QUEUED_WORDS = ("_SCHEDULED", "_REQUESTED", "_QUEUED", "_PENDING", "_WAITING")
+
+
+def _by_last_word(name: str) -> tuple[str, tuple[str, ...], str]:
+    if name.endswith(FAILED_WORDS):
+        return FAILED, (), "unknown"
+    if name.endswith(RUNNING_WORDS):
+        return RUNNING, (), ""
+    if name.endswith(QUEUED_WORDS) or name == "ENQUEUED":
+        return QUEUED, (), ""
+    return UNKNOWN, (), ""
+
+
 def ingestion_state(status: str | None) -> tuple[str, tuple[str, ...], str]:
-    """(state, flags, error kind) of one ingestion status, with the suffix heuristic."""
+    """(state, flags, error kind) of one ingestion status: the table, else its last word."""
     if not status:
         return UNKNOWN, (), ""
     if status in INGESTION_STATES:
         return INGESTION_STATES[status]
     upper = status.strip().upper()
-    if upper in INGESTION_STATES:
-        return INGESTION_STATES[upper]
-    if upper.endswith("_ERROR"):
-        return FAILED, (), "unknown"
-    if upper.endswith("_STARTED"):
-        return RUNNING, (), ""
-    if upper.endswith("_SCHEDULED"):
-        return QUEUED, (), ""
-    return UNKNOWN, (), ""
+    return INGESTION_STATES.get(upper) or _by_last_word(upper)
 
 
 def run_state(status: str | None) -> tuple[str, tuple[str, ...], str]:
-    """(state, flags, error kind) of one backfill run status, with the same heuristic."""
+    """(state, flags, error kind) of one backfill run status, with the same rule."""
     if not status:
         return UNKNOWN, (), ""
     lower = status.strip().lower()
-    if lower in RUN_STATES:
-        return RUN_STATES[lower]
-    if lower.endswith("_error"):
-        return FAILED, (), "unknown"
-    if lower.endswith(("_started", "_complete")):
-        return RUNNING, (), ""
-    return UNKNOWN, (), ""
+    return RUN_STATES.get(lower) or _by_last_word(lower.upper())
 
 
 # -- the status listing -------------------------------------------------------------
@@ -333,6 +349,15 @@ def _day(value: Any, where: str) -> date | None:
 
 
 # -- backfill runs ------------------------------------------------------------------
+def backfill_run_id(body: Any) -> str:
+    """`POST /ingestion/backfill`'s `{message, data: {runID}}`: the new run's id."""
+    data = expect(expect(body, dict, "backfill response").get("data"), dict, "data")
+    run_id = _text(data.get("runID"), "data.runID")
+    if not run_id:
+        raise BadResponse("backfill response: data.runID is missing")
+    return run_id
+
+
 def normalize_run(target: Target, body: Any, now: datetime, run_id: str = "") -> Observation:
     """`GET /ingestion/runs/{id}`: `{message, data: run}` -> one Observation."""
     body = expect(body, dict, "run response")

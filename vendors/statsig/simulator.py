@@ -7,7 +7,12 @@ fails), and may be re-opened later. A `SimRun` is a backfill run whose `runHisto
 advances along a script of (seconds after creation, status).
 
 The console key "seed-console-key" gets the seed's sample answer, a bare array, byte for
-byte; an unknown key gets the seed's 401 body with the first 12 characters of the key.
+byte (Statsig's own example, which contradicts its schema); an unknown key gets the
+seed's 401 body with the first 12 characters of the key.
+
+Requests are checked against Statsig's published spec (`spec/console-api.openapi.json`),
+read by the simulator itself; it imports nothing from the client. The seed's status enum
+is a subset of the spec's, so accepting the spec's accepts both.
 """
 
 from __future__ import annotations
@@ -21,15 +26,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from ..base import InvalidSpec
 from ..seeds import SEED_DIR
 from ..simulator.core import SimRequest, SimResponse, Simulator, json_response
-from .client import BACKFILL_PATH, RUNS_PATH, STATUS_PATH, validate_backfill_spec
+from ..simulator.spec_check import load_spec, problems
 
 STATSIG_SEED = "statsig-ingestion-status.txt"
+SPEC_FILE = Path(__file__).parent / "spec" / "console-api.openapi.json"
+STATUS_PATH = "/console/v1/ingestion/status"
+RUNS_PATH = "/console/v1/ingestion/runs"
+BACKFILL_PATH = "/console/v1/ingestion/backfill"
 SEED_KEY = "seed-console-key"
 DEMO_KEY = "console-demo-key"
 BUSY_KEY = "console-busy-key"
@@ -252,7 +261,8 @@ class SimRun:
             if self.created_at + timedelta(seconds=offset) <= now
         ]
         latest_at, latest = history[-1]
-        statuses = [status for _, status in history]
+        # Newest first, as Statsig's examples list them; entries are {statusTimestamp, status}.
+        entries = [{"statusTimestamp": iso(at), "status": status} for at, status in reversed(history)]
         return {
             "runID": self.run_id,
             "latestStatus": latest,
@@ -261,12 +271,12 @@ class SimRun:
             "trigger": self.trigger,
             "sources": list(self.sources),
             "dateStamps": list(self.date_stamps),
-            "runHistory": [{"statusTimestamp": iso(at), "status": status} for at, status in history],
+            "runHistory": entries,
             "granularHistory": [
                 {
                     "source": source,
                     "latestSourceStatus": latest,
-                    "statusByDate": [{"dateStamp": ds, "statuses": statuses} for ds in self.date_stamps],
+                    "statusByDate": [{"dateStamp": ds, "statuses": list(entries)} for ds in self.date_stamps],
                 }
                 for source in self.sources
             ],
@@ -305,6 +315,26 @@ class SimConsole:
 
 def _error(status: int, message: str, **headers: str) -> SimResponse:
     return json_response({"status": status, "message": message}, status, **headers)
+
+
+def _spec() -> dict[str, Any]:
+    return load_spec(SPEC_FILE)
+
+
+def _query_enum(name: str) -> list[str]:
+    """The enum of one query parameter of the status endpoint, as the spec gives it."""
+    [param] = [p for p in _spec()["paths"][STATUS_PATH]["get"]["parameters"] if p["name"] == name]
+    schema = param["schema"]
+    return schema.get("enum") or schema["items"]["enum"]
+
+
+def backfill_problems(body: Any) -> list[str]:
+    """What IngestionBackfillContractDto refuses, and dates not "in the form of YYYY-MM-DD"."""
+    found = problems({"$ref": "#/components/schemas/IngestionBackfillContractDto"}, body, _spec())
+    for name in ("datestamp_start", "datestamp_end"):
+        if not found and _day_arg(body[name]) is None:
+            found.append(f"{name} must be a valid date in the form of YYYY-MM-DD")
+    return found
 
 
 def _day_arg(value: str) -> date | None:
@@ -373,6 +403,11 @@ class StatsigWorld:
             return _error(400, "startDate and endDate must be dates (YYYY-MM-DD)")
         if start > end:
             return _error(400, "startDate must be on or before endDate")
+        if req.arg("dataset") and req.arg("dataset") not in _query_enum("dataset"):
+            return _error(400, f"dataset must be one of {', '.join(_query_enum('dataset'))}")
+        filters = req.query.get("status", []) + req.query.get("statuses", []) + req.query.get("statuses[]", [])
+        if unknown := [v for v in filters if v not in _query_enum("status")]:
+            return _error(400, f"unknown status {unknown[0][:40]!r}")
         try:
             page = int(req.arg("page", "1") or 1)
         except ValueError:
@@ -453,12 +488,13 @@ class StatsigWorld:
             spec = req.json()
         except ValueError:
             return _error(400, "request body must be JSON")
+        if found := backfill_problems(spec):
+            return _error(400, "; ".join(found))
         now = self.sim.clock.now()
-        try:
-            cleaned = validate_backfill_spec(spec, now.date())
-        except InvalidSpec as exc:
-            return _error(400, str(exc))
+        cleaned = spec
         start, end = date.fromisoformat(cleaned["datestamp_start"]), date.fromisoformat(cleaned["datestamp_end"])
+        if start > end:
+            return _error(400, "datestamp_start must be on or before datestamp_end")
         days = [start + timedelta(days=i) for i in range(min(60, (end - start).days + 1))]
         wanted = cleaned.get("source")
         names = [wanted] if isinstance(wanted, str) else list(wanted or [])
@@ -486,7 +522,7 @@ class StatsigWorld:
                     sim_day.steps.append(Step(now + end_offset, "IMPORT_SUCCESSFUL", 1_000 + d.toordinal() % 97))
                 else:
                     sim_day.steps.append(Step(now + end_offset, "ERROR", message="Backfill failed while downloading"))
-        return json_response({"message": "Ingestion backfilled successfully.", "data": {"runID": run.run_id}}, 201)
+        return json_response({"message": "Ingestion backfilled successfully.", "data": {"runID": run.run_id}})
 
 
 # -- worlds -------------------------------------------------------------------------
