@@ -27,7 +27,7 @@ USERNAME, SECRET = "bench-svc", "bench-secret"
 
 
 def project_id(a: int) -> str:
-    return f"p{a}"
+    return str(100_000 + a)  # an integer, as Mixpanel's specs type project ids (the simulator checks)
 
 
 def connector_id(a: int, i: int) -> str:

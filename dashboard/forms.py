@@ -81,8 +81,12 @@ class AccountForm(forms.Form):
         merged.update({k.removeprefix("secret_"): v for k, v in data.items() if k.startswith("secret_") and v})
         if problem := VENDORS[self.vendor].schema.credentials_problem(merged):
             self.add_error(None, f"Credentials: {VENDORS[self.vendor].label} {problem}.")
+        settings = {k.removeprefix("setting_"): v for k, v in data.items() if k.startswith("setting_")}
+        for key, problem in VENDORS[self.vendor].schema.settings_problems(settings).items():
+            if f"setting_{key}" not in self.errors:  # "required" is already said by the field
+                self.add_error(f"setting_{key}", f"{key.replace('_', ' ').capitalize()} {problem}.")
         data["credentials"] = merged
-        data["settings"] = {k.removeprefix("setting_"): v for k, v in data.items() if k.startswith("setting_")}
+        data["settings"] = settings
         return data
 
     def save(self) -> Account:

@@ -158,9 +158,8 @@ class _Validator:
             self.problem(where, "field 'settings': must be a table")
             settings = {}
         elif cls:
-            for key in cls.schema.required_settings:
-                if not str(settings.get(key, "")).strip():
-                    self.problem(where, f"field 'settings.{key}': required for {cls.label}")
+            for key, problem in cls.schema.settings_problems(settings).items():
+                self.problem(where, f"field 'settings.{key}': {problem} for {cls.label}")
         credentials = self.credentials(where, entry.get("credentials", {}), cls)
         if not (name and vendor):
             return None

@@ -47,7 +47,10 @@ HINTS = {
 GZIP_HINT = "Compression setting mismatch: set the connector's compression to gzip (or upload uncompressed files)."
 
 
-def hint_for(kind: str, message: str = "") -> str:
+def hint_for(kind: str, message: str = "", pipeline: Pipeline | None = None) -> str:
+    vendor_hints = pipeline.vendor_client_class.hints if pipeline and pipeline.vendor_client_class else {}
+    if hint := vendor_hints.get((pipeline.kind, kind)) if pipeline else None:
+        return hint
     if "gzip" in message.lower() or "compression" in message.lower():
         return GZIP_HINT
     return HINTS.get(kind, "")
@@ -151,7 +154,7 @@ def _pipeline_incident(pipeline: Pipeline, now: datetime) -> Incident | None:
         message=message,
         code=code,
         error_kind=kind,
-        hint=hint_for(kind, message),
+        hint=hint_for(kind, message, pipeline),
     )
 
 

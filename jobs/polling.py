@@ -267,7 +267,7 @@ def _discovered(account: Account, result: vb.TargetResult, now: datetime) -> tup
 
 
 def _record_target_error(pipeline: Pipeline, error: vb.VendorError, now: datetime) -> None:
-    if isinstance(error, vb.NotFound):
+    if isinstance(error, vb.NotFound) and not isinstance(error, vb.RemovedApi):
         message = f"The vendor does not know {pipeline.kind} {pipeline.external_id!r} ({error})"
     else:
         message = str(error)

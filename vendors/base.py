@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -169,6 +170,11 @@ class NotFound(VendorError):
     kind = "not_found"
 
 
+class RemovedApi(NotFound):
+    """A 404 from an API the vendor has removed: the id is most likely fine, the endpoint is
+    gone. The message says so; the engine does not add "the vendor does not know this id"."""
+
+
 class RateLimited(VendorError):
     kind = "rate_limited"
     account_wide = True
@@ -261,6 +267,20 @@ class AccountSchema:
     one_shot_kinds: tuple[str, ...] = ()
     # Kinds that are imports (the rest are exports), for filters.
     import_kinds: tuple[str, ...] = ()
+    # Settings with a required shape: name -> (full-match regex, what it must be).
+    setting_formats: tuple[tuple[str, str, str], ...] = ()
+
+    def settings_problems(self, settings: dict[str, Any]) -> dict[str, str]:
+        """Setting name -> what is wrong with its value (required ones missing, bad shapes)."""
+        problems = {}
+        for key in self.required_settings:
+            if not str(settings.get(key, "")).strip():
+                problems[key] = "required"
+        for key, pattern, meaning in self.setting_formats:
+            value = str(settings.get(key, "")).strip()
+            if key not in problems and value and not re.fullmatch(pattern, value):
+                problems[key] = f"must be {meaning}"
+        return problems
 
     def credentials_problem(self, credentials: dict[str, str]) -> str:
         """ "" when one acceptable set of credential keys is present with values (surrounding

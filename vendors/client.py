@@ -40,6 +40,9 @@ class VendorClient:
     # Published request limits per credential: (requests, per seconds). The engine keeps
     # every worker under them with a shared token bucket; Retry-After still wins.
     rate_limits: ClassVar[tuple[tuple[int, float], ...]] = ()
+    # What to do about an error, where the vendor knows better than the generic advice:
+    # (pipeline kind, error kind) -> one sentence for the failures page.
+    hints: ClassVar[dict[tuple[str, str], str]] = {}
 
     def __init__(
         self,

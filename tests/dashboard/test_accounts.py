@@ -92,3 +92,49 @@ def test_test_connection(client, users, sim) -> None:
     account.save()
     bad = client.post(f"/accounts/{account.uuid}/test/").content.decode()
     assert "✕" in bad and "401" in bad and "wrong" not in bad
+
+
+@pytest.mark.django_db
+def test_test_connection_reads_a_current_api_and_says_what_failed(client, users, sim) -> None:
+    """Mixpanel removed GET /connectors in November 2024: the test reads the warehouse imports
+    list (documented, read-only, the app API's permission, as polling), and a failure names
+    its cause: auth, permission, not found or network."""
+    from vendors.simulator.core import Fault
+
+    client.force_login(users["admin"])
+    client.post("/accounts/new/", form(sim.url))
+    account = Account.objects.get()
+
+    def test() -> str:
+        return client.post(f"/accounts/{account.uuid}/test/").content.decode()
+
+    ok = test()
+    assert "✓" in ok and "authenticated" in ok and "warehouse imports" in ok
+    assert sim.simulator.request_log[-1] == ("GET", "/api/app/projects/12345/warehouse-sources/imports")
+    assert not any(path.endswith("/connectors") for _, path in sim.simulator.request_log)
+
+    sim.simulator.inject(Fault("status", path="/api/app/projects/12345/warehouse-sources", status=404, times=1))
+    assert "✕" in (missing := test()) and "not found" in missing and "region" in missing
+    account.settings = {"project_id": "999"}
+    account.save()
+    assert "permission" in (forbidden := test()) and "403" in forbidden
+    account.settings = {"project_id": "12345"}
+    account.credentials = {"username": "svc", "secret": "wrong"}
+    account.save()
+    assert "auth" in (refused := test()) and "401" in refused and "wrong" not in refused
+    account.base_url = "http://127.0.0.1:9"  # nothing listens there
+    account.credentials = {"username": "svc", "secret": "s3cret"}
+    account.save()
+    assert "network" in test()
+
+
+@pytest.mark.django_db
+def test_test_connection_with_a_project_secret_reads_the_data_pipelines_list(client, users, sim) -> None:
+    sim.mixpanel.projects["12345"].api_secret = "project-secret"
+    client.force_login(users["admin"])
+    secret_only = {"secret_username": "", "secret_secret": "", "secret_api_secret": "project-secret"}
+    client.post("/accounts/new/", form(sim.url, **secret_only))
+    account = Account.objects.get()
+    ok = client.post(f"/accounts/{account.uuid}/test/").content.decode()
+    assert "✓" in ok and "data pipelines" in ok
+    assert sim.simulator.request_log[-1] == ("GET", "/api/2.0/nessie/pipeline/jobs")

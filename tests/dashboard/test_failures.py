@@ -159,3 +159,18 @@ def test_failures_page_costs_the_same_queries_for_5_or_120_incidents(logged_in, 
     Pipeline.objects.all().delete()
     _failing(mp_account, 120)
     assert queries() == few
+
+
+def test_a_404_from_the_legacy_connectors_api_says_the_api_is_gone(logged_in, sim, mp_account, make_pipeline) -> None:
+    """Mixpanel deleted the Cloud Import connectors API in November 2024: a 404 from it most
+    likely means the API is gone, not the connector id. Every page showing the error says so."""
+    sim.mixpanel.projects["12345"].legacy_api_removed = True
+    pipeline = make_pipeline("seed-success", name="Old connector")
+    polling.poll_now(mp_account)
+    [incident] = logged_in.get("/api/v1/failures/").json()["results"]
+    assert (incident["what"], incident["error_kind"]) == ("unpollable", "not_found")
+    assert "removed its Cloud Import connectors API in November 2024" in incident["message"]
+    assert "does not know" not in incident["message"]
+    assert "warehouse import" in incident["hint"] and "the id is wrong" not in incident["hint"]
+    for page in ("/failures/", f"/pipelines/{pipeline.uuid}/", "/"):
+        assert "November 2024" in logged_in.get(page).content.decode(), page

@@ -96,20 +96,24 @@ def test_a_retried_window_runs_retrying_then_succeeds(sim) -> None:
     assert result.info["summary"] == {"retried": 1, "succeeded": 1}
 
 
-def test_status_by_get_and_by_form_post_agree(sim) -> None:
+def test_status_by_get_and_by_the_seeds_form_post_agree(sim) -> None:
     add_pipeline(sim, origin=YESTERDAY - timedelta(days=3), outcomes={1: "failed"})
+    sim.mixpanel.projects["12345"].api_secret = "project-secret"
     sim.advance(700)
-    auth = ("svc", "s3cret")
     params = {"name": "events-daily-gcs-raw", "project_id": "12345"}
-    got = requests.get(sim.url + NESSIE + "/status", params=params, auth=auth, timeout=5)
-    posted = requests.post(sim.url + NESSIE + "/status", data=params, auth=auth, timeout=5)
+    got = requests.get(sim.url + NESSIE + "/status", params=params, auth=("svc", "s3cret"), timeout=5)
+    # The seed: POST a form, authenticated by the project secret alone.
+    seed = {"auth": ("project-secret", ""), "timeout": 5}
+    posted = requests.post(sim.url + NESSIE + "/status", data={"name": params["name"]}, **seed)
     assert got.status_code == posted.status_code == 200
     assert got.json() == posted.json()
     assert sorted(got.json()) == ["failed", "succeeded"] and len(got.json()["succeeded"]) == 3
-    filtered = requests.post(sim.url + NESSIE + "/status", data={**params, "status": "failed"}, auth=auth, timeout=5)
+    filtered = requests.post(sim.url + NESSIE + "/status", data={"name": params["name"], "status": "failed"}, **seed)
     assert list(filtered.json()) == ["failed"]
-    summary = requests.post(sim.url + NESSIE + "/status", data={**params, "summary": "true"}, auth=auth, timeout=5)
+    summary = requests.post(sim.url + NESSIE + "/status", data={"name": params["name"], "summary": "true"}, **seed)
     assert summary.json() == {"failed": 1, "succeeded": 3}
+    mixed = requests.post(sim.url + NESSIE + "/status", data=params, auth=("svc", "s3cret"), timeout=5)
+    assert mixed.status_code == 400 and "project_id" in mixed.json()["error"]  # neither the seed nor the spec
 
 
 def test_service_accounts_need_project_id_and_the_secret_names_its_project(sim) -> None:

@@ -1,5 +1,6 @@
 """The simulator speaks the seed verbatim and moves scripted runs along its clock."""
 
+import uuid
 from datetime import timedelta
 
 import requests
@@ -65,7 +66,9 @@ def test_history_pages_and_go_timestamps(sim) -> None:
     first = requests.get(url, auth=("svc", "s3cret"), timeout=5).json()["results"]
     assert first["has_more"] is True and len(first["data"]) == 20
     assert parse_time(first["data"][0]["start_time"]) == T0 + timedelta(minutes=24)  # newest first
-    second = requests.get(sim.url + first["url"], auth=("svc", "s3cret"), timeout=5).json()["results"]
+    # `url` is a uuid in the spec; nothing documents how to follow it: the simulator takes it as `cursor`.
+    assert str(uuid.UUID(first["url"])) == first["url"]
+    second = requests.get(url, params={"cursor": first["url"]}, auth=("svc", "s3cret"), timeout=5).json()["results"]
     assert second["has_more"] is False and second["url"] is None and len(second["data"]) == 5
 
 

@@ -19,10 +19,14 @@ from ..base import (
     BadResponse,
     CreateResult,
     FormField,
+    NotFound,
     Observation,
+    RateLimited,
     Rejected,
+    RemovedApi,
     Target,
     TargetResult,
+    Transient,
     VendorError,
 )
 from ..client import CANCEL, CREATE, DISCOVER, PAUSE, POLL, RUN_NOW, VendorClient
@@ -34,6 +38,14 @@ from .normalize import normalize_history
 from .warehouse import WAREHOUSE_IMPORT, Warehouse
 
 IMPORT_CONNECTOR = "import_connector"
+LEGACY_404 = (
+    "Mixpanel removed its Cloud Import connectors API in November 2024: a 404 from it most likely means "
+    "the API is gone for this project; less likely, the connector id is wrong"
+)
+LEGACY_HINT = (
+    "Mixpanel removed the Cloud Import connectors API (Nov 2024): re-create this import as a warehouse "
+    "import (Warehouse Connectors) and track it as kind warehouse_import; the connector's history is gone."
+)
 
 
 def error_parser(body: Any) -> tuple[str, str]:
@@ -54,8 +66,11 @@ class MixpanelClient(VendorClient):
         credential_sets=(("username", "secret"), ("api_secret",)),
         kinds=(IMPORT_CONNECTOR, WAREHOUSE_IMPORT, EXPORT_PIPELINE),
         import_kinds=(IMPORT_CONNECTOR, WAREHOUSE_IMPORT),
+        # An integer in every path and query of Mixpanel's specs.
+        setting_formats=(("project_id", r"[0-9]+", "a number (Mixpanel's project id, e.g. 12345)"),),
     )
     capabilities = frozenset({POLL, CREATE, CANCEL, PAUSE, RUN_NOW, DISCOVER})
+    hints = {(IMPORT_CONNECTOR, "not_found"): LEGACY_HINT}
     hosts = {
         "us": "https://mixpanel.com",
         "eu": "https://eu.mixpanel.com",
@@ -94,6 +109,15 @@ class MixpanelClient(VendorClient):
     def app_url(self, path: str) -> str:
         return f"{self.base_url}/api/app/projects/{quote(self.project_id, safe='')}{path}"
 
+    def app_auth(self) -> tuple[str, str]:
+        """The app APIs' (connectors, warehouse imports) only scheme is a service account."""
+        if not self.uses_service_account:
+            raise Rejected(
+                "Mixpanel's app API (connector history, warehouse imports) accepts a service account only: "
+                "give this account a username and secret (a project secret works for data pipelines alone)"
+            )
+        return self.auth
+
     def _today(self) -> date:
         return self.now().astimezone(UTC).date()
 
@@ -118,7 +142,11 @@ class MixpanelClient(VendorClient):
     def poll_target(self, target: Target) -> list[Observation]:
         if target.kind == IMPORT_CONNECTOR:
             url = self.app_url(f"/connectors/{quote(target.external_id, safe='')}/history")
-            body, _ = self.http.call_json("GET", url, auth=self.auth)
+            try:
+                body, _ = self.http.call_json("GET", url, auth=self.app_auth())
+            except NotFound as exc:
+                said = f" (Mixpanel said: {exc.message})" if exc.message else ""
+                raise RemovedApi(LEGACY_404 + said, http_status=exc.http_status, code=exc.code) from None
             # Only the first page: history is newest first, and the current run is on it.
             return normalize_history(target, body)
         if target.kind == WAREHOUSE_IMPORT:
@@ -148,11 +176,25 @@ class MixpanelClient(VendorClient):
             raise
 
     def check_credentials(self) -> str:
-        body, _ = self.http.call_json("GET", self.app_url("/connectors"), auth=self.auth)
-        data = expect(
-            expect(expect(body, dict, "response").get("results"), dict, "results").get("data"), list, "results.data"
-        )
-        return f"authenticated; project has {len(data)} connector(s)"
+        """One cheap, documented, read-only call needing what polling needs: the warehouse
+        imports list for a service account (the app API, as the connectors' and imports'
+        history), the data pipelines list for a project secret (the only API that takes one).
+        A failure says which of auth, permission, not-found or network it was."""
+        project = self.project_id
+        try:
+            if self.uses_service_account:
+                body, _ = self.http.call_json("GET", self.app_url("/warehouse-sources/imports"), auth=self.auth)
+                imports = expect(expect(body, dict, "response").get("results"), list, "results")
+                return f"authenticated: service account reads project {project} ({len(imports)} warehouse imports)"
+            jobs = self.nessie.jobs()
+            return f"authenticated: project secret reads project {project} ({len(jobs)} data pipelines)"
+        except VendorError as exc:
+            raise type(exc)(
+                f"{_check_failure(exc, project, self.base_url)} ({exc.message})",
+                http_status=exc.http_status,
+                code=exc.code,
+                retry_after=exc.retry_after,
+            ) from None
 
     # -- acting --------------------------------------------------------------------
     def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -185,3 +227,21 @@ class MixpanelClient(VendorClient):
     def _only(target: Target, kind: str, verb: str) -> None:
         if target.kind != kind:
             raise Rejected(f"Mixpanel cannot {verb} a {target.kind} from here, only a {kind}")
+
+
+def _check_failure(exc: VendorError, project: str, host: str) -> str:
+    """Which of auth, permission, not-found or network a failed connection test was."""
+    if isinstance(exc, AuthError) and exc.http_status == 403:
+        return (
+            f"permission: the credentials work but may not read project {project}; add the service account "
+            "to the project (data pipelines also need the Admin or Owner role)"
+        )
+    if isinstance(exc, AuthError):
+        return "auth: Mixpanel refused these credentials; check the service account's username and secret"
+    if isinstance(exc, NotFound):
+        return f"not found: {host} knows no project {project}; check the project id and the region (us, eu, in)"
+    if isinstance(exc, Transient):
+        return f"network: could not get an answer from {host}"
+    if isinstance(exc, RateLimited):
+        return "rate limited: Mixpanel asks us to wait; the credentials were not checked"
+    return "unexpected answer: Mixpanel answered, but not as its spec says"

@@ -1,8 +1,9 @@
 """Mixpanel data pipelines ("nessie", VENDORS.md §2): kind `export_pipeline`, id = pipeline name.
 
 Hosts differ from the app API (data.mixpanel.com, data-eu, data-in) and the base path is
-/api/2.0/nessie. Service accounts send `project_id` (query on GETs, form on POSTs); a
-legacy project secret identifies the project by itself.
+/api/2.0/nessie. Every request carries `project_id` (query on GETs, form on POSTs): the
+spec requires it on every GET, though its text says only service accounts need it, and a
+project secret's requests carry it as well.
 """
 
 from __future__ import annotations
@@ -43,9 +44,7 @@ class Nessie:
         return host + NESSIE_PATH
 
     def _project_params(self) -> dict[str, str]:
-        if self.client.uses_service_account:
-            return {"project_id": self.client.project_id}
-        return {}
+        return {"project_id": self.client.project_id}
 
     def get(self, path: str, **params: str) -> Any:
         body, _ = self.client.http.call_json(
@@ -90,18 +89,7 @@ class Nessie:
     # -- acting --------------------------------------------------------------------
     def create(self, spec: dict[str, Any], today: date) -> CreateResult:
         cleaned = validate_pipeline_spec(spec, today)
-        body = expect(self.post("/pipeline/create", to_form(cleaned)), dict, "create response")
-        names = expect(body.get("pipeline_names"), list, "pipeline_names")
-        if not names or not all(isinstance(n, str) and n.strip() for n in names):
-            raise BadResponse("create response: pipeline_names should be a non-empty list of names")
-        details: dict[str, Any] = {"pipeline_names": list(names)}
-        dataset = body.get("bigquery_dataset_name")
-        if isinstance(dataset, str) and dataset:
-            details["bigquery_dataset_name"] = dataset
-        message = f"Mixpanel created {len(names)} pipeline(s): {', '.join(names)}."
-        if "bigquery_dataset_name" in details:
-            message += f" BigQuery dataset: {dataset}"
-        return CreateResult(message, targets=[Target(EXPORT_PIPELINE, n) for n in names], details=details, raw=body)
+        return read_create_answer(self.post("/pipeline/create", to_form(cleaned)))
 
     def cancel(self, target: Target) -> str:
         self.post("/pipeline/cancel", [("name", target.external_id)])
@@ -117,6 +105,22 @@ class Nessie:
     def resume(self, target: Target) -> str:
         self.post("/pipeline/resume", [("name", target.external_id)])
         return f"Mixpanel resumed pipeline {target.external_id}."
+
+
+def read_create_answer(body: Any) -> CreateResult:
+    """`{"pipeline_names": [...], "bigquery_dataset_name"?: url}` (the spec's and the seed's example)."""
+    body = expect(body, dict, "create response")
+    names = expect(body.get("pipeline_names"), list, "pipeline_names")
+    if not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise BadResponse("create response: pipeline_names should be a non-empty list of names")
+    details: dict[str, Any] = {"pipeline_names": list(names)}
+    dataset = body.get("bigquery_dataset_name")
+    if isinstance(dataset, str) and dataset:
+        details["bigquery_dataset_name"] = dataset
+    message = f"Mixpanel created {len(names)} pipeline(s): {', '.join(names)}."
+    if "bigquery_dataset_name" in details:
+        message += f" BigQuery dataset: {dataset}"
+    return CreateResult(message, targets=[Target(EXPORT_PIPELINE, n) for n in names], details=details, raw=body)
 
 
 def reject_kind(kind: str) -> InvalidSpec:

@@ -9,15 +9,15 @@ attempt that succeeds. Seed samples (nessie_seed.py) are served verbatim.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ..base import InvalidSpec
 from ..simulator.core import SimRequest, SimResponse, Simulator, json_response
-from .nessie_spec import SCHEMATIZED_TYPES, pipeline_names, validate_pipeline_spec
 
 if TYPE_CHECKING:
     from .simulator import MixpanelWorld, SimProject
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 PACIFIC = ZoneInfo("US/Pacific")  # the projects' time zone in every sample
 GO_ZERO_PACIFIC = "0000-12-31T16:00:00-08:00"
 STATUS_WINDOWS = 30  # "recent" tasks only
-LIST_FIELDS = ("events", "bq_share_with_group")
+SCHEMATIZED_TYPES = ("bigquery", "snowflake", "aws", "azure-blob", "gcs-schema")
+MAX_MONTHS_BACK = 6
 
 
 @dataclass
@@ -184,14 +185,25 @@ class NessieApi:
     def install(self, sim: Simulator) -> None:
         self.sim = sim
         base = r"/api/2.0/nessie/pipeline/"
-        for method in ("GET", "POST"):  # the seed POSTs a form; the newer docs GET
-            sim.add_route(method, base + "status", self.status)
-            sim.add_route(method, base + "timeline", self.timeline)
-        sim.add_route("GET", base + "jobs", self.jobs)
-        sim.add_route("POST", base + "create", self.create)
-        sim.add_route("POST", base + "cancel", self.cancel)
-        sim.add_route("POST", base + "pause", lambda req: self.set_paused(req, True))
-        sim.add_route("POST", base + "resume", lambda req: self.set_paused(req, False))
+        for method in ("GET", "POST"):  # the seed POSTs a form; the current spec GETs
+            self._route(method, base + "status", self.status)
+            self._route(method, base + "timeline", self.timeline)
+        self._route("GET", base + "jobs", self.jobs)
+        self._route("POST", base + "create", self.create)
+        self._route("POST", base + "cancel", self.cancel)
+        self._route("POST", base + "pause", lambda req: self.set_paused(req, True))
+        self._route("POST", base + "resume", lambda req: self.set_paused(req, False))
+
+    def _route(self, method: str, pattern: str, handler: Callable[..., SimResponse]) -> None:
+        self.world.route(method, pattern, handler, _error, waive=self._secret_names_its_project)
+
+    def _secret_names_its_project(self, req: SimRequest, problems: list[str]) -> list[str]:
+        """project_id is "required if using service account to authenticate request" (the
+        spec's words), though its schemas require it always: a project secret may omit it."""
+        creds = req.basic_auth()
+        projects = self.world.projects.values()
+        secret = creds is not None and any(p.api_secret and creds[0] == p.api_secret for p in projects)
+        return [p for p in problems if not (secret and p.startswith("project_id: required"))]
 
     @property
     def now(self) -> datetime:
@@ -253,49 +265,52 @@ class NessieApi:
 
     # -- acting ------------------------------------------------------------------
     def create(self, req: SimRequest) -> SimResponse:
+        """The form already passed the spec (or the seed); these are the rules the spec
+        states in prose, then the per-project limits."""
         project = self._project(req)
         if isinstance(project, SimResponse):
             return project
-        form = req.form()
-        spec = {k: (v if k in LIST_FIELDS else v[0]) for k, v in form.items() if k != "project_id"}
+        form = {k: v for k, v in req.form().items() if k != "project_id" and any(x.strip() for x in v)}
+        fields = {k: v[-1].strip() for k, v in form.items()}
         today = self.now.date()
-        try:
-            cleaned = validate_pipeline_spec(spec, today)
-        except InvalidSpec as exc:
-            return _error(400, str(exc))
-        names = pipeline_names(cleaned)
-        problem = self._project_limits(project, cleaned, names)
+        problems = _prose_rules(fields, today)
+        if problems:
+            return _error(400, "; ".join(problems))
+        names = _names(fields)
+        problem = self._project_limits(project, fields, names)
         if problem:
             return _error(400, problem)
-        origin = date.fromisoformat(cleaned["from_date"]) if "from_date" in cleaned else today - timedelta(days=1)
-        to_date = date.fromisoformat(cleaned["to_date"]) if "to_date" in cleaned else None
+        origin = date.fromisoformat(fields["from_date"]) if "from_date" in fields else today - timedelta(days=1)
+        to_date = date.fromisoformat(fields["to_date"]) if "to_date" in fields else None
         for name in names:
             project.pipelines[name] = SimPipeline(
                 name,
                 origin=origin,
-                frequency=cleaned.get("frequency", "daily"),
+                frequency=fields.get("frequency", "daily"),
                 to_date=to_date,
                 data_source="people" if "-people-" in f"-{name}-" else "events",
-                trial=bool(cleaned.get("trial")),
-                sync_enabled=bool(cleaned.get("sync", cleaned["type"] in SCHEMATIZED_TYPES)),
+                trial=fields.get("trial") == "true",
+                sync_enabled=fields.get("sync", str(fields["type"] in SCHEMATIZED_TYPES).lower()) == "true",
             )
         body: dict[str, Any] = {"pipeline_names": names}
-        if cleaned["type"] == "bigquery":
-            dataset = f"{cleaned['gcp_project']}:{cleaned['bq_dataset_name']}"
+        if fields["type"] == "bigquery":
+            project_name = fields.get("gcp_project", "mixpanel-prod-1")  # the seed: Mixpanel's own project
+            dataset = f"{project_name}:{fields.get('bq_dataset_name', 'mixpanel_' + project.project_id)}"
             body["bigquery_dataset_name"] = f"https://bigquery.cloud.google.com/dataset/{dataset}"
         return json_response(body)
 
     @staticmethod
-    def _project_limits(project: SimProject, cleaned: dict[str, Any], names: list[str]) -> str:
+    def _project_limits(project: SimProject, fields: dict[str, str], names: list[str]) -> str:
         """The per-project rules [M4][M5]: one trial, 2 recurring + 1 bounded events pipelines."""
         taken = [n for n in names if n in project.pipelines]
         if taken:
             return f"type: a pipeline named {taken[0]} already exists"
-        if cleaned.get("trial") and any(p.trial for p in project.pipelines.values()):
+        trial = fields.get("trial") == "true"
+        if trial and any(p.trial for p in project.pipelines.values()):
             return "trial: this project already used its one trial"
-        if cleaned.get("trial") or not any("-events-" in f"-{n}-" for n in names):
+        if trial or not any("-events-" in f"-{n}-" for n in names):
             return ""
-        recurring = "to_date" not in cleaned
+        recurring = "to_date" not in fields
         same = [
             p
             for p in project.pipelines.values()
@@ -330,3 +345,72 @@ class NessieApi:
 
 def _error(status: int, message: str) -> SimResponse:
     return json_response({"status": "error", "error": message}, status)
+
+
+def _prose_rules(fields: dict[str, str], today: date) -> list[str]:
+    """What the spec says in its descriptions rather than its schemas (and the seed's trial)."""
+    problems = []
+    trial = fields.get("trial") == "true"
+    if "from_date" not in fields and not trial:
+        problems.append("from_date: is required unless trial is true")
+    start = _date(fields.get("from_date"))
+    end = _date(fields.get("to_date"))
+    if start and start > today:
+        problems.append("from_date: cannot be in the future")
+    elif start and start < _months_before(today, MAX_MONTHS_BACK):
+        problems.append(f"from_date: cannot be more than {MAX_MONTHS_BACK} months in the past")
+    if start and end and end < start:
+        problems.append("to_date: must not be before from_date")
+    if "frequency" in fields and "to_date" in fields:
+        problems.append("frequency: should only be passed if your export window is indefinite (no to_date)")
+    people = fields.get("data_source") == "people"
+    if people and "where" in fields:
+        problems.append("where: only valid when data_source is events")
+    if people and fields.get("schema_type") == "multischema":
+        problems.append("schema_type: not supported for people data_source (user data is monoschema)")
+    if fields.get("use_glue") == "true":
+        missing = [name for name in ("glue_database", "glue_role") if name not in fields]
+        problems += [f"{name}: required if use_glue is true" for name in missing]
+    if "s3_kms_key_id" in fields and fields.get("s3_encryption") != "kms":
+        problems.append("s3_kms_key_id: only used when s3_encryption is kms")
+    if "bq_prefix" in fields and not re.fullmatch(r"[A-Za-z0-9_]+", fields["bq_prefix"]):
+        problems.append("bq_prefix: only alphanumeric characters and underscores can be used")
+    return problems
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None  # the spec check already refused a bad date
+
+
+def _months_before(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month + 1, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _names(fields: dict[str, str]) -> list[str]:
+    """The names Mixpanel gives what a create makes (the seed's and the spec's examples):
+    [trial-]<source>-<frequency>-<type>[-<schema type>]; a schematized trial makes both sources."""
+    kind, trial = fields["type"], fields.get("trial") == "true"
+    if "data_source" in fields:
+        sources = [fields["data_source"]]
+    elif trial and kind in SCHEMATIZED_TYPES:
+        sources = ["events", "people"]
+    else:
+        sources = ["events"]
+    names = []
+    for source in sources:
+        parts = ["trial"] if trial else []
+        parts += [source, fields.get("frequency", "daily"), kind]
+        if kind in SCHEMATIZED_TYPES:
+            parts.append("monoschema" if source == "people" else fields.get("schema_type", "monoschema"))
+        names.append("-".join(parts))
+    return names

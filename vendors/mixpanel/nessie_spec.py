@@ -1,9 +1,13 @@
-"""Create-pipeline rules for Mixpanel data pipelines (VENDORS.md §2, the seed, [M4]).
+"""Create-pipeline rules for Mixpanel data pipelines, as Mixpanel's current spec states them
+(spec/data-pipelines.openapi.yaml: the request schema of each pipeline type, and the rules
+its descriptions give in prose).
 
 One declarative table: the fields each pipeline type takes and the rule for each field.
-The client checks a spec with it before calling Mixpanel, and the simulator enforces the
-same rules on the form it receives. Messages name the field and never echo a value, so
-a secret (client_secret, snowflake_password) cannot leak through an error.
+The client checks a spec with it before calling Mixpanel; tests/contract/ checks the table
+against the spec file field by field (required, enums and their order, defaults, dates), so
+a newer spec shows up as a failing test. The simulator does not use it: it reads the spec
+itself. Messages name the field and never echo a value, so a secret (client_secret,
+snowflake_password) cannot leak through an error.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from ..base import FormField, InvalidSpec
@@ -21,12 +25,13 @@ RAW_TYPES = ("gcs-raw", "s3-raw", "azure-raw")
 SCHEMATIZED_TYPES = ("bigquery", "snowflake", "aws", "azure-blob", "gcs-schema")
 PIPELINE_TYPES = RAW_TYPES + SCHEMATIZED_TYPES
 
-# Enums as the seed lists them; BigQuery also has the regions the newer spec added [M4].
+# Enums in the spec's order. Raw S3 exports also reach me-south-1; the schematized `aws` type does not.
 S3_REGIONS = (
-    "us-east-2", "us-east-1", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-3", "ap-northeast-2",
-    "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1", "cn-north-1", "cn-northwest-1",
-    "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-north-1", "sa-east-1",
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-southeast-1", "ap-southeast-2", "ap-south-1", "ca-central-1", "cn-north-1", "cn-northwest-1",
+    "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
 )  # fmt: skip
+S3_RAW_REGIONS = (*S3_REGIONS, "me-south-1")
 GCS_REGIONS = (
     "northamerica-northeast1", "us-central1", "us-east1", "us-east4", "us-west1", "us-west2",
     "southamerica-east1", "europe-north1", "europe-west1", "europe-west2", "europe-west3", "europe-west4",
@@ -34,14 +39,12 @@ GCS_REGIONS = (
     "asia-south1", "asia-southeast1", "australia-southeast1",
 )  # fmt: skip
 BQ_REGIONS = (
-    "US", "US_EAST_1", "US_WEST_2", "US_EAST_4", "NORTH_AMERICA_NORTHEAST_1", "SOUTH_AMERICA_EAST_1", "EU",
-    "EUROPE_NORTH_1", "EUROPE_WEST_2", "EUROPE_WEST_3", "EUROPE_WEST_6", "ASIA_SOUTH_1", "ASIA_EAST_1",
-    "ASIA_EAST_2", "ASIA_NORTHEAST_1", "ASIA_NORTHEAST_2", "ASIA_NORTHEAST_3", "ASIA_SOUTHEAST_1",
-    "ASIA_SOUTHEAST_2", "AUSTRALIA_SOUTHEAST_1",
-    "US_CENTRAL_1", "US_WEST_1", "EUROPE_WEST_4",  # newer spec [M4]
+    "US", "US_CENTRAL_1", "US_EAST_1", "US_WEST_1", "US_WEST_2", "US_EAST_4", "NORTH_AMERICA_NORTHEAST_1",
+    "SOUTH_AMERICA_EAST_1", "EU", "EUROPE_NORTH_1", "EUROPE_WEST_2", "EUROPE_WEST_3", "EUROPE_WEST_4",
+    "EUROPE_WEST_6", "ASIA_SOUTH_1", "ASIA_EAST_1", "ASIA_EAST_2", "ASIA_NORTHEAST_1", "ASIA_NORTHEAST_2",
+    "ASIA_NORTHEAST_3", "ASIA_SOUTHEAST_1", "ASIA_SOUTHEAST_2", "AUSTRALIA_SOUTHEAST_1",
 )  # fmt: skip
-SNOWFLAKE_REGIONS = ("us-west-aws", "us-east-aws")
-SNOWFLAKE_CUSTOMER_HOSTED = (
+SNOWFLAKE_FIELDS = (
     "snowflake_account_name",
     "snowflake_warehouse",
     "snowflake_storage_integration",
@@ -51,7 +54,6 @@ SNOWFLAKE_CUSTOMER_HOSTED = (
     "snowflake_database",
     "snowflake_schema",
 )
-SNOWFLAKE_SHARED = ("region", "snowflake_share_with")  # the seed's Mixpanel-hosted variant
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_MONTHS_BACK = 6
@@ -61,13 +63,15 @@ MAX_MONTHS_BACK = 6
 class Rule:
     kind: str = TEXT
     required: bool = False
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # for BOOL: the allowed values as "true"/"false"
+    default: str = ""  # the spec's default; the form preselects it where the field is required
     pattern: str = ""  # a full-match regex
     pattern_hint: str = ""
     secret: bool = False
     required_if: tuple[str, Any] | None = None  # (field, value): required when field == value
     only_with: tuple[str, Any] | None = None  # (field, value): allowed only when field == value
     only_without: str = ""  # allowed only when this field is empty
+    not_with: tuple[str, Any, Any] | None = None  # (field, its value, our value): refused together
     choices_message: str = ""  # said instead of listing the choices
 
 
@@ -78,31 +82,45 @@ SECRET = Rule(required=True, secret=True)
 COMMON: dict[str, Rule] = {
     "type": Rule(required=True, choices=PIPELINE_TYPES),
     "trial": Rule(BOOL),
-    "data_source": Rule(choices=("events", "people")),
+    "data_source": Rule(choices=("events", "people"), default="events"),
     "from_date": Rule(),  # required unless trial; dates are checked together below
     "to_date": Rule(),
-    "frequency": Rule(choices=("daily", "hourly"), only_without="to_date"),
+    "frequency": Rule(choices=("daily", "hourly"), default="daily", only_without="to_date"),
     "events": Rule(LIST),
     "where": Rule(only_with=("data_source", "events")),
-    "data_format": Rule(choices=("json", "parquet")),
 }
 SCHEMATIZED: dict[str, Rule] = {
-    # Exactly these spellings; people data is always monoschema and takes no schema_type [M4].
-    "schema_type": Rule(choices=("monoschema", "multischema"), only_with=("data_source", "events")),
-    "sync": Rule(BOOL),
+    # Required, though "not supported for people data_source": user data is always monoschema.
+    "schema_type": Rule(
+        required=True,
+        choices=("monoschema", "multischema"),
+        default="monoschema",
+        not_with=("data_source", "people", "multischema"),
+    ),
+    "sync": Rule(BOOL, required=True, choices=("true",), default="true"),  # the spec's enum: [true]
 }
 RAW: dict[str, Rule] = {
-    "data_source": Rule(choices=("events",), choices_message="must be events: raw pipelines export events only"),
-    "data_format": Rule(choices=("json",), choices_message="must be json for raw pipelines"),
+    "data_source": Rule(
+        choices=("events",), default="events", choices_message="must be events: raw pipelines export events only"
+    ),
+    "data_format": Rule(choices=("json",), default="json", choices_message="must be json for raw pipelines"),
 }
-GCS = {"gcs_bucket": REQ, "gcs_region": Rule(required=True, choices=GCS_REGIONS), "gcs_prefix": OPT}
-S3 = {
-    "s3_bucket": REQ,
-    "s3_region": Rule(required=True, choices=S3_REGIONS),
-    "s3_role": REQ,
-    "s3_prefix": OPT,
-    "s3_encryption": Rule(choices=("none", "aes", "kms")),
-    "s3_kms_key_id": Rule(only_with=("s3_encryption", "kms")),
+FILE_FORMAT = {"data_format": Rule(choices=("json", "parquet"), default="json")}
+GCS = {"gcs_bucket": REQ, "gcs_prefix": OPT, "gcs_region": Rule(required=True, choices=GCS_REGIONS)}
+
+
+def s3(regions: tuple[str, ...]) -> dict[str, Rule]:
+    return {
+        "s3_bucket": REQ,
+        "s3_region": Rule(required=True, choices=regions),
+        "s3_role": REQ,
+        "s3_prefix": OPT,
+        "s3_encryption": Rule(choices=("none", "aes", "kms"), default="none"),
+        "s3_kms_key_id": Rule(only_with=("s3_encryption", "kms")),
+    }
+
+
+GLUE = {
     "use_glue": Rule(BOOL),
     "glue_database": Rule(required_if=("use_glue", True)),
     "glue_role": Rule(required_if=("use_glue", True)),
@@ -118,37 +136,28 @@ AZURE = {
 }
 BIGQUERY = {
     "bq_region": Rule(required=True, choices=BQ_REGIONS),
+    "bq_prefix": Rule(pattern=r"[A-Za-z0-9_]+", pattern_hint="only letters, digits and _"),
     "gcp_project": REQ,
     "bq_dataset_name": REQ,
-    "bq_share_with_group": Rule(LIST),
-    "bq_prefix": Rule(pattern=r"[A-Za-z0-9_]+", pattern_hint="only letters, digits and _"),
 }
 SNOWFLAKE = {
-    "region": Rule(choices=SNOWFLAKE_REGIONS),
-    "snowflake_share_with": OPT,
     "snowflake_prefix": OPT,
-    **{name: Rule(secret=name == "snowflake_password") for name in SNOWFLAKE_CUSTOMER_HOSTED},
+    **{name: Rule(required=True, secret=name == "snowflake_password") for name in SNOWFLAKE_FIELDS},
 }
 
-# type -> every field it takes. Raw types override the common enums they narrow.
+# type -> every field it takes, as the spec's schema for that type lists them.
 TYPE_FIELDS: dict[str, dict[str, Rule]] = {
-    "gcs-raw": {**COMMON, **RAW, **GCS, "gcs_prefix": REQ},  # the seed marks gcs_prefix required
-    "s3-raw": {**COMMON, **RAW, **S3},
+    "gcs-raw": {**COMMON, **RAW, **GCS},
+    "s3-raw": {**COMMON, **RAW, **s3(S3_RAW_REGIONS)},
     "azure-raw": {**COMMON, **RAW, **AZURE},
     "bigquery": {**COMMON, **SCHEMATIZED, **BIGQUERY},
     "snowflake": {**COMMON, **SCHEMATIZED, **SNOWFLAKE},
-    "aws": {**COMMON, **SCHEMATIZED, **S3},
-    "azure-blob": {**COMMON, **SCHEMATIZED, **AZURE},
-    "gcs-schema": {**COMMON, **SCHEMATIZED, **GCS},
-}
-# type -> alternative field groups, exactly one of which must be complete.
-TYPE_ONE_OF: dict[str, tuple[tuple[str, ...], ...]] = {
-    "snowflake": (SNOWFLAKE_SHARED, SNOWFLAKE_CUSTOMER_HOSTED),
+    "aws": {**COMMON, **SCHEMATIZED, **FILE_FORMAT, **s3(S3_REGIONS), **GLUE},
+    "azure-blob": {**COMMON, **SCHEMATIZED, **FILE_FORMAT, **AZURE},
+    "gcs-schema": {**COMMON, **SCHEMATIZED, **FILE_FORMAT, **GCS},
 }
 # Fields the client adds itself; a spec may carry them, they are not checked here.
 IGNORED = frozenset({"project_id"})
-
-SECRET_FIELDS = frozenset(name for fields in TYPE_FIELDS.values() for name, r in fields.items() if r.secret)
 
 
 def validate_pipeline_spec(spec: Mapping[str, Any], today: date) -> dict[str, Any]:
@@ -186,10 +195,14 @@ def validate_pipeline_spec(spec: Mapping[str, Any], today: date) -> dict[str, An
             errors[name] = f"is only allowed when {rule.only_with[0]} is {_show(rule.only_with[1])}"
         elif present and rule.only_without and rule.only_without in cleaned:
             errors[name] = f"is only allowed without {rule.only_without} (an indefinite export)"
-    _check_one_of(kind, cleaned, errors)
+        elif present and rule.not_with and _clashes(cleaned, name, rule.not_with):
+            errors[name] = f"cannot be {rule.not_with[2]} when {rule.not_with[0]} is {rule.not_with[1]}"
     _check_dates(cleaned, today, errors)
     if errors:
         raise InvalidSpec(errors)
+    if cleaned.get("trial") and "from_date" not in cleaned:
+        # The spec's schemas require from_date; its text says a trial defaults it to the previous day.
+        cleaned["from_date"] = (today - timedelta(days=1)).isoformat()
     return cleaned
 
 
@@ -200,16 +213,9 @@ def _effective(cleaned: dict[str, Any], name: str) -> Any:
     return cleaned.get(name, DEFAULTS.get(name))
 
 
-def _check_one_of(kind: str, cleaned: dict[str, Any], errors: dict[str, str]) -> None:
-    groups = TYPE_ONE_OF.get(kind, ())
-    if not groups or any(all(f in cleaned for f in group) for group in groups):
-        return
-    # Blame the group the spec started on (or the first), field by field.
-    started = max(groups, key=lambda g: sum(f in cleaned for f in g))
-    for name in started:
-        if name not in cleaned and name not in errors:
-            others = " or ".join(" + ".join(g) for g in groups if g is not started)
-            errors[name] = f"is required (or give {others})"
+def _clashes(cleaned: dict[str, Any], name: str, not_with: tuple[str, Any, Any]) -> bool:
+    other, other_value, own_value = not_with
+    return _effective(cleaned, other) == other_value and cleaned[name] == own_value
 
 
 def _check_dates(cleaned: dict[str, Any], today: date, errors: dict[str, str]) -> None:
@@ -251,11 +257,13 @@ def months_before(day: date, months: int) -> date:
 
 def _convert(rule: Rule, value: Any) -> tuple[Any, str]:
     if rule.kind == BOOL:
-        if isinstance(value, bool):
-            return value, ""
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true", ""
-        return None, "must be true or false"
+            value = value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            return None, "must be true or false"
+        if rule.choices and _show(value) not in rule.choices:
+            return None, "must be " + " or ".join(rule.choices)
+        return value, ""
     if rule.kind == LIST:
         items = value if isinstance(value, list | tuple) else [value]
         if not all(isinstance(i, str) for i in items):
@@ -303,35 +311,17 @@ def to_form(cleaned: Mapping[str, Any]) -> list[tuple[str, str]]:
     return form
 
 
-def pipeline_names(cleaned: Mapping[str, Any]) -> list[str]:
-    """The names Mixpanel gives the pipelines a create makes (the seed's pattern)."""
-    kind = cleaned["type"]
-    trial = bool(cleaned.get("trial"))
-    if "data_source" in cleaned:
-        sources = [cleaned["data_source"]]
-    elif trial and kind in SCHEMATIZED_TYPES:
-        sources = ["events", "people"]  # a trial exports both
-    else:
-        sources = ["events"]
-    frequency = cleaned.get("frequency", "daily")
-    names = []
-    for source in sources:
-        parts = ["trial"] if trial else []
-        parts += [source, frequency, kind]
-        if kind in SCHEMATIZED_TYPES:
-            parts.append("monoschema" if source == "people" else cleaned.get("schema_type", "monoschema"))
-        names.append("-".join(parts))
-    return names
-
-
 HINTS = {
     "type": "raw types export events as files; the others load a warehouse",
-    "from_date": "YYYY-MM-DD, not in the future, at most 6 months back; not needed for a trial",
+    "trial": "a 30-day trial export; Mixpanel allows one per project",
+    "from_date": "YYYY-MM-DD, not in the future, at most 6 months back; not needed for a trial (Mixpanel starts it "
+    "the previous day)",
     "to_date": "YYYY-MM-DD; leave empty to export indefinitely",
     "frequency": "only for indefinite exports",
     "events": "one event name per line; empty exports every event",
     "where": "a Mixpanel selector expression (events only)",
-    "bq_share_with_group": "one group email per line",
+    "sync": "Mixpanel's spec allows only true: the export follows late data, deletions and imports",
+    "schema_type": "multischema: one table per event; people data is always monoschema",
 }
 
 
@@ -341,7 +331,7 @@ def form_fields(pipeline_type: str) -> list[FormField]:
     for name, rule in TYPE_FIELDS.get(pipeline_type, {}).items():
         if name == "type":
             continue
-        if rule.kind == BOOL:
+        if rule.kind == BOOL and not rule.choices:
             kind = "bool"
         elif rule.kind == LIST:
             kind = "list"
@@ -356,5 +346,9 @@ def form_fields(pipeline_type: str) -> list[FormField]:
         help_text = HINTS.get(name) or rule.pattern_hint
         if rule.required_if:
             help_text = f"required when {rule.required_if[0]} is on"
-        fields.append(FormField(name, name.replace("_", " "), kind, rule.required, rule.choices, help_text))
+        if rule.default and not rule.required:
+            help_text = "; ".join(filter(None, [help_text, f"Mixpanel's default: {rule.default}"]))
+        initial = rule.default or None if rule.required else None
+        label = name.replace("_", " ")
+        fields.append(FormField(name, label, kind, rule.required, rule.choices, help_text, initial))
     return fields

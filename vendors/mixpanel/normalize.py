@@ -40,12 +40,16 @@ PENDING_KEY = "pending"
 
 
 def normalize_history(target: Target, body: Any) -> list[Observation]:
-    """The whole `history` envelope: `{status: "ok", results: {data: [run, ...]}}`."""
+    """The `history` answer: the seed's `{status: "ok", results: {data: [run, ...]}}`, or the
+    last spec's bare runsList `{url, has_more, data: [run, ...]}`."""
     body = expect(body, dict, "history response")
     if body.get("status") not in (None, "ok"):
         raise BadResponse(f"history answered status {body.get('status')!r}")
-    results = expect(body.get("results"), dict, "results")
-    runs = expect(results.get("data"), list, "results.data")
+    if "results" not in body and "data" in body:
+        runs = expect(body.get("data"), list, "data")
+    else:
+        results = expect(body.get("results"), dict, "results")
+        runs = expect(results.get("data"), list, "results.data")
     observations = [normalize_connector_run(target, run, i) for i, run in enumerate(runs)]
     _dedupe_keys(observations)
     return observations

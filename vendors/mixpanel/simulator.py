@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..seeds import readme_code_samples
-from ..simulator.core import SimRequest, SimResponse, Simulator, json_response
+from ..simulator.core import Handler, SimRequest, SimResponse, Simulator, json_response
 from ..timeparse import format_go_time
 from .nessie_seed import seed_pipeline_project
 from .nessie_simulator import NessieApi, SimPipeline
+from .simulator_specs import judge, specs
 from .warehouse_simulator import SimWarehouseImport, WarehouseApi, WarehouseCycle, WarehouseRun
 
 HISTORY_PAGE_SIZE = 20
@@ -139,6 +141,7 @@ class SimProject:
     connectors: dict[str, SimConnector] = field(default_factory=dict)
     pipelines: dict[str, SimPipeline] = field(default_factory=dict)  # nessie, by name
     imports: dict[str, SimWarehouseImport] = field(default_factory=dict)  # warehouse, by id
+    legacy_api_removed: bool = False  # answer the legacy connectors API as Mixpanel does now: 404
     jobs_verbatim: str | None = None  # a seed `pipeline/jobs` sample, served byte for byte
     # Scripted burst limit: more than `rate_limit` requests in `rate_window` s -> 429.
     rate_limit: int | None = None
@@ -170,27 +173,58 @@ class MixpanelWorld:
     def install(self, sim: Simulator) -> None:
         base = r"/api/app/projects/(?P<project_id>[^/]+)"
         self.sim = sim
-        sim.add_route("GET", base + r"/connectors", self.list_connectors)
-        sim.add_route("GET", base + r"/connectors/(?P<connector_id>[^/]+)", self.get_connector)
-        sim.add_route("GET", base + r"/connectors/(?P<connector_id>[^/]+)/history", self.history)
+        specs()  # read the spec files now, not while the first request waits
+        # Only history: the connectors list and get went with the API (Nov 2024) and no
+        # client of ours reads them; the seed documents history alone.
+        self.route("GET", base + r"/connectors/(?P<connector_id>[^/]+)/history", self.history, legacy_error)
         WarehouseApi(self).install(sim)
         NessieApi(self).install(sim)
 
-    # -- auth, rate limit, lookup ------------------------------------------------------
-    def _guard(self, req: SimRequest, project_id: str) -> SimProject | SimResponse:
+    def route(self, method: str, pattern: str, handler: Handler, error: ErrorBody, waive: Waiver = None) -> None:
+        """A route whose requests are judged by Mixpanel's specs before `handler` sees them:
+        unknown credentials 401, a path the spec's types do not fit 404, any other problem 400.
+        `waive` drops problems the spec's prose excuses (its schemas say less than its text)."""
+
+        def checked(req: SimRequest, **groups: str) -> SimResponse:
+            if (denied := self._authenticate(req)) is not None:
+                return denied
+            verdict = judge(req)
+            if verdict is not None and verdict.path:
+                return error(404, "; ".join(verdict.path))
+            problems = waive(req, verdict.request) if verdict is not None and waive else verdict and verdict.request
+            if problems:
+                return error(400, "; ".join(problems))
+            return handler(req, **groups)
+
+        self.sim.add_route(method, pattern, checked)
+
+    # -- auth, rate limit, lookup: the app APIs' shared answers, {status, error} ---------
+    def _authenticate(self, req: SimRequest) -> SimResponse | None:
+        error = _error
         creds = req.basic_auth()
         if creds is None:
-            return _error(401, "Authentication required: use HTTP Basic auth")
+            return error(401, "Authentication required: use HTTP Basic auth")
+        if not any(self._matches(p, creds) for p in self.projects.values()):
+            return error(401, "Invalid service account credentials")
+        return None
+
+    @staticmethod
+    def _matches(project: SimProject, creds: tuple[str, str]) -> bool:
+        secret = bool(project.api_secret) and creds[0] == project.api_secret
+        return creds == (project.username, project.secret) or secret
+
+    def _guard(self, req: SimRequest, project_id: str, service_account_only: bool = False) -> SimProject | SimResponse:
+        error = _error
+        if (denied := self._authenticate(req)) is not None:
+            return denied
+        creds = req.basic_auth()
+        assert creds is not None
+        if service_account_only and not any(creds == (p.username, p.secret) for p in self.projects.values()):
+            # The app APIs' only security scheme is ServiceAccount; a project secret is not one.
+            return error(401, "This API needs a service account (username and secret), not a project secret")
         project = self.projects.get(project_id)
-        known = [
-            p
-            for p in self.projects.values()
-            if creds == (p.username, p.secret) or (p.api_secret and creds[0] == p.api_secret)
-        ]
-        if not known:
-            return _error(401, "Invalid service account credentials")
-        if project is None or project not in known:
-            return _error(403, f"Service account has no access to project {project_id}")
+        if project is None or not self._matches(project, creds):
+            return error(403, f"Service account has no access to project {project_id}")
         if project.rate_limit is not None:
             with self._lock:
                 now = time.monotonic()
@@ -198,69 +232,49 @@ class MixpanelWorld:
                 hits.append(now)
                 self._hits[project_id] = hits
                 if len(hits) > project.rate_limit:
-                    return json_response(
-                        {"status": "error", "error": "Rate limit exceeded, retry later"},
-                        429,
-                        **{"Retry-After": str(project.retry_after)},
-                    )
+                    response = error(429, "Rate limit exceeded, retry later")
+                    response.headers["Retry-After"] = str(project.retry_after)
+                    return response
         return project
 
-    def _connector(self, project: SimProject, connector_id: str) -> SimConnector | SimResponse:
+    # -- endpoints -----------------------------------------------------------------
+    def history(self, req: SimRequest, project_id: str, connector_id: str) -> SimResponse:
+        project = self._guard(req, project_id, service_account_only=True)
+        if isinstance(project, SimResponse):
+            return project
+        if project.legacy_api_removed:  # [I] what Mixpanel answers since it deleted the API
+            return legacy_error(404, "Not Found", "not_found")
         connector = project.connectors.get(connector_id)
         if connector is None:
-            return json_response(
-                {"status": "error", "type": "not_found", "message": f"Connector {connector_id} not found"},
-                404,
-            )
-        return connector
-
-    # -- endpoints -----------------------------------------------------------------
-    def list_connectors(self, req: SimRequest, project_id: str) -> SimResponse:
-        project = self._guard(req, project_id)
-        if isinstance(project, SimResponse):
-            return project
-        data = [_connector_object(c) for c in project.connectors.values()]
-        return json_response({"status": "ok", "results": {"url": None, "has_more": False, "data": data}})
-
-    def get_connector(self, req: SimRequest, project_id: str, connector_id: str) -> SimResponse:
-        project = self._guard(req, project_id)
-        if isinstance(project, SimResponse):
-            return project
-        connector = self._connector(project, connector_id)
-        if isinstance(connector, SimResponse):
-            return connector
-        return json_response({"status": "ok", "results": _connector_object(connector)})
-
-    def history(self, req: SimRequest, project_id: str, connector_id: str) -> SimResponse:
-        project = self._guard(req, project_id)
-        if isinstance(project, SimResponse):
-            return project
-        connector = self._connector(project, connector_id)
-        if isinstance(connector, SimResponse):
-            return connector
+            return legacy_error(404, f"Connector {connector_id} not found", "not_found")
         if connector.verbatim is not None:
             return SimResponse(200, connector.verbatim, {"Content-Type": "application/json"})
         items = connector.history(self.sim.clock.now())
-        page = int(req.arg("page", "1") or 1)
+        page = _page_of(req.arg("cursor"))
         start = (page - 1) * HISTORY_PAGE_SIZE
         chunk = items[start : start + HISTORY_PAGE_SIZE]
         has_more = len(items) > start + HISTORY_PAGE_SIZE
-        next_url = f"{req.path}?page={page + 1}" if has_more else None
-        return json_response({"status": "ok", "results": {"url": next_url, "has_more": has_more, "data": chunk}})
+        # `url` is a uuid in the spec and no request parameter is documented to follow it: [I]
+        # the simulator takes it back as `cursor`.
+        cursor = str(uuid.UUID(int=page + 1)) if has_more else None
+        return json_response({"status": "ok", "results": {"url": cursor, "has_more": has_more, "data": chunk}})
 
 
-def _connector_object(c: SimConnector) -> dict[str, Any]:
-    return {
-        "connector_id": c.connector_id,
-        "label": c.label,
-        "connector_type": "s3Import",
-        "connector_properties": {"s3_bucket": "example-bucket", "s3_prefix": c.connector_id},
-        "category_properties": {"data_format": "mixpanel_event", "compression": "gzip"},
-        "status": None,
-        "failure_message": None,
-        "created_at": "2020-09-01T00:00:00Z",
-        "created_by": "ops@example.com",
-    }
+def _page_of(cursor: str) -> int:
+    try:
+        return max(1, uuid.UUID(cursor).int) if cursor else 1
+    except ValueError:
+        return 1
+
+
+ErrorBody = Callable[..., SimResponse] | None
+Waiver = Callable[[SimRequest, list[str]], list[str]] | None
+
+
+def legacy_error(status: int, message: str, kind: str = "") -> SimResponse:
+    """The legacy spec's errorResponse: {status, type, message}."""
+    kind = kind or ("missing_required_property" if "required" in message else "invalid_property")
+    return json_response({"status": "error", "type": kind, "message": message}, status)
 
 
 def _error(status: int, message: str) -> SimResponse:

@@ -93,11 +93,14 @@ class Warehouse:
         return self.client.app_url(f"/warehouse-sources/imports/{quote(target.external_id, safe='')}/{action}")
 
     def poll_target(self, target: Target) -> list[Observation]:
-        body, _ = self.client.http.call_json("GET", self._url(target, "history"), auth=self.client.auth)
+        body, _ = self.client.http.call_json("GET", self._url(target, "history"), auth=self.client.app_auth())
         return normalize_warehouse_history(target, body)
 
     def run_now(self, target: Target) -> CreateResult:
-        body, _ = self.client.http.call_json("PUT", self._url(target, "manual-sync"), auth=self.client.auth)
+        # The spec requires a JSON body and documents no field for it: an empty object.
+        body, _ = self.client.http.call_json(
+            "PUT", self._url(target, "manual-sync"), json={}, auth=self.client.app_auth()
+        )
         body = expect(body, dict, "manual-sync response")
         if body.get("status") != "ok":
             raise BadResponse(f"manual-sync answered status {str(body.get('status'))[:40]!r}")

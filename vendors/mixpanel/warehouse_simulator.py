@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 HISTORY_LIMIT = 30
 _run_ids = itertools.count(9001)
+HOURLY_NS = 3_600_000_000_000  # run_every is in nanoseconds, one of 0, hourly, daily, weekly
+CREATED = "2026-01-05T10:00:00Z"
 
 
 @dataclass
@@ -28,7 +30,7 @@ class WarehouseRun:
     run_seconds: float = 60
     outcome: str = "SUCCEEDED"  # SUCCEEDED | FAILED | CANCELLED
     events: int = 1000
-    run_id: int = 0
+    run_id: str = ""  # a string in the spec's manual-sync answer
 
     def render(self, now: datetime) -> dict[str, Any] | None:
         if now < self.triggered_at:
@@ -86,6 +88,10 @@ class SimWarehouseImport:
     import_id: str
     runs: list[WarehouseRun] = field(default_factory=list)
     cycle: WarehouseCycle | None = None
+    import_type: str = "event_stream"
+    sync_mode: str = "time_based"
+    run_every: int = HOURLY_NS
+    paused: bool = False
 
     def all_runs(self, now: datetime) -> list[WarehouseRun]:
         runs = list(self.runs) + (self.cycle.runs(now) if self.cycle else [])
@@ -94,6 +100,25 @@ class SimWarehouseImport:
     def history(self, now: datetime) -> list[dict[str, Any]]:
         items = [item for run in self.all_runs(now) if (item := run.render(now)) is not None]
         return items[::-1][:HISTORY_LIMIT]
+
+    def listing(self, now: datetime) -> dict[str, Any]:
+        """The spec's WarehouseImport, as the list answers it."""
+        dispatched = [r.triggered_at for r in self.all_runs(now) if r.triggered_at <= now]
+        return {
+            "id": int(self.import_id),
+            "import_type": self.import_type,
+            "sync_mode": self.sync_mode,
+            "created": CREATED,
+            "creator_id": 1001,
+            "creator_name": "Demo Owner",
+            "creator_email": "owner@example.com",
+            "warehouse_source_id": 7,
+            "table_params": {"dataset": "analytics", "table": f"events_{self.import_id}"},
+            "paused": self.paused,
+            "run_every": self.run_every,
+            "last_dispatch": int(max(dispatched).timestamp()) if dispatched else None,
+            "is_deleted": False,
+        }
 
 
 class WarehouseApi:
@@ -104,18 +129,27 @@ class WarehouseApi:
 
     def install(self, sim: Simulator) -> None:
         self.sim = sim
-        base = r"/api/app/projects/(?P<project_id>[^/]+)/warehouse-sources/imports/(?P<import_id>[^/]+)"
-        sim.add_route("GET", base + "/history", self.history)
-        sim.add_route("PUT", base + "/manual-sync", self.manual_sync)
+        base = r"/api/app/projects/(?P<project_id>[^/]+)/warehouse-sources/imports"
+        self.world.route("GET", base, self.listing, _error)
+        self.world.route("GET", base + r"/(?P<import_id>[^/]+)/history", self.history, _error)
+        self.world.route("PUT", base + r"/(?P<import_id>[^/]+)/manual-sync", self.manual_sync, _error)
+
+    def _project(self, req: SimRequest, project_id: str) -> SimProject | SimResponse:
+        return self.world._guard(req, project_id, service_account_only=True)
 
     def _import(self, req: SimRequest, project_id: str, import_id: str) -> SimWarehouseImport | SimResponse:
-        project: SimProject | SimResponse = self.world._guard(req, project_id)
+        project = self._project(req, project_id)
         if isinstance(project, SimResponse):
             return project
-        if not import_id.isdigit():
-            return _error(400, f"importId must be an integer, got {import_id[:40]}")
         found = project.imports.get(import_id)
         return found if found is not None else _error(404, f"Import {import_id} not found")
+
+    def listing(self, req: SimRequest, project_id: str) -> SimResponse:
+        project = self._project(req, project_id)
+        if isinstance(project, SimResponse):
+            return project
+        now = self.sim.clock.now()
+        return json_response({"status": "ok", "results": [i.listing(now) for i in project.imports.values()]})
 
     def history(self, req: SimRequest, project_id: str, import_id: str) -> SimResponse:
         found = self._import(req, project_id, import_id)
@@ -128,9 +162,10 @@ class WarehouseApi:
         if isinstance(found, SimResponse):
             return found
         now = self.sim.clock.now()
-        if any(run.active(now) for run in found.all_runs(now)):  # [I] one sync at a time
-            return _error(400, f"A sync of import {import_id} is already running")
-        run = WarehouseRun(now, queue_seconds=5, run_seconds=60, run_id=next(_run_ids))
+        active = [run for run in found.all_runs(now) if run.active(now) and run.run_id]
+        if active:  # [I] one sync at a time: a second trigger answers the running one's id
+            return json_response({"status": "ok", "results": {"run_id": active[-1].run_id}})
+        run = WarehouseRun(now, queue_seconds=5, run_seconds=60, run_id=str(next(_run_ids)))
         found.runs.append(run)
         return json_response({"status": "ok", "results": {"run_id": run.run_id}})
 
