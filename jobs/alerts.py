@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -23,7 +24,10 @@ from django.utils import timezone
 
 from vendors import base as vb
 
+from . import payload
 from .bulk import update_fields
+from .health import FIELDS as HEALTH_FIELDS
+from .health import derive
 from .models import (
     FAILING,
     LATE,
@@ -112,6 +116,10 @@ SCAN_FIELDS = (
     "stuck_after_seconds",
     "stuck_after_learned",
     "health_status",
+    "incident_since",
+    "missing_days",
+    "missing_since",
+    "last_failure_at",
     "alerted_condition",
     "consecutive_failures",
     "current_run__state",
@@ -119,6 +127,11 @@ SCAN_FIELDS = (
     "current_run__error_message",
     "current_run__flags",
     "current_run__last_change_at",
+    "current_run__finished_at",
+    "current_run__uuid",
+    "current_run__external_id",
+    "current_run__error_code",
+    "current_run__error_kind",
 )
 
 
@@ -159,8 +172,7 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
         if (account := by_pk.get(pipeline.account_id)) is not None:  # else one created since: read it
             pipeline.account = account
         health = pipeline.health(now)
-        if health.status != pipeline.health_status:
-            pipeline.health_status = health.status
+        if derive(pipeline, now, health):
             stale_health.append(pipeline)  # stuck and late come with time, not with polls
         if pipeline.paused:
             continue
@@ -188,7 +200,7 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
             pipeline.save(update_fields=["alerted_condition", "consecutive_failures"])
     with transaction.atomic():
         update_fields(quiet, ["alerted_condition", "consecutive_failures"])
-        update_fields(stale_health, ["health_status"])
+        update_fields(stale_health, HEALTH_FIELDS)
     return created
 
 
@@ -210,12 +222,16 @@ def _create_event(pipeline: Pipeline, kind: str, now: datetime) -> AlertEvent:
         at=now,
         consecutive_failures=pipeline.consecutive_failures,
         suppressed=suppression(pipeline, now),
+        payload=payload.build(pipeline, kind, now, title, body),
     )
     if not event.suppressed:
+        told = _told_of_trouble(pipeline, event) if kind == "recovered" else None
         deliveries = [
             AlertDelivery(event=event, channel=channel, next_attempt_at=now)
             for channel in AlertChannel.objects.filter(enabled=True)
-            if channel.routes(pipeline, kind) and _threshold_met(channel, pipeline, kind)
+            if channel.routes(pipeline, kind)
+            and _threshold_met(channel, pipeline, kind)
+            and (told is None or channel.pk in told)
         ]
         AlertDelivery.objects.bulk_create(deliveries)
     return event
@@ -225,6 +241,20 @@ def _threshold_met(channel: AlertChannel, pipeline: Pipeline, kind: str) -> bool
     if kind != "failed":
         return True
     return max(1, pipeline.consecutive_failures) >= channel.min_consecutive_failures
+
+
+def _told_of_trouble(pipeline: Pipeline, recovery: AlertEvent) -> set[int]:
+    """Channels that were sent something about the trouble this recovery ends (the events
+    since the previous recovery): a recovery goes only where the failure went."""
+    previous = (
+        pipeline.alert_events.filter(kind="recovered", pk__lt=recovery.pk).order_by("-pk").values_list("pk", flat=True)
+    )
+    start = previous.first() or 0
+    return set(
+        AlertDelivery.objects.filter(event__pipeline=pipeline, event__pk__gt=start, event__pk__lt=recovery.pk)
+        .exclude(event__kind="recovered")
+        .values_list("channel_id", flat=True)
+    )
 
 
 def _late_threshold_deliveries(pipeline: Pipeline) -> None:
@@ -237,24 +267,39 @@ def _late_threshold_deliveries(pipeline: Pipeline) -> None:
             AlertDelivery.objects.get_or_create(event=event, channel=channel)
 
 
-def send(channel: AlertChannel, title: str, body: str) -> None:
-    """Deliver one message; raise with a readable reason when it did not go out."""
+# Keys apprise's JSON body has itself (a payload key equal to one would rename it).
+APPRISE_JSON_KEYS = frozenset({"version", "title", "message", "attachments", "type"})
+
+
+def send(
+    channel: AlertChannel, title: str, body: str, severity: str = "info", structured: dict[str, Any] | None = None
+) -> None:
+    """Deliver one message; raise with a readable reason when it did not go out.
+
+    `severity` is apprise's notification type (info, success, warning, failure); a JSON
+    webhook also gets the `structured` payload's fields beside apprise's own."""
     url = channel.url
     if url.startswith("email://"):
         send_mail(title, body, None, [url.removeprefix("email://")], fail_silently=False)
         return
     import apprise
+    from apprise.plugins.custom_json import NotifyJSON
 
     notifier = apprise.Apprise()
     if not notifier.add(url):
         raise ValueError("apprise does not understand this channel URL")
+    if structured:
+        for plugin in notifier:
+            if isinstance(plugin, NotifyJSON):
+                plugin.payload_extras.update({k: v for k, v in structured.items() if k not in APPRISE_JSON_KEYS})
     errors: list[str] = []
 
     def keep_problems(entry: object, plugin: object) -> None:
         if getattr(entry, "level", "") in ("WARNING", "ERROR", "CRITICAL"):
             errors.append(str(getattr(entry, "message", entry)))
 
-    if not notifier.notify(body=body, title=title, timeout=10, log_callback=keep_problems):
+    notify_type = apprise.NotifyType(severity if severity in {t.value for t in apprise.NotifyType} else "info")
+    if not notifier.notify(body=body, title=title, notify_type=notify_type, timeout=10, log_callback=keep_problems):
         raise RuntimeError("; ".join(e for e in errors if e)[:500] or "the service refused the notification")
 
 
@@ -273,7 +318,8 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> int:
     for delivery in due:
         started = time.monotonic()
         try:
-            send(delivery.channel, delivery.event.title, delivery.event.message)
+            event = delivery.event
+            send(delivery.channel, event.title, event.message, payload.severity(event.kind), event.payload)
         except Exception as exc:
             _failed(delivery, f"{type(exc).__name__}: {exc}", started, now)
         else:

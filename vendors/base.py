@@ -249,6 +249,9 @@ class AccountSchema:
     one_shot_kinds: tuple[str, ...] = ()
     # Kinds that are imports (the rest are exports), for filters.
     import_kinds: tuple[str, ...] = ()
+    # Kinds whose runs each stand for a period of data (a day, a window) and are retried
+    # under the same run key: a failed one is missing data until that same run lands.
+    period_kinds: tuple[str, ...] = ()
 
     def credentials_problem(self, credentials: dict[str, str]) -> str:
         """ "" when one acceptable set of credential keys is present with values."""

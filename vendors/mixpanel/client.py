@@ -54,6 +54,7 @@ class MixpanelClient(VendorClient):
         credential_sets=(("username", "secret"), ("api_secret",)),
         kinds=(IMPORT_CONNECTOR, WAREHOUSE_IMPORT, EXPORT_PIPELINE),
         import_kinds=(IMPORT_CONNECTOR, WAREHOUSE_IMPORT),
+        period_kinds=(EXPORT_PIPELINE,),
     )
     capabilities = frozenset({POLL, CREATE, CANCEL, PAUSE, RUN_NOW, DISCOVER})
     hosts = {
