@@ -7,7 +7,7 @@ renamed or removed field makes "pipewatch.alert/2".
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +34,8 @@ def severity(kind: str) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """UTC with a Z, as the API writes times."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def _link(name: str, uuid: object) -> str:
