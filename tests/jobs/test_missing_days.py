@@ -146,3 +146,25 @@ def test_a_failed_day_reads_failing_until_that_day_lands_one_alert_one_recovery(
     finally:
         now_hook.close()
         patient_hook.close()
+
+
+@pytest.mark.django_db
+def test_the_next_day_running_or_landing_does_not_hide_a_failed_day(world) -> None:
+    world.cycle()
+    world.at(25)
+    world.cycle()
+    pipeline = Pipeline.objects.select_related("account", "current_run").get(kind="ingestion")
+    assert pipeline.health().status == FAILING
+    for minutes, state in ((75, "running"), (85, "succeeded")):
+        world.at(minutes)
+        world.cycle()
+        pipeline = Pipeline.objects.select_related("account", "current_run").get(kind="ingestion")
+        assert pipeline.current_run.external_id == str(TODAY) and pipeline.current_run.state == state
+        health = pipeline.health()
+        assert health.status == FAILING and str(FAILED_DAY) in health.reason, (minutes, health)
+        from jobs.failures import incidents
+
+        found = incidents()
+        assert [(i.pipeline.pk, i.what, i.missing) for i in found] == [(pipeline.pk, "failed", [str(FAILED_DAY)])]
+        assert found[0].code == "QUERY_ERROR" and found[0].error_kind == "query"
+    assert [e.kind for e in AlertEvent.objects.order_by("pk")] == ["failed"]
