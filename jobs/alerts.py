@@ -83,8 +83,12 @@ def _texts(pipeline: Pipeline, kind: str) -> tuple[str, str]:
     link = settings.SITE_URL + reverse("pipeline", args=[pipeline.uuid])
     run = pipeline.current_run
     reason = pipeline.health().reason
+    failure = run.error_message if run is not None and run.state == vb.FAILED else ""
+    if not failure and pipeline.missing_days:  # the newest run is fine; older days are not
+        oldest = min(pipeline.missing_days)
+        failure = f"{reason}. {oldest}: {pipeline.missing_days[oldest].get('message', '')}"
     lines = {
-        "failed": f"{vendor} {pipeline.kind} '{name}' failed: {run.error_message if run else reason}",
+        "failed": f"{vendor} {pipeline.kind} '{name}' failed: {failure or reason}",
         "partial": f"{vendor} {pipeline.kind} '{name}' finished with failed rows: {run.error_message if run else ''}",
         "stuck": f"{vendor} {pipeline.kind} '{name}' is stuck: {reason}",
         "late": f"{vendor} {pipeline.kind} '{name}' is late: {reason}",
