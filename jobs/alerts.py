@@ -218,6 +218,12 @@ def _event_kind(previous: str, current: str) -> str | None:
 
 def _create_event(pipeline: Pipeline, kind: str, now: datetime) -> AlertEvent:
     title, body = _texts(pipeline, kind)
+    since, trouble = pipeline.incident_since, None
+    if kind == "recovered":
+        trouble = _trouble_events(pipeline)
+        # It says when the trouble it ends began: the first event of that trouble said so.
+        began = trouble[0].payload.get("since") if trouble else None
+        since = datetime.fromisoformat(began) if began else None
     event = AlertEvent.objects.create(
         pipeline=pipeline,
         kind=kind,
@@ -226,10 +232,10 @@ def _create_event(pipeline: Pipeline, kind: str, now: datetime) -> AlertEvent:
         at=now,
         consecutive_failures=pipeline.consecutive_failures,
         suppressed=suppression(pipeline, now),
-        payload=payload.build(pipeline, kind, now, title, body),
+        payload=payload.build(pipeline, kind, now, title, body, since),
     )
     if not event.suppressed:
-        told = _told_of_trouble(pipeline, event) if kind == "recovered" else None
+        told = _told_of_trouble(trouble) if trouble is not None else None
         deliveries = [
             AlertDelivery(event=event, channel=channel, next_attempt_at=now)
             for channel in AlertChannel.objects.filter(enabled=True)
@@ -247,18 +253,16 @@ def _threshold_met(channel: AlertChannel, pipeline: Pipeline, kind: str) -> bool
     return max(1, pipeline.consecutive_failures) >= channel.min_consecutive_failures
 
 
-def _told_of_trouble(pipeline: Pipeline, recovery: AlertEvent) -> set[int]:
-    """Channels that were sent something about the trouble this recovery ends (the events
-    since the previous recovery): a recovery goes only where the failure went."""
-    previous = (
-        pipeline.alert_events.filter(kind="recovered", pk__lt=recovery.pk).order_by("-pk").values_list("pk", flat=True)
-    )
-    start = previous.first() or 0
-    return set(
-        AlertDelivery.objects.filter(event__pipeline=pipeline, event__pk__gt=start, event__pk__lt=recovery.pk)
-        .exclude(event__kind="recovered")
-        .values_list("channel_id", flat=True)
-    )
+def _trouble_events(pipeline: Pipeline) -> list[AlertEvent]:
+    """The events since the last recovery (the trouble a recovery now ends), oldest first."""
+    last = pipeline.alert_events.filter(kind="recovered").order_by("-pk").values_list("pk", flat=True).first()
+    return list(pipeline.alert_events.filter(pk__gt=last or 0).exclude(kind="recovered").order_by("pk"))
+
+
+def _told_of_trouble(trouble: list[AlertEvent]) -> set[int]:
+    """Channels that were sent something about the trouble a recovery ends: a recovery goes
+    only where the failure went."""
+    return set(AlertDelivery.objects.filter(event__in=trouble).values_list("channel_id", flat=True))
 
 
 def _late_threshold_deliveries(pipeline: Pipeline) -> None:

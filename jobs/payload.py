@@ -42,8 +42,11 @@ def _link(name: str, uuid: object) -> str:
     return settings.SITE_URL + reverse(name, args=[uuid])
 
 
-def build(pipeline: Pipeline, kind: str, at: datetime, title: str, message: str) -> dict[str, Any]:
-    """The payload of one event; `pipeline` has its account, current run and health stored."""
+def build(
+    pipeline: Pipeline, kind: str, at: datetime, title: str, message: str, since: datetime | None
+) -> dict[str, Any]:
+    """The payload of one event; `pipeline` has its account, current run and health derived.
+    `since`: when the incident began (for a recovery, the one it ends)."""
     run = pipeline.current_run
     missing = sorted(pipeline.missing_days)
     failed_run: dict[str, Any] | None = None
@@ -82,7 +85,7 @@ def build(pipeline: Pipeline, kind: str, at: datetime, title: str, message: str)
         "title": title,
         "message": message,
         "health": pipeline.health_status,
-        "since": _iso(pipeline.incident_since),
+        "since": _iso(since),
         "pipeline": {
             "id": str(pipeline.uuid),
             "name": pipeline.display_name,

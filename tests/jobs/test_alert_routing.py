@@ -104,4 +104,4 @@ def test_severity_follows_the_event(sim, mp_account, make_pipeline, hooks, clock
     assert stuck["since"] == "2026-11-20T12:00:05Z"  # its last change: when we first saw it run
     assert failed["health"] == "failing" and failed["run"]["id"]
     assert failed["error"]["vendor_message"] == GZIP and "gzip" in failed["error"]["hint"]
-    assert recovered["health"] == "healthy" and recovered["since"] is None and recovered["error"] is None
+    assert recovered["health"] == "healthy" and recovered["since"] == stuck["since"] and recovered["error"] is None

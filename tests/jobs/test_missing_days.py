@@ -2,6 +2,7 @@
 until that same day lands, one alert and one recovery, each only where it belongs.
 End to end: the Statsig simulator, the real poller and alert sender, a local webhook."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -139,7 +140,9 @@ def test_a_failed_day_reads_failing_until_that_day_lands_one_alert_one_recovery(
             world.at(minutes)
             world.cycle()
         assert _deliveries(now_hook) == [("failed", "failure"), ("recovered", "success")]
-        assert now_hook.received[1]["schema"] == "pipewatch.alert/1" and now_hook.received[1]["health"] == "healthy"
+        recovered = now_hook.received[1]
+        assert recovered["schema"] == "pipewatch.alert/1" and recovered["health"] == "healthy"
+        assert recovered["since"] == "2026-11-20T12:20:00Z" and recovered["missing_days"] == []
         assert patient_hook.received == []  # one failure: not told of it, so not of its end
         assert AlertEvent.objects.filter(pipeline=pipeline).count() == 2
         assert set(AlertDelivery.objects.values_list("status", flat=True)) == {"sent"}
@@ -149,7 +152,9 @@ def test_a_failed_day_reads_failing_until_that_day_lands_one_alert_one_recovery(
 
 
 @pytest.mark.django_db
-def test_the_next_day_running_or_landing_does_not_hide_a_failed_day(world) -> None:
+def test_the_next_day_running_or_landing_does_not_hide_a_failed_day(world, viewer) -> None:
+    client = Client()
+    client.force_login(viewer)
     world.cycle()
     world.at(25)
     world.cycle()
@@ -167,4 +172,8 @@ def test_the_next_day_running_or_landing_does_not_hide_a_failed_day(world) -> No
         found = incidents()
         assert [(i.pipeline.pk, i.what, i.missing) for i in found] == [(pipeline.pk, "failed", [str(FAILED_DAY)])]
         assert found[0].code == "QUERY_ERROR" and found[0].error_kind == "query"
+        metrics = Client().get("/metrics").content.decode()  # the test client's address is allowed
+        assert 'pipewatch_pipelines{health="failing"} 1.0' in metrics
+        overview = client.get("/").content.decode()
+        assert re.search(r"counter-failing[^>]*>.*?<strong>1</strong>", overview), "overview counter"
     assert [e.kind for e in AlertEvent.objects.order_by("pk")] == ["failed"]
