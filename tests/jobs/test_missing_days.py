@@ -177,3 +177,32 @@ def test_the_next_day_running_or_landing_does_not_hide_a_failed_day(world, viewe
         overview = client.get("/").content.decode()
         assert re.search(r"counter-failing[^>]*>.*?<strong>1</strong>", overview), "overview counter"
     assert [e.kind for e in AlertEvent.objects.order_by("pk")] == ["failed"]
+
+
+@pytest.mark.django_db
+def test_a_mixpanel_data_pipeline_window_that_failed_stays_failing_until_retried(sim, mp_account, logged_in) -> None:
+    from vendors.mixpanel.nessie_simulator import SimPipeline
+
+    from .test_mixpanel_engine import YESTERDAY, add_nessie, poll
+
+    nessie: SimPipeline = add_nessie(sim, outcomes={1: "failed"})  # later windows succeed
+    with time_machine.travel(T0, tick=False):
+        poll(mp_account)  # discovered
+        poll(mp_account)  # its tasks
+        alerts.evaluate()
+        pipeline = Pipeline.objects.select_related("account", "current_run").get(kind="export_pipeline")
+        assert pipeline.current_run.state == "queued"  # the next window is on its way; older ones landed
+        health = pipeline.health()
+        assert health.status == FAILING and len(pipeline.missing_days) == 1, health
+        [window] = pipeline.missing_days
+        assert window.startswith(str(YESTERDAY - timedelta(days=2)))
+        page = logged_in.get("/failures/").content.decode()
+        assert "events-daily-gcs-raw" in page and window in page
+
+        nessie.outcomes[1] = "succeeded"  # the retry of that window lands
+        poll(mp_account)
+        alerts.evaluate()
+        pipeline = Pipeline.objects.select_related("account", "current_run").get(kind="export_pipeline")
+        assert pipeline.health().status == "running" and pipeline.missing_days == {}  # only the next window left
+        assert logged_in.get("/api/v1/failures/").json()["results"] == []
+    assert [e.kind for e in AlertEvent.objects.order_by("pk")] == ["failed", "recovered"]
