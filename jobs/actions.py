@@ -115,7 +115,7 @@ def cancel(pipeline: Pipeline, actor: Any) -> ActionResult:
     except vb.VendorError as exc:
         return _refused("pipeline.cancel", label, actor, exc)
     # The vendor may erase the pipeline and its history; ours is kept, marked canceled.
-    Pipeline.objects.filter(pk=pipeline.pk).update(paused=True, health_status=PAUSED)
+    Pipeline.objects.filter(pk=pipeline.pk).update(paused=True, health_status=PAUSED, incident_since=None)
     _audit(actor, "pipeline.cancel", label, "ok", message=message)
     return ActionResult(True, f"{message} Our history of it is kept; monitoring is paused.")
 

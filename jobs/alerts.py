@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -23,8 +24,10 @@ from django.utils import timezone
 
 from vendors import base as vb
 
-from . import egress
+from . import egress, payload
 from .bulk import update_fields
+from .health import FIELDS as HEALTH_FIELDS
+from .health import derive
 from .models import (
     FAILING,
     LATE,
@@ -80,8 +83,12 @@ def _texts(pipeline: Pipeline, kind: str) -> tuple[str, str]:
     link = settings.SITE_URL + reverse("pipeline", args=[pipeline.uuid])
     run = pipeline.current_run
     reason = pipeline.health().reason
+    failure = run.error_message if run is not None and run.state == vb.FAILED else ""
+    if not failure and pipeline.missing_days:  # the newest run is fine; older days are not
+        oldest = min(pipeline.missing_days)
+        failure = f"{reason}. {oldest}: {pipeline.missing_days[oldest].get('message', '')}"
     lines = {
-        "failed": f"{vendor} {pipeline.kind} '{name}' failed: {run.error_message if run else reason}",
+        "failed": f"{vendor} {pipeline.kind} '{name}' failed: {failure or reason}",
         "partial": f"{vendor} {pipeline.kind} '{name}' finished with failed rows: {run.error_message if run else ''}",
         "stuck": f"{vendor} {pipeline.kind} '{name}' is stuck: {reason}",
         "late": f"{vendor} {pipeline.kind} '{name}' is late: {reason}",
@@ -113,6 +120,10 @@ SCAN_FIELDS = (
     "stuck_after_seconds",
     "stuck_after_learned",
     "health_status",
+    "incident_since",
+    "missing_days",
+    "missing_since",
+    "last_failure_at",
     "alerted_condition",
     "consecutive_failures",
     "current_run__state",
@@ -120,6 +131,11 @@ SCAN_FIELDS = (
     "current_run__error_message",
     "current_run__flags",
     "current_run__last_change_at",
+    "current_run__finished_at",
+    "current_run__uuid",
+    "current_run__external_id",
+    "current_run__error_code",
+    "current_run__error_kind",
 )
 
 
@@ -160,8 +176,7 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
         if (account := by_pk.get(pipeline.account_id)) is not None:  # else one created since: read it
             pipeline.account = account
         health = pipeline.health(now)
-        if health.status != pipeline.health_status:
-            pipeline.health_status = health.status
+        if derive(pipeline, now, health):
             stale_health.append(pipeline)  # stuck and late come with time, not with polls
         if pipeline.paused:
             continue
@@ -189,7 +204,7 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
             pipeline.save(update_fields=["alerted_condition", "consecutive_failures"])
     with transaction.atomic():
         update_fields(quiet, ["alerted_condition", "consecutive_failures"])
-        update_fields(stale_health, ["health_status"])
+        update_fields(stale_health, HEALTH_FIELDS)
     return created
 
 
@@ -203,6 +218,12 @@ def _event_kind(previous: str, current: str) -> str | None:
 
 def _create_event(pipeline: Pipeline, kind: str, now: datetime) -> AlertEvent:
     title, body = _texts(pipeline, kind)
+    since, trouble = pipeline.incident_since, None
+    if kind == "recovered":
+        trouble = _trouble_events(pipeline)
+        # It says when the trouble it ends began: the first event of that trouble said so.
+        began = trouble[0].payload.get("since") if trouble else None
+        since = datetime.fromisoformat(began) if began else None
     event = AlertEvent.objects.create(
         pipeline=pipeline,
         kind=kind,
@@ -211,12 +232,16 @@ def _create_event(pipeline: Pipeline, kind: str, now: datetime) -> AlertEvent:
         at=now,
         consecutive_failures=pipeline.consecutive_failures,
         suppressed=suppression(pipeline, now),
+        payload=payload.build(pipeline, kind, now, title, body, since),
     )
     if not event.suppressed:
+        told = _told_of_trouble(trouble) if trouble is not None else None
         deliveries = [
             AlertDelivery(event=event, channel=channel, next_attempt_at=now)
             for channel in AlertChannel.objects.filter(enabled=True)
-            if channel.routes(pipeline, kind) and _threshold_met(channel, pipeline, kind)
+            if channel.routes(pipeline, kind)
+            and _threshold_met(channel, pipeline, kind)
+            and (told is None or channel.pk in told)
         ]
         AlertDelivery.objects.bulk_create(deliveries)
     return event
@@ -226,6 +251,18 @@ def _threshold_met(channel: AlertChannel, pipeline: Pipeline, kind: str) -> bool
     if kind != "failed":
         return True
     return max(1, pipeline.consecutive_failures) >= channel.min_consecutive_failures
+
+
+def _trouble_events(pipeline: Pipeline) -> list[AlertEvent]:
+    """The events since the last recovery (the trouble a recovery now ends), oldest first."""
+    last = pipeline.alert_events.filter(kind="recovered").order_by("-pk").values_list("pk", flat=True).first()
+    return list(pipeline.alert_events.filter(pk__gt=last or 0).exclude(kind="recovered").order_by("pk"))
+
+
+def _told_of_trouble(trouble: list[AlertEvent]) -> set[int]:
+    """Channels that were sent something about the trouble a recovery ends: a recovery goes
+    only where the failure went."""
+    return set(AlertDelivery.objects.filter(event__in=trouble).values_list("channel_id", flat=True))
 
 
 def _late_threshold_deliveries(pipeline: Pipeline) -> None:
@@ -238,17 +275,26 @@ def _late_threshold_deliveries(pipeline: Pipeline) -> None:
             AlertDelivery.objects.get_or_create(event=event, channel=channel)
 
 
-def send(channel: AlertChannel, title: str, body: str) -> None:
+# Keys apprise's JSON body has itself (a payload key equal to one would rename it).
+APPRISE_JSON_KEYS = frozenset({"version", "title", "message", "attachments", "type"})
+
+
+def send(
+    channel: AlertChannel, title: str, body: str, severity: str = "info", structured: dict[str, Any] | None = None
+) -> None:
     """Deliver one message; raise with a readable reason when it did not go out.
 
-    The egress policy is checked again here (DNS may have changed since the channel was
-    saved), and the send runs inside the connection guard, so nothing connects to an
-    address the policy refuses, redirects included."""
+    `severity` is apprise's notification type (info, success, warning, failure); a JSON
+    webhook also gets the `structured` payload's fields beside apprise's own. The egress
+    policy is checked again here (DNS may have changed since the channel was saved), and the
+    send runs inside the connection guard, so nothing connects to an address the policy
+    refuses, redirects included."""
     url = channel.url
     if url.startswith("email://"):
         send_mail(title, body, None, [url.removeprefix("email://")], fail_silently=False)
         return
     import apprise
+    from apprise.plugins.custom_json import NotifyJSON
 
     destinations = egress.channel_destinations(url)  # ValueError when apprise cannot read it
     if problem := egress.channel_problem(url):
@@ -256,14 +302,19 @@ def send(channel: AlertChannel, title: str, body: str) -> None:
     notifier = apprise.Apprise()
     if not notifier.add(url):
         raise ValueError("apprise does not understand this channel URL")
+    if structured:
+        for plugin in notifier:
+            if isinstance(plugin, NotifyJSON):
+                plugin.payload_extras.update({k: v for k, v in structured.items() if k not in APPRISE_JSON_KEYS})
     errors: list[str] = []
 
     def keep_problems(entry: object, plugin: object) -> None:
         if getattr(entry, "level", "") in ("WARNING", "ERROR", "CRITICAL"):
             errors.append(str(getattr(entry, "message", entry)))
 
+    notify_type = apprise.NotifyType(severity if severity in {t.value for t in apprise.NotifyType} else "info")
     with egress.guarded_connections(destinations) as refused:
-        sent = notifier.notify(body=body, title=title, timeout=10, log_callback=keep_problems)
+        sent = notifier.notify(body=body, title=title, notify_type=notify_type, timeout=10, log_callback=keep_problems)
     if refused:
         raise egress.EgressRefused(refused[0])
     if not sent:
@@ -285,7 +336,8 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> int:
     for delivery in due:
         started = time.monotonic()
         try:
-            send(delivery.channel, delivery.event.title, delivery.event.message)
+            event = delivery.event
+            send(delivery.channel, event.title, event.message, payload.severity(event.kind), event.payload)
         except Exception as exc:
             _failed(delivery, f"{type(exc).__name__}: {exc}", started, now)
         else:

@@ -5,12 +5,13 @@ acknowledgements, which attach to an incident's identity (what, and since when).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Case, Count, F, QuerySet, When
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, QuerySet
 from django.utils import timezone
+
+from vendors import base as vb
 
 from .models import FAILING, LATE, STUCK, UNKNOWN, Account, Acknowledgement, Pipeline
 
@@ -68,6 +69,7 @@ class Incident:
     code: str
     error_kind: str
     hint: str
+    missing: list[str] = field(default_factory=list)  # days that failed and have not landed
     ack: Acknowledgement | None = None
 
     @property
@@ -119,33 +121,30 @@ def _candidates(unpollable: set[int]) -> QuerySet[Pipeline]:
     )
 
 
-# When each kind of incident began, in SQL (the same as `_pipeline_incident`'s `since`).
-SINCE = Case(
-    When(health_status=FAILING, then=Coalesce(F("last_failure_at"), F("current_run__finished_at"))),
-    When(health_status=STUCK, then=F("current_run__last_change_at")),
-    When(health_status=LATE, then=F("last_success_at")),
-    default=F("last_polled_at"),
-)
 WHAT = {FAILING: "failed", STUCK: "stuck", LATE: "late", UNKNOWN: "unpollable"}
 
 
 def _pipeline_incident(pipeline: Pipeline, now: datetime) -> Incident | None:
     health = pipeline.health(now)
     run = pipeline.current_run
-    if health.status == FAILING and run is not None:
+    missing = sorted(pipeline.missing_days)
+    if health.status == FAILING and run is not None and run.state == vb.FAILED:
         what = "partial" if "partial" in run.flags else "failed"
-        since, kind = pipeline.last_failure_at or run.finished_at, run.error_kind or "vendor"
-        message, code = run.error_message or health.reason, run.error_code
+        kind, message, code = run.error_kind or "vendor", run.error_message or health.reason, run.error_code
+    elif health.status == FAILING and missing:
+        first = pipeline.missing_days[missing[0]]  # the oldest day that has not landed
+        what, kind, code = "failed", first.get("kind") or "vendor", first.get("code", "")
+        message = f"{health.reason}. {missing[0]}: {first.get('message', '')}"
     elif health.status in (STUCK, LATE):
         what, kind, message, code = health.status, health.status, health.reason, ""
-        since = run.last_change_at if health.status == STUCK and run else pipeline.last_success_at
     elif health.status == UNKNOWN and pipeline.poll_error_kind:
         what, kind, message, code = "unpollable", pipeline.poll_error_kind, pipeline.poll_error_message, ""
-        since = pipeline.last_polled_at
     else:
         return None
+    # One `since` for pages, API and alerts: stored with health (jobs.health.derive).
+    since = pipeline.incident_since
     return Incident(
-        id=f"pipeline-{pipeline.uuid}-{what}-{_stamp(since if what != 'unpollable' else None)}",
+        id=f"pipeline-{pipeline.uuid}-{what}-{_stamp(since)}",
         what=what,
         since=since,
         vendor=pipeline.account.vendor_label,
@@ -155,6 +154,7 @@ def _pipeline_incident(pipeline: Pipeline, now: datetime) -> Incident | None:
         code=code,
         error_kind=kind,
         hint=hint_for(kind, message, pipeline),
+        missing=missing,
     )
 
 
@@ -224,7 +224,7 @@ class IncidentList:
 
     def __getitem__(self, index: slice) -> list[Incident]:
         start, stop = index.start or 0, index.stop if index.stop is not None else self.total
-        ordered = self.pipelines.annotate(since_at=SINCE).order_by(F("since_at").desc(nulls_last=True), "-id")
+        ordered = self.pipelines.order_by(F("incident_since").desc(nulls_last=True), "-id")
         rows = [i for p in ordered[:stop] if (i := _pipeline_incident(p, self.now))]
         page = _newest_first(self.accounts + rows, self.now)[start:stop]
         _attach_acks([i for i in page if i.pipeline is not None])

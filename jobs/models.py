@@ -152,6 +152,10 @@ class Pipeline(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_failure_message = models.TextField(blank=True)
+    # Days (periods) that failed and have not landed since, for pipelines whose runs are
+    # periods of data (ADR 11): run key -> {at, run, code, kind, message} of its failure.
+    missing_days = models.JSONField(default=dict, blank=True, editable=False)
+    missing_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Alerting memory: the last condition people were told about, so each change is
     # announced once; failures in a row, for channels that wait for N of them.
@@ -169,6 +173,9 @@ class Pipeline(models.Model):
     # health() as last evaluated (after each poll and each tick), so the overview can
     # count, filter, sort and paginate in SQL; rows on screen still show health() live.
     health_status = models.CharField(max_length=20, default=UNKNOWN, editable=False)
+    # When the current trouble (failing, stuck, late, unknown) began; None while fine.
+    # Written with health_status by jobs.health.derive, kept until the trouble ends.
+    incident_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -199,6 +206,20 @@ class Pipeline(models.Model):
         return bool(cls and self.kind in cls.schema.one_shot_kinds)
 
     @property
+    def is_periodic(self) -> bool:
+        """Each run is a period of data (a day), retried under the same key (ADR 11)."""
+        cls = VENDORS.get(self.account.vendor)
+        return bool(cls and self.kind in cls.schema.period_kinds)
+
+    def missing_reason(self) -> str:
+        days = sorted(self.missing_days)
+        if not days:
+            return ""
+        shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+        noun = "day" if len(days) == 1 else "days"
+        return f"{len(days)} {noun} failed and not loaded since: {shown}"
+
+    @property
     def vendor_client_class(self) -> type | None:
         return VENDORS.get(self.account.vendor)
 
@@ -214,16 +235,19 @@ class Pipeline(models.Model):
         if self.last_polled_at is None:
             return Health(UNKNOWN, "Waiting for the first poll")
         run = self.current_run
-        if run is not None and run.state in vb.ACTIVE_STATES:
+        if run is not None and run.state == vb.RUNNING:
             quiet = now - run.last_change_at
-            if run.state == vb.RUNNING and quiet > timedelta(seconds=self.stuck_threshold()):
+            if quiet > timedelta(seconds=self.stuck_threshold()):
                 return Health(
                     STUCK,
                     f"No progress for {_span(quiet)} (threshold {_span(timedelta(seconds=self.stuck_threshold()))})",
                 )
-            return Health(RUNNING, run.vendor_status)
         if run is not None and run.state == vb.FAILED:
             return Health(FAILING, run.error_message or f"Run {run.vendor_status}")
+        if self.missing_days:  # a later day running or landed does not bring a failed one back
+            return Health(FAILING, self.missing_reason())
+        if run is not None and run.state in vb.ACTIVE_STATES:
+            return Health(RUNNING, run.vendor_status)
         if run is not None and run.state == vb.UNKNOWN and "expired" not in run.flags:
             return Health(UNKNOWN, f"Vendor status {run.vendor_status!r} is not one we know")
         if late := self.lateness(now):
@@ -556,6 +580,9 @@ class AlertEvent(models.Model):
     at = models.DateTimeField(default=timezone.now)
     consecutive_failures = models.PositiveIntegerField(default=0)
     suppressed = models.CharField(max_length=100, blank=True, help_text="Why nothing was sent (muted, maintenance).")
+    # The structured alert (schema "pipewatch.alert/1", jobs/payload.py), as it was when
+    # the event happened: every delivery and retry sends the same one.
+    payload = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]

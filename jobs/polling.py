@@ -39,6 +39,8 @@ KNOWN_FIELDS = [
     "last_success_at",
     "last_failure_at",
     "last_failure_message",
+    "missing_days",
+    "missing_since",
     "vendor_info",
     "poll_error_kind",
     "poll_error_message",
@@ -196,6 +198,7 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
             scheduled = created and bool(result.observations)
         with transaction.atomic():
             fields = ["current_run", "last_success_at", "last_failure_at", "last_failure_message", "vendor_info"]
+            fields += ["missing_days", "missing_since"]
             if result.error is not None:
                 first_target_error = first_target_error or result.error
                 _record_target_error(pipeline, result.error, now)

@@ -385,7 +385,29 @@ def _update_rollup(pipeline: Pipeline, touched: list[Run], changes: list[StateCh
         if change.new_state == vb.FAILED and (pipeline.last_failure_at is None or when >= pipeline.last_failure_at):
             pipeline.last_failure_at = when
             pipeline.last_failure_message = run.error_message or f"Run {run.vendor_status}"
+    if changes and pipeline.is_periodic:
+        track_missing(pipeline, changes)
     return learn
+
+
+def track_missing(pipeline: Pipeline, changes: list[StateChange]) -> None:
+    """A period run that failed is missing data until that same run succeeds (ADR 11):
+    a reload, a retry or a backfill under the same key; a later day landing is not it."""
+    missing = dict(pipeline.missing_days)
+    for change in changes:
+        run = change.run
+        if change.new_state == vb.FAILED:
+            missing[run.external_id] = {
+                "at": (run.finished_at or change.at).isoformat(),
+                "run": str(run.uuid),
+                "code": run.error_code,
+                "kind": run.error_kind,
+                "message": run.error_message or f"Run {run.vendor_status}",
+            }
+        elif change.new_state == vb.SUCCEEDED:
+            missing.pop(run.external_id, None)
+    pipeline.missing_days = missing
+    pipeline.missing_since = min((datetime.fromisoformat(m["at"]) for m in missing.values()), default=None)
 
 
 def learn_stuck_threshold(pipeline: Pipeline) -> None:

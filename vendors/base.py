@@ -282,6 +282,10 @@ class AccountSchema:
                 problems[key] = f"must be {meaning}"
         return problems
 
+    # Kinds whose runs each stand for a period of data (a day, a window) and are retried
+    # under the same run key: a failed one is missing data until that same run lands.
+    period_kinds: tuple[str, ...] = ()
+
     def credentials_problem(self, credentials: dict[str, str]) -> str:
         """ "" when one acceptable set of credential keys is present with values (surrounding
         whitespace aside) and none holds a line break or another control character."""

@@ -55,6 +55,9 @@ def pipeline_json(pipeline: Pipeline, now: datetime) -> dict[str, Any]:
         "external_id": pipeline.external_id,
         "health": health.status,
         "health_reason": health.reason,
+        # When the current trouble began (null while healthy or running): as on /failures/.
+        "since": iso(pipeline.incident_since),
+        "missing_days": sorted(pipeline.missing_days),
         "current_run": run_json(pipeline.current_run) if pipeline.current_run else None,
         "last_success_at": iso(pipeline.last_success_at),
         "last_failure_at": iso(pipeline.last_failure_at),

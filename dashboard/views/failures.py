@@ -104,6 +104,7 @@ def incident_json(i: Incident) -> dict[str, Any]:
         "error_kind": i.error_kind,
         "whose": i.whose,
         "hint": i.hint,
+        "missing_days": i.missing,
         "acknowledged": None
         if i.ack is None
         else {

@@ -125,6 +125,10 @@ def _failing(mp_account, n: int) -> None:
         )
         p.current_run = run
         p.save(update_fields=["current_run"])
+    from jobs import health
+
+    # as the poller leaves them: health and the incident's start stored together
+    health.store(Pipeline.objects.select_related("account", "current_run"), now)
 
 
 def test_a_storm_of_failures_is_summed_up_and_paged_newest_first(logged_in, mp_account) -> None:

@@ -68,6 +68,7 @@ class MixpanelClient(VendorClient):
         import_kinds=(IMPORT_CONNECTOR, WAREHOUSE_IMPORT),
         # An integer in every path and query of Mixpanel's specs.
         setting_formats=(("project_id", r"[0-9]+", "a number (Mixpanel's project id, e.g. 12345)"),),
+        period_kinds=(EXPORT_PIPELINE,),
     )
     capabilities = frozenset({POLL, CREATE, CANCEL, PAUSE, RUN_NOW, DISCOVER})
     hints = {(IMPORT_CONNECTOR, "not_found"): LEGACY_HINT}

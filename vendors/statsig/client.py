@@ -175,6 +175,7 @@ class StatsigClient(VendorClient):
         kinds=(INGESTION, BACKFILL),
         one_shot_kinds=(BACKFILL,),
         import_kinds=(INGESTION, BACKFILL),
+        period_kinds=(INGESTION,),
     )
     capabilities = frozenset({POLL, CREATE, DISCOVER})
     hosts = {"default": "https://statsigapi.net"}
