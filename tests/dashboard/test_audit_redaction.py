@@ -51,7 +51,7 @@ def test_a_create_spec_is_audited_with_secrets_redacted_at_every_depth(mp_accoun
         "/api/v1/pipelines/new/",
         {"account": mp_account.name, "kind": "export_pipeline", "spec": spec()},
         content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {issue_token(op)}",
+        HTTP_AUTHORIZATION=f"Bearer {issue_token(op, scope='operate')}",
     )
     assert answer.status_code == 400, answer.content  # fields Mixpanel does not take: refused, audited
     event = AuditEvent.objects.get(action="pipeline.create")

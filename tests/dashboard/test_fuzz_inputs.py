@@ -144,7 +144,7 @@ def plain_path(route: Route, world: World) -> str:
 
     def value(group: re.Match) -> str:
         name, regex = group.groups()
-        candidates = [*world.path_values(route, name), "jobs", "1", "x", ""]
+        candidates = [*world.path_values(route, name), "jobs", "1", "x", "", "00000000-0000-0000-0000-000000000000"]
         return next(c for c in candidates if re.fullmatch(regex, c))
 
     return "/" + _unescape(GROUP.sub(value, route.regex))
