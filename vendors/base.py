@@ -187,6 +187,14 @@ class BadResponse(VendorError):
     kind = "bad_response"
 
 
+class OutOfTime(VendorError):
+    """The engine stopped the poll before this request (its time is up, or another poll
+    took the account over). Not the vendor's fault: what came before is recorded."""
+
+    kind = "deadline"
+    account_wide = True  # stops the client's loop over targets, like any account-wide error
+
+
 class Rejected(VendorError):
     """A 4xx other than auth/404/429: the vendor refused what we asked (validation)."""
 
