@@ -250,6 +250,7 @@ class AccountSchema:
 
     regions: tuple[str, ...] = ()
     required_settings: tuple[str, ...] = ()
+    optional_settings: tuple[str, ...] = ()
     # Each inner tuple is one acceptable set of credential keys.
     credential_sets: tuple[tuple[str, ...], ...] = ()
     kinds: tuple[str, ...] = ()
@@ -257,6 +258,14 @@ class AccountSchema:
     one_shot_kinds: tuple[str, ...] = ()
     # Kinds that are imports (the rest are exports), for filters.
     import_kinds: tuple[str, ...] = ()
+
+    @property
+    def setting_keys(self) -> tuple[str, ...]:
+        return self.required_settings + self.optional_settings
+
+    @property
+    def credential_keys(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(k for option in self.credential_sets for k in option))
 
     def credentials_problem(self, credentials: dict[str, str]) -> str:
         """ "" when one acceptable set of credential keys is present with values."""
