@@ -1,19 +1,24 @@
 """Configuration as code: `apply_config FILE.toml` creates or updates accounts and pipelines.
 
-The whole file is validated first; every problem is reported (file, entry, field) and a
-file with any problem changes nothing. Applying is one transaction and idempotent;
-nothing is deleted unless `prune` is asked for.
+`run` is the one path of `apply_config`, with or without `--check`: the file is read and
+checked (UTF-8, TOML, every key known at every depth, value types, no NUL), then applied
+in one transaction in which every model instance is checked against its fields
+(`full_clean`: lengths, choices, uniqueness) before it is saved; `--check` rolls that
+transaction back. So a file `--check` passes is a file that applies. Every problem is
+reported (file, entry, field) and a file with any problem changes nothing.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import DatabaseError, models, transaction
 
 from vendors.registry import VENDORS
 
@@ -40,6 +45,7 @@ class AccountSpec:
     base_url: str
     settings: dict[str, Any]
     credentials: dict[str, str]
+    where: str = ""  # "file: accounts[0] (name)", for problems found when applying
 
 
 @dataclass
@@ -50,6 +56,7 @@ class PipelineSpec:
     name: str
     config: dict[str, Any] = field(default_factory=dict)
     jobs: list[str] = field(default_factory=list)  # one-shot kinds: job ids to track
+    where: str = ""
 
 
 @dataclass
@@ -66,21 +73,50 @@ class ApplyResult:
         )
 
 
+def run(
+    path: str | Path,
+    *,
+    check: bool = False,
+    prune: bool = False,
+    environ: dict[str, str] | None = None,
+    actor_label: str = "apply_config",
+) -> ApplyResult:
+    """Check and apply a file; with `check`, the same work rolled back (what it would do)."""
+    accounts, pipelines = load(path, environ)
+    return apply(accounts, pipelines, prune=prune, check=check, actor_label=actor_label)
+
+
 def load(path: str | Path, environ: dict[str, str] | None = None) -> tuple[list[AccountSpec], list[PipelineSpec]]:
     environ = dict(os.environ if environ is None else environ)
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot be read ({exc.strerror or type(exc).__name__})"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError([f"{path}: line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # its message names the line and column
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"{path}: not UTF-8 text"]) from None
     return _Validator(str(path), environ).run(data)
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """A value as it may appear in a message: control characters escaped, long ones cut."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class _Validator:
+    """The file's shape: every key known, every value of the right type, no NUL. What a
+    value must be once stored (lengths, choices) is `apply`'s `full_clean`."""
+
     def __init__(self, filename: str, environ: dict[str, str]) -> None:
         self.filename = filename
         self.environ = environ
@@ -89,15 +125,20 @@ class _Validator:
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{self.filename}: {where}: {message}")
 
+    def unknown_keys(self, where: str, table: dict[str, Any], known: set[str] | tuple[str, ...], prefix: str) -> None:
+        expected = ", ".join(sorted(known)) or "none"
+        for key in sorted(set(table) - set(known)):
+            self.problem(where, f"field '{prefix}{shown(key)}': unknown (expected: {expected})")
+
     def run(self, data: dict[str, Any]) -> tuple[list[AccountSpec], list[PipelineSpec]]:
         for key in sorted(set(data) - {"accounts", "pipelines"}):
-            self.problem(key, "unknown top-level key (expected [[accounts]] and [[pipelines]])")
+            self.problem(shown(key), "unknown top-level key (expected [[accounts]] and [[pipelines]])")
         accounts = [self.account(i, a) for i, a in enumerate(self._list(data, "accounts"))]
         accounts = [a for a in accounts if a is not None]
         seen: set[str] = set()
         for a in accounts:
             if a.name in seen:
-                self.problem(f"accounts ({a.name})", "field 'name': duplicate account name")
+                self.problem(f"accounts ({shown(a.name)})", "field 'name': duplicate account name")
             seen.add(a.name)
         vendors = {a.name: a.vendor for a in accounts}
         vendors.update({n: v for n, v in Account.objects.exclude(name__in=vendors).values_list("name", "vendor")})
@@ -107,7 +148,10 @@ class _Validator:
         for p in flat:
             key = (p.account, p.kind, p.external_id)
             if key in keys:
-                self.problem(f"pipelines ({p.account}/{p.external_id})", "duplicate pipeline for this account and kind")
+                self.problem(
+                    f"pipelines ({shown(p.account)}/{shown(p.external_id)})",
+                    "duplicate pipeline for this account and kind",
+                )
             keys.add(key)
         if self.problems:
             raise ConfigError(self.problems)
@@ -129,7 +173,33 @@ class _Validator:
         if not isinstance(value, str) or (required and not value.strip()):
             self.problem(where, f"field '{key}': must be a non-empty string")
             return ""
+        if "\x00" in value:
+            self.problem(where, f"field '{key}': contains a NUL character")
+            return ""
         return value.strip()
+
+    def _json(self, where: str, name: str, value: Any) -> bool:
+        """A value stored as JSON: strings without NUL, finite numbers, booleans, arrays
+        and tables of them. TOML dates and times are not JSON: quote them."""
+        if isinstance(value, str):
+            ok = "\x00" not in value
+            if not ok:
+                self.problem(where, f"field '{name}': contains a NUL character")
+            return ok
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(where, f"field '{name}': {value} is not a finite number")
+            return False
+        if isinstance(value, bool | int | float):
+            return True
+        if isinstance(value, list):
+            return all([self._json(where, f"{name}[{i}]", v) for i, v in enumerate(value)])
+        if isinstance(value, dict):
+            keys_ok = all("\x00" not in k for k in value)
+            if not keys_ok:
+                self.problem(where, f"field '{name}': a key contains a NUL character")
+            return all([self._json(where, f"{name}.{shown(k)}", v) for k, v in value.items()]) and keys_ok
+        self.problem(where, f"field '{name}': a TOML {type(value).__name__} is not accepted here; quote it")
+        return False
 
     def account(self, i: int, entry: Any) -> AccountSpec | None:
         where = f"accounts[{i}]"
@@ -137,49 +207,66 @@ class _Validator:
             self.problem(where, "must be a table")
             return None
         name = self._str(where, entry, "name")
-        where = f"accounts[{i}] ({name})" if name else where
-        for key in sorted(set(entry) - ACCOUNT_KEYS):
-            self.problem(where, f"field '{key}': unknown (expected one of {', '.join(sorted(ACCOUNT_KEYS))})")
+        where = f"accounts[{i}] ({shown(name)})" if name else where
+        self.unknown_keys(where, entry, ACCOUNT_KEYS, "")
         vendor = self._str(where, entry, "vendor")
         cls = VENDORS.get(vendor)
         if vendor and cls is None:
             self.problem(
-                where, f"field 'vendor': unknown vendor {vendor!r} (expected one of {', '.join(sorted(VENDORS))})"
+                where,
+                f"field 'vendor': unknown vendor {shown(vendor)!r} (expected one of {', '.join(sorted(VENDORS))})",
             )
         region = self._str(where, entry, "region", required=False)
         if cls and region and region not in cls.schema.regions:
             allowed = ", ".join(cls.schema.regions) or "none (this vendor has no regions)"
-            self.problem(where, f"field 'region': {region!r} is not a {cls.label} region (expected: {allowed})")
+            self.problem(where, f"field 'region': {shown(region)!r} is not a {cls.label} region (expected: {allowed})")
         base_url = self._str(where, entry, "base_url", required=False)
         if base_url and (problem := base_url_problem(vendor, base_url)):
             self.problem(where, f"field 'base_url': {problem}")
-        settings = entry.get("settings", {})
-        if not isinstance(settings, dict):
-            self.problem(where, "field 'settings': must be a table")
-            settings = {}
-        elif cls:
-            for key, problem in cls.schema.settings_problems(settings).items():
-                self.problem(where, f"field 'settings.{key}': {problem} for {cls.label}")
+        settings = self.settings(where, entry.get("settings", {}), cls)
         credentials = self.credentials(where, entry.get("credentials", {}), cls)
         if not (name and vendor):
             return None
-        return AccountSpec(name, vendor, region, base_url, settings, credentials)
+        return AccountSpec(name, vendor, region, base_url, settings, credentials, f"{self.filename}: {where}")
+
+    def settings(self, where: str, value: Any, cls: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.problem(where, "field 'settings': must be a table")
+            return {}
+        if cls:
+            self.unknown_keys(where, value, cls.schema.setting_keys, "settings.")
+            known = {k: v for k, v in value.items() if k in cls.schema.setting_keys}
+            for key, problem in cls.schema.settings_problems(known).items():
+                self.problem(where, f"field 'settings.{key}': {problem} for {cls.label}")
+        for key, setting in value.items():
+            if cls and key not in cls.schema.setting_keys:
+                continue  # reported as unknown
+            if isinstance(setting, bool) or not isinstance(setting, str | int):
+                self.problem(where, f"field 'settings.{shown(key)}': must be a string or an integer")
+            elif isinstance(setting, str) and "\x00" in setting:
+                self.problem(where, f"field 'settings.{shown(key)}': contains a NUL character")
+        return value
 
     def credentials(self, where: str, value: Any, cls: Any) -> dict[str, str]:
         if not isinstance(value, dict):
             self.problem(where, "field 'credentials': must be a table")
             return {}
+        if cls:
+            self.unknown_keys(where, value, cls.schema.credential_keys, "credentials.")
         resolved: dict[str, str] = {}
         for key, raw in value.items():
             if not isinstance(raw, str):
-                self.problem(where, f"field 'credentials.{key}': must be a string")
+                self.problem(where, f"field 'credentials.{shown(key)}': must be a string")
                 continue
             if raw.startswith("env:"):
                 var = raw[4:]
                 if var not in self.environ:
-                    self.problem(where, f"field 'credentials.{key}': environment variable {var} is not set")
+                    self.problem(where, f"field 'credentials.{key}': environment variable {shown(var)} is not set")
                     continue
                 raw = self.environ[var]
+            if "\x00" in raw:  # never shown: it is a secret
+                self.problem(where, f"field 'credentials.{shown(key)}': contains a NUL character")
+                continue
             resolved[key] = raw.strip()  # an env file's or a secret store's trailing newline is no part of it
         if cls and (problem := cls.schema.credentials_problem(resolved)):
             self.problem(where, f"field 'credentials': {cls.label} {problem}")
@@ -190,44 +277,61 @@ class _Validator:
         if not isinstance(entry, dict):
             self.problem(where, "must be a table")
             return None
-        for key in sorted(set(entry) - PIPELINE_KEYS):
-            self.problem(where, f"field '{key}': unknown (expected one of {', '.join(sorted(PIPELINE_KEYS))})")
         account = self._str(where, entry, "account")
         kind = self._str(where, entry, "kind")
         name = self._str(where, entry, "name", required=False)
         external_id = entry.get("external_id")
-        jobs = entry.get("jobs")
-        where = f"pipelines[{i}] ({account}/{external_id or name or kind})"
+        label = external_id if isinstance(external_id, str) else name or kind
+        where = f"pipelines[{i}] ({shown(account)}/{shown(label)})"
+        self.unknown_keys(where, entry, PIPELINE_KEYS, "")
         vendor = vendors.get(account)
         if account and vendor is None:
-            self.problem(where, f"field 'account': no account named {account!r} in this file or the database")
+            self.problem(where, f"field 'account': no account named {shown(account)!r} in this file or the database")
         cls = VENDORS.get(vendor or "")
         if cls and kind and kind not in cls.schema.kinds:
             self.problem(
-                where, f"field 'kind': {kind!r} is not a {cls.label} kind (expected: {', '.join(cls.schema.kinds)})"
+                where,
+                f"field 'kind': {shown(kind)!r} is not a {cls.label} kind (expected: {', '.join(cls.schema.kinds)})",
             )
         config = entry.get("config", {})
         if not isinstance(config, dict):
             self.problem(where, "field 'config': must be a table")
             config = {}
+        elif not self._json(where, "config", config):
+            config = {}
         one_shot = bool(cls and kind in cls.schema.one_shot_kinds)
         job_ids: list[str] = []
-        if jobs is not None:
+        if (jobs := entry.get("jobs")) is not None:
             if cls and not one_shot:
-                self.problem(where, f"field 'jobs': {kind!r} tracks one pipeline by external_id, not a list of jobs")
+                self.problem(
+                    where, f"field 'jobs': {shown(kind)!r} tracks one pipeline by external_id, not a list of jobs"
+                )
             elif not isinstance(jobs, list) or not all(isinstance(j, str) and j.strip() for j in jobs):
                 self.problem(where, "field 'jobs': must be a list of job id strings")
+            elif any("\x00" in j for j in jobs):
+                self.problem(where, "field 'jobs': a job id contains a NUL character")
             else:
                 job_ids = [j.strip() for j in jobs]
         if one_shot and external_id is None:
             # A stream of one-shot jobs needs no vendor id: its name (or its kind) names it.
             external_id = name or kind
-        if not isinstance(external_id, str) or not external_id.strip():
+        if external_id is None:
             self.problem(where, "field 'external_id': required (the vendor's id)")
+            return None
+        if not isinstance(external_id, str) or not external_id.strip():
+            self.problem(where, "field 'external_id': must be a non-empty string (the vendor's id)")
+            return None
+        if "\x00" in external_id:
+            self.problem(where, "field 'external_id': contains a NUL character")
             return None
         if not (account and kind):
             return None
-        return [PipelineSpec(account, kind, external_id.strip(), name, config, job_ids)]
+        spec = PipelineSpec(account, kind, external_id.strip(), name, config, job_ids, f"{self.filename}: {where}")
+        return [spec]
+
+
+class _Rollback(Exception):
+    """Ends a `check` apply: everything it wrote is rolled back."""
 
 
 def apply(
@@ -235,51 +339,81 @@ def apply(
     pipelines: list[PipelineSpec],
     *,
     prune: bool = False,
+    check: bool = False,
     actor_label: str = "apply_config",
 ) -> ApplyResult:
-    result = ApplyResult()
-    # Each account and pipeline it changes is audited by the model hooks, naming the command.
-    with audit.acting_as(actor_label), transaction.atomic():
+    """Apply checked specs in one transaction; every instance is validated against its
+    model's fields before it is saved, and any problem (`ConfigError`) undoes it all.
+    With `check` it all happens and is rolled back: the result says what would change."""
+    applier = _Applier(actor_label)
+    try:
+        # Each account and pipeline it changes is audited by the model hooks, naming the command.
+        with audit.acting_as(actor_label), transaction.atomic():
+            applier.apply(accounts, pipelines, prune)
+            if check:
+                raise _Rollback
+    except _Rollback:
+        pass
+    except DatabaseError as exc:  # full_clean let something through: still no traceback, nothing applied
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError([f"{applier.where}: the database refused it: {detail}"]) from None
+    return applier.result
+
+
+class _Applier:
+    def __init__(self, actor_label: str) -> None:
+        self.actor_label = actor_label
+        self.result = ApplyResult()
+        self.problems: list[str] = []
+        self.where = "config"  # the entry being written, for a database error
+
+    def apply(self, accounts: list[AccountSpec], pipelines: list[PipelineSpec], prune: bool) -> None:
+        result = self.result
         by_name: dict[str, Account] = {}
         for spec in accounts:
-            account = Account.objects.filter(name=spec.name).first()
+            self.where = spec.where
             label = f"account {spec.name}"
+            account = Account.objects.filter(name=spec.name).first()
+            status = result.unchanged
             if account is None:
-                account = Account(name=spec.name)
-                _set_account(account, spec)
-                account.save()
-                result.created.append(label)
+                account, status = Account(name=spec.name), result.created
             elif _account_differs(account, spec):
-                _set_account(account, spec)
-                account.save()
-                result.updated.append(label)
-            else:
-                result.unchanged.append(label)
+                status = result.updated
+            _set_account(account, spec)
             by_name[spec.name] = account
+            if self.valid(account, spec.where) and status is not result.unchanged:
+                account.save()
+            status.append(label)
         for spec in pipelines:
+            self.where = spec.where
             account = by_name.get(spec.account) or Account.objects.get(name=spec.account)
             label = f"pipeline {spec.account}/{spec.kind}/{spec.external_id}"
-            pipeline = Pipeline.objects.filter(account=account, kind=spec.kind, external_id=spec.external_id).first()
+            target = {"kind": spec.kind, "external_id": spec.external_id}
+            pipeline = Pipeline.objects.filter(account=account, **target).first() if account.pk else None
             config = redact(spec.config)  # kept for people to read: no secrets
+            status = result.unchanged
             if pipeline is None:
-                pipeline = Pipeline.objects.create(
-                    account=account,
-                    kind=spec.kind,
-                    external_id=spec.external_id,
-                    name=spec.name,
-                    config=config,
-                    source="config",
-                )
-                result.created.append(label)
+                status = result.created
+                pipeline = Pipeline(account=account, **target, source="config")
             elif pipeline.name != spec.name or pipeline.config != config:
-                pipeline.name, pipeline.config = spec.name, config
-                pipeline.save(update_fields=["name", "config"])
-                result.updated.append(label)
-            else:
-                result.unchanged.append(label)
+                status = result.updated
+            pipeline.name, pipeline.config = spec.name, config
+            # An account that failed its own checks is not saved: check the rest of the pipeline.
+            exclude = ["account"] if account.pk is None else []
+            valid = self.valid(pipeline, spec.where, exclude)
+            for job_id in spec.jobs:
+                valid = self.valid_value(Run, "external_id", job_id, spec.where, "jobs") and valid
+            if not valid or self.problems:
+                continue  # nothing more is written once anything is wrong; keep checking
+            if status is not result.unchanged:
+                pipeline.save()
+            status.append(label)
             for job_id in spec.jobs:
                 if register_job(pipeline, job_id):
                     result.created.append(f"job {spec.account}/{spec.kind}/{job_id}")
+        if self.problems:
+            raise ConfigError(self.problems)  # rolls back the transaction
+        self.where = "config"
         if prune:
             keep = {(p.account, p.kind, p.external_id) for p in pipelines}
             for p in Pipeline.objects.select_related("account").filter(source="config"):
@@ -292,11 +426,30 @@ def apply(
         if result.created or result.updated or result.deleted:
             audit.record(
                 "config.apply",
-                actor=actor_label,
+                actor=self.actor_label,
                 target_type="config",
                 detail={"created": result.created, "updated": result.updated, "deleted": result.deleted},
             )
-    return result
+
+    def valid(self, instance: models.Model, where: str, exclude: list[str] | None = None) -> bool:
+        """`full_clean`: every field against its model (length, choices, JSON), uniqueness."""
+        try:
+            instance.full_clean(exclude=exclude)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                prefix = "" if name == NON_FIELD_ERRORS else f"field '{name}': "
+                self.problems.extend(f"{where}: {prefix}{message}" for message in messages)
+            return False
+        return True
+
+    def valid_value(self, model: type[models.Model], name: str, value: Any, where: str, key: str) -> bool:
+        """One value against the model field it will be stored in."""
+        try:
+            model._meta.get_field(name).clean(value, None)
+        except ValidationError as exc:
+            self.problems.extend(f"{where}: field '{key}': {shown(str(value))!r}: {m}" for m in exc.messages)
+            return False
+        return True
 
 
 def register_job(pipeline: Pipeline, job_id: str) -> bool:

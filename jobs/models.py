@@ -424,7 +424,8 @@ class StateChange(models.Model):
 
 
 class PollAttempt(models.Model):
-    OUTCOMES = [(k, k) for k in ("ok", *vb.POLL_ERROR_KINDS, "internal")]
+    # "deadline": the poll ran out of time (`leases`) and left pipelines for the next one.
+    OUTCOMES = [(k, k) for k in ("ok", *vb.POLL_ERROR_KINDS, vb.OutOfTime.kind, "internal")]
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="poll_attempts")
     at = models.DateTimeField(default=timezone.now)

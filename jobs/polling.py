@@ -11,6 +11,8 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -21,12 +23,13 @@ from django.utils import timezone
 
 from vendors import base as vb
 from vendors.client import DISCOVER, VendorClient
-from vendors.http import HttpSettings
+from vendors.http import HttpSettings, guarded
 from vendors.registry import client_for, vendor_class
 
 from . import health, ratelimit, scheduling
 from .bulk import update_fields
 from .egress import base_url_problem
+from .leases import Lease, LeaseLost
 from .models import Account, Pipeline, PollAttempt, Run
 from .recording import KnownRuns, RecordStats, existing_runs, mark_gone, record_observations
 from .scrubbing import ScrubbedClient, Scrubber
@@ -54,7 +57,7 @@ EXTERNAL_ID_MAX = Pipeline._meta.get_field("external_id").max_length
 @dataclass
 class PollSummary:
     account: str
-    outcome: str = "ok"  # ok | idle | busy | <error kind> | internal
+    outcome: str = "ok"  # ok | idle | busy | lost | <error kind> | internal
     message: str = ""
     pipelines: int = 0
     discovered: int = 0
@@ -62,7 +65,7 @@ class PollSummary:
     duration_ms: int = 0
 
     def line(self) -> str:
-        if self.outcome in ("idle", "busy"):
+        if self.outcome in ("idle", "busy", "lost"):
             return f"{self.account}: {self.outcome} ({self.message})"
         s = self.stats
         text = (
@@ -119,9 +122,13 @@ def client_for_account(account: Account) -> VendorClient:
     return client
 
 
-def poll_account(account: Account, *, only_due: bool = True, now: datetime | None = None) -> PollSummary:
-    """Poll an account whose lease the caller holds."""
+def poll_account(
+    account: Account, *, only_due: bool = True, now: datetime | None = None, lease: Lease | None = None
+) -> PollSummary:
+    """Poll an account whose lease the caller holds. With `lease`, the poll stops asking
+    the vendor in time and writes only while the lease is its own (else `LeaseLost`)."""
     now = now or timezone.now()
+    fenced: Callable[[], AbstractContextManager[object]] = lease.fenced if lease else transaction.atomic
     summary = PollSummary(account=account.name)
     pipelines = list(
         account.pipelines.filter(paused=False, **({"next_poll_at__lte": now} if only_due else {}))
@@ -138,17 +145,20 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
     if problem := base_url_problem(account.vendor, account.base_url):
         # The allow-list changed under an existing account: refuse to send, say why.
         summary.outcome, summary.message = "rejected", f"base URL refused: {problem}"
-        _record_account(account, now, summary, error=("rejected", summary.message, None, None))
-        health.store(pipelines, now)
+        with fenced():
+            _record_account(account, now, summary, error=("rejected", summary.message, None, None))
+            health.store(pipelines, now)
         return summary
     targets = _targets(account, pipelines)
     started = time.monotonic()
     try:
         client = client_for_account(account)
-        results = client.poll(targets, discover=discover)
+        with guarded(lease.guard if lease else None):
+            results = client.poll(targets, discover=discover)
     except Exception as exc:  # our bug, or undecryptable credentials: record, then re-raise
         summary.duration_ms = int((time.monotonic() - started) * 1000)
-        _record_account(account, now, summary, error=("internal", f"{type(exc).__name__}: {exc}", None, None))
+        with suppress(LeaseLost), fenced():  # the bug is raised either way
+            _record_account(account, now, summary, error=("internal", f"{type(exc).__name__}: {exc}", None, None))
         raise
     summary.duration_ms = int((time.monotonic() - started) * 1000)
 
@@ -156,6 +166,7 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
     touched: list[Pipeline] = list(pipelines)
     account_error: vb.VendorError | None = None
     first_target_error: vb.VendorError | None = None
+    cut: vb.OutOfTime | None = None  # the poll's time ran out: the rest stays due
     # Most polls only see runs we already hold move on (or not): their runs are read for
     # all pipelines in one query and their writes batched (`KnownRuns`), one transaction
     # for the account instead of one per pipeline.
@@ -165,6 +176,9 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
     )
     known = KnownRuns(now)
     for result in results:
+        if isinstance(result.error, vb.OutOfTime):
+            cut = result.error
+            break
         if result.error is not None and result.error.account_wide:
             account_error = result.error
             break
@@ -189,14 +203,15 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
                     " not tracked"
                 )
                 continue
-            pipeline, created = _discovered(account, result, now)
+        with fenced():
             if pipeline is None:
-                continue  # known but paused: monitoring was stopped on purpose
-            summary.discovered += created
-            touched.append(pipeline)
-            # A new pipeline listed without its runs (nessie) stays due: polled next tick.
-            scheduled = created and bool(result.observations)
-        with transaction.atomic():
+                pipeline, created = _discovered(account, result, now)
+                if pipeline is None:
+                    continue  # known but paused: monitoring was stopped on purpose
+                summary.discovered += created
+                touched.append(pipeline)
+                # A new pipeline listed without its runs (nessie) stays due: polled next tick.
+                scheduled = created and bool(result.observations)
             fields = ["current_run", "last_success_at", "last_failure_at", "last_failure_message", "vendor_info"]
             fields += ["missing_days", "missing_since"]
             if result.error is not None:
@@ -215,7 +230,7 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
                 fields += ["poll_error_kind", "poll_error_message", "last_polled_at", "next_poll_at"]
             pipeline.save(update_fields=fields)
     # The batch of known runs, the attempt, the account and health: one commit.
-    with transaction.atomic():
+    with fenced():
         if known.pipelines:
             known.write()
             update_fields(known.pipelines, KNOWN_FIELDS)
@@ -225,11 +240,14 @@ def poll_account(account: Account, *, only_due: bool = True, now: datetime | Non
             summary.outcome, summary.message = err.kind, str(err)
             _record_account(account, now, summary, error=(err.kind, str(err), err.http_status, err.retry_after))
         else:
-            if first_target_error is not None:
-                summary.message = f"{first_target_error.kind}: {first_target_error}"
-            if discover:
+            if cut is not None:
+                left = sum(1 for p in pipelines if p.last_polled_at != now)
+                cut = vb.OutOfTime(f"{cut.message}: {left} of {len(pipelines)} pipeline(s) left for the next poll")
+            if reported := cut or first_target_error:
+                summary.message = f"{reported.kind}: {reported}"
+            if discover and cut is None:
                 account.next_discovery_at = now + scheduling.jitter(settings.DISCOVERY_SECONDS)
-            _record_account(account, now, summary, error=None, target_error=first_target_error)
+            _record_account(account, now, summary, error=None, target_error=reported)
         for pipeline in touched:
             pipeline.account = account  # as just recorded: its poll problem decides "unknown"
         health.store(touched, now)
@@ -345,13 +363,21 @@ def _add(total: RecordStats, part: RecordStats) -> None:
 
 
 def poll_claimed(account_id: int, token: uuid.UUID | str, *, only_due: bool = True) -> PollSummary | None:
-    """Poll under a lease taken by `scheduling.claim`; a stale token (lease lost) does nothing."""
+    """Poll under a lease taken by `scheduling.claim`, kept while polling (`leases`). A
+    stale token does nothing (None); a lease lost mid-poll writes nothing ("lost")."""
     token = uuid.UUID(str(token))
+    lease = Lease(account_id, token)
+    if not lease.take():
+        return None
     account = Account.objects.filter(pk=account_id, lease_token=token).first()
     if account is None:
         return None
     try:
-        return poll_account(account, only_due=only_due)
+        with lease:
+            return poll_account(account, only_due=only_due, lease=lease)
+    except LeaseLost as exc:
+        log.warning("poll %s: %s", account.name, exc)
+        return PollSummary(account=account.name, outcome="lost", message=str(exc))
     finally:
         scheduling.release(account_id, token)
 

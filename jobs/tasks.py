@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from . import alerts, polling, retention, scheduling, upload_queue
@@ -42,7 +43,19 @@ def send_alerts() -> str:
     return f"{created} event(s), {sent} delivered"
 
 
-@shared_task(name="jobs.tasks.poll_account", ignore_result=True, acks_late=True)
+@shared_task(
+    name="jobs.tasks.poll_account",
+    ignore_result=True,
+    acks_late=True,
+    # The database went away mid-poll (a restart, a failover): the lease could not be
+    # released, and the account would wait it out. Retried with the same token, the poll
+    # resumes once the database is back, or does nothing if the lease went to another.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=30,
+    retry_jitter=False,
+    max_retries=6,
+)
 def poll_account(account_id: int, lease_token: str) -> str:
     summary = polling.poll_claimed(account_id, lease_token)
     if summary is None:

@@ -193,6 +193,14 @@ class BadResponse(VendorError):
     kind = "bad_response"
 
 
+class OutOfTime(VendorError):
+    """The engine stopped the poll before this request (its time is up, or another poll
+    took the account over). Not the vendor's fault: what came before is recorded."""
+
+    kind = "deadline"
+    account_wide = True  # stops the client's loop over targets, like any account-wide error
+
+
 class Rejected(VendorError):
     """A 4xx other than auth/404/429: the vendor refused what we asked (validation)."""
 
@@ -260,6 +268,7 @@ class AccountSchema:
 
     regions: tuple[str, ...] = ()
     required_settings: tuple[str, ...] = ()
+    optional_settings: tuple[str, ...] = ()
     # Each inner tuple is one acceptable set of credential keys.
     credential_sets: tuple[tuple[str, ...], ...] = ()
     kinds: tuple[str, ...] = ()
@@ -285,6 +294,14 @@ class AccountSchema:
     # Kinds whose runs each stand for a period of data (a day, a window) and are retried
     # under the same run key: a failed one is missing data until that same run lands.
     period_kinds: tuple[str, ...] = ()
+
+    @property
+    def setting_keys(self) -> tuple[str, ...]:
+        return self.required_settings + self.optional_settings
+
+    @property
+    def credential_keys(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(k for option in self.credential_sets for k in option))
 
     def credentials_problem(self, credentials: dict[str, str]) -> str:
         """ "" when one acceptable set of credential keys is present with values (surrounding

@@ -12,7 +12,9 @@ import email.utils
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,20 @@ USER_AGENT = "pipewatch/1.0 (+self-hosted import/export job monitor)"
 
 # (code, message) extracted from a vendor's error body; each vendor knows its envelope.
 ErrorParser = Callable[[Any], tuple[str, str]]
+
+# The current poll's check, run before each of its requests (per thread: clients are shared).
+_guard: ContextVar[Callable[[], None] | None] = ContextVar("vendor_request_guard", default=None)
+
+
+@contextmanager
+def guarded(check: Callable[[], None] | None) -> Iterator[None]:
+    """Every request sent inside the block first calls `check`, which raises a
+    `VendorError` (`OutOfTime`) to stop the poll: the engine bounds a poll this way."""
+    token = _guard.set(check)
+    try:
+        yield
+    finally:
+        _guard.reset(token)
 
 
 @dataclass(frozen=True)
@@ -171,6 +187,8 @@ class HttpClient:
             raise AuthError(self.refusal)
         if self.throttle is not None:
             self.throttle()
+        if (check := _guard.get()) is not None:
+            check()
         started = time.monotonic()
         try:
             resp = self.session.request(

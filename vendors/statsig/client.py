@@ -171,6 +171,7 @@ class StatsigClient(VendorClient):
     vendor = "statsig"
     label = "Statsig"
     schema = AccountSchema(
+        optional_settings=("window_days",),
         credential_sets=(("api_key",),),
         kinds=(INGESTION, BACKFILL),
         one_shot_kinds=(BACKFILL,),

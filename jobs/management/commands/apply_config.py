@@ -17,19 +17,23 @@ class Command(BaseCommand):
             action="store_true",
             help="delete accounts, and pipelines from earlier config files, that the file no longer lists",
         )
-        parser.add_argument("--check", action="store_true", help="validate only; change nothing")
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="validate only, exactly as applying would (then roll back); change nothing",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        check = options["check"]
         try:
-            accounts, pipelines = config.load(options["file"])
+            result = config.run(options["file"], check=check, prune=options["prune"])
         except config.ConfigError as exc:
             for problem in exc.problems:
                 self.stderr.write(problem)
             raise CommandError(f"{len(exc.problems)} problem(s); nothing was changed") from None
-        if options["check"]:
-            self.stdout.write(f"OK: {len(accounts)} account(s), {len(pipelines)} pipeline(s)")
+        if check:
+            self.stdout.write(f"OK: applying it would make {result.summary()}; nothing was changed")
             return
-        result = config.apply(accounts, pipelines, prune=options["prune"])
         for label in result.created:
             self.stdout.write(f"created {label}")
         for label in result.updated:

@@ -36,12 +36,12 @@ class Command(BaseCommand):
             user.save()
         try:
             accounts, pipelines = config.load(DEMO_CONFIG)
+            if options["base_url"]:
+                for account in accounts:
+                    account.base_url = options["base_url"]
+            result = config.apply(accounts, pipelines, actor_label="demo_setup")
         except config.ConfigError as exc:
             raise CommandError("\n".join(exc.problems)) from None
-        if options["base_url"]:
-            for account in accounts:
-                account.base_url = options["base_url"]
-        result = config.apply(accounts, pipelines, actor_label="demo_setup")
         self.stdout.write(f"demo config: {result.summary()}")
         login = (
             f"{options['username']} / {options['password']}"
