@@ -17,12 +17,13 @@ names an identifier (username, client_id) is blanked only where it appears whole
 from __future__ import annotations
 
 import base64
+import contextlib
 import contextvars
 import dataclasses
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -285,6 +286,22 @@ def remember(owner: str, credentials: Mapping[str, str]) -> None:
                 _gram_owners.pop(gram, None)
         for gram in grams:
             _gram_owners[gram] = _gram_owners.get(gram, 0) + 1
+
+
+@contextlib.contextmanager
+def forgotten_on_exit() -> Iterator[None]:
+    """What is remembered inside is forgotten on leaving (tests: one test's secrets, often
+    plain words, must not blank the next test's log lines)."""
+    with _lock:
+        owners, grams = dict(_owners), dict(_gram_owners)
+    try:
+        yield
+    finally:
+        with _lock:
+            _owners.clear()
+            _owners.update(owners)
+            _gram_owners.clear()
+            _gram_owners.update(grams)
 
 
 def scrub_known(text: str) -> str:

@@ -65,6 +65,16 @@ def _fast_vendor_http(settings: object) -> None:
     polling._clients.clear()
 
 
+@pytest.fixture(autouse=True)
+def _log_scrubber_per_test() -> Iterator[None]:
+    """The log scrubber remembers every credential a process decrypts; a test process would
+    otherwise carry every earlier test's (plain-word) secrets into the next test's logs."""
+    from jobs.scrubbing import forgotten_on_exit
+
+    with forgotten_on_exit():
+        yield
+
+
 @dataclass
 class Sim:
     """A running simulator with a frozen clock, and the Mixpanel world inside it."""

@@ -18,7 +18,7 @@ def test_fullstory_and_statsig_ship_their_specs() -> None:
 @pytest.mark.parametrize("spec_dir", SPEC_DIRS, ids=lambda p: p.parent.name)
 def test_every_spec_file_is_listed_with_its_hash(spec_dir: Path) -> None:
     listed = dict(re.findall(r"^\| `([^`]+)` \| `([0-9a-f]{64})` \|", (spec_dir / "PROVENANCE.md").read_text(), re.M))
-    files = {p.name for p in spec_dir.iterdir() if p.name != "PROVENANCE.md"}
+    files = {str(p.relative_to(spec_dir)) for p in spec_dir.rglob("*") if p.is_file() and p.name != "PROVENANCE.md"}
     assert set(listed) == files
     for name, digest in listed.items():
         assert hashlib.sha256((spec_dir / name).read_bytes()).hexdigest() == digest, f"{name} changed"
