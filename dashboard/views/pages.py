@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
 from jobs.models import Account, Pipeline, Run, Snapshot
+from jobs.suppression import MUTE_CHOICES
 from vendors.registry import VENDORS
 
 from ..csvsafe import SafeWriter
@@ -37,7 +38,7 @@ RUNS_PER_PAGE = 20
 SNAPSHOTS_PER_RUN = 30
 
 
-def _poll_interval(active: bool) -> str:
+def poll_interval(active: bool) -> str:
     """Fast while something runs; otherwise slow, so new runs and failures still appear."""
     seconds = settings.LIVE_REFRESH_SECONDS if active else settings.IDLE_REFRESH_SECONDS
     return f"{seconds:g}s"
@@ -74,7 +75,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "accounts": list(Account.objects.order_by("name").values_list("name", flat=True)),
         "sorts": SORTS,
         "strip_length": STRIP_LENGTH,
-        "poll_every": _poll_interval(active),
+        "poll_every": poll_interval(active),
         "live": active,
         "now": now,
         "has_accounts": _has_accounts(),
@@ -110,8 +111,9 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
         "row": row,
         "page": page,
         "now": now,
-        "poll_every": _poll_interval(True),
+        "poll_every": poll_interval(True),
         "can_operate": is_operator(request.user),
+        "mute_choices": MUTE_CHOICES,
     }
     if request.htmx:
         if not row.live:
