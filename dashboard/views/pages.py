@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -35,6 +35,7 @@ from ..roles import is_operator
 from ..timeline import progress_chart
 
 RUNS_PER_PAGE = 20
+RECENT_ALERTS = 10
 SNAPSHOTS_PER_RUN = 30
 
 
@@ -115,6 +116,9 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
         "can_operate": is_operator(request.user),
         "mute_choices": MUTE_CHOICES,
     }
+    if not request.htmx:  # the alert log is not part of the polled fragment
+        events = pipeline.alert_events.annotate(sent_to=Count("deliveries")).only("at", "kind", "suppressed")
+        context["alert_events"] = list(events[:RECENT_ALERTS])
     if request.htmx:
         if not row.live:
             # Render once more so the final state shows, and tell htmx to stop polling.
