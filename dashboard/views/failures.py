@@ -25,7 +25,7 @@ from ..auth import api_auth_required, api_operator_required
 from ..inputs import BadInput, Fields, read_json
 from ..presenters import filtered
 from ..roles import OPERATOR, is_operator, lacks
-from .api import iso, page_of
+from .api import iso, page_of, suppression_json
 from .pages import poll_interval
 
 INCIDENTS_PER_PAGE = 50
@@ -171,9 +171,7 @@ def incident_json(i: Incident) -> dict[str, Any]:
         "whose": i.whose,
         "hint": i.hint,
         "missing_days": i.missing,
-        "suppressed": None
-        if i.suppressed is None
-        else {"kind": i.suppressed.kind, "until": iso(i.suppressed.until), "why": i.suppressed.why},
+        "suppressed": suppression_json(i.suppressed),
         "acknowledged": None
         if i.ack is None
         else {

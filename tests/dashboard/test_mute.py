@@ -149,3 +149,14 @@ def test_suppressed_alerts_are_listed_with_why(client, logged_in, polled, django
     listing = admin.get("/admin/jobs/alertevent/?suppressed=yes").content.decode()
     assert f"suppressed: {event.suppressed}" in listing
     assert "suppressed:" not in admin.get("/admin/jobs/alertevent/?suppressed=no").content.decode()
+
+
+def test_the_api_says_which_pipelines_are_muted(logged_in, polled) -> None:
+    pipeline = _failing(polled)
+    pipeline.muted_until = UNTIL_UNMUTED
+    pipeline.save(update_fields=["muted_until"])
+    listed = {p["id"]: p["suppressed"] for p in logged_in.get("/api/v1/pipelines/").json()["results"]}
+    assert listed.pop(str(pipeline.uuid)) == {"kind": "muted", "until": None, "why": "muted by an operator"}
+    assert set(listed.values()) == {None}
+    incident = logged_in.get("/api/v1/failures/").json()["results"][0]
+    assert incident["suppressed"]["kind"] == "muted" and incident["suppressed"]["until"] is None
