@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
 from jobs.models import HEALTHS, RUNNING, UNKNOWN, Health, Pipeline, Run
+from jobs.suppression import Suppression, suppressions
 from vendors.registry import VENDORS
 
 STRIP_LENGTH = 30
@@ -41,6 +42,7 @@ class PipelineRow:
     strip: list[Run | None] = field(default_factory=list)
     strip_html: str = ""
     eta: str = ""
+    suppressed: Suppression | None = None  # muted or in a maintenance window: no alerts
 
     @property
     def live(self) -> bool:
@@ -49,7 +51,12 @@ class PipelineRow:
 
 
 def pipeline_rows(pipelines: Iterable[Pipeline], now: datetime) -> list[PipelineRow]:
-    return [PipelineRow(p, p.health(now), p.current_run, eta=eta(p.current_run, now)) for p in pipelines]
+    pipelines = list(pipelines)
+    quiet = suppressions(pipelines, now)  # one query for the whole page
+    return [
+        PipelineRow(p, p.health(now), p.current_run, eta=eta(p.current_run, now), suppressed=quiet.get(p.pk))
+        for p in pipelines
+    ]
 
 
 def import_kinds() -> set[str]:

@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from vendors.registry import VENDORS
@@ -22,6 +22,7 @@ from .models import (
     Account,
     AlertChannel,
     AlertDelivery,
+    AlertEvent,
     ApiToken,
     AuditEvent,
     MaintenanceWindow,
@@ -204,6 +205,14 @@ class AlertChannelForm(forms.ModelForm):
         "email://to@example.com. Write-only: leave blank to keep the stored one.",
     )
 
+    # Checkboxes of the known kinds, not a raw JSON list: nothing to mistype.
+    events = forms.MultipleChoiceField(
+        choices=[(e, e) for e in AlertChannel.EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Which events this channel hears; none checked: every event.",
+    )
+
     class Meta:
         model = AlertChannel
         fields = ["name", "enabled", "vendor", "account", "pipeline", "events", "min_consecutive_failures"]
@@ -222,11 +231,8 @@ class AlertChannelForm(forms.ModelForm):
         return url
 
     def clean_events(self) -> list[str]:
-        events = self.cleaned_data["events"] or []
-        unknown = [e for e in events if e not in AlertChannel.EVENTS]
-        if unknown:
-            raise forms.ValidationError(f"Unknown events {unknown}; choose from {list(AlertChannel.EVENTS)}.")
-        return events
+        chosen = set(self.cleaned_data["events"])
+        return [e for e in AlertChannel.EVENTS if e in chosen]  # one stable order in the audit log
 
     def save(self, commit: bool = True) -> AlertChannel:
         channel = super().save(commit=False)
@@ -269,6 +275,41 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "channel", "event", "status", "attempts", "duration_ms", "last_error"]
     list_filter = ["status", "channel"]
     list_select_related = ["channel", "event"]
+
+
+class SuppressedFilter(admin.SimpleListFilter):
+    title = "sent or suppressed"
+    parameter_name = "suppressed"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "suppressed (muted, maintenance)"), ("no", "sent to channels")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AlertEvent]) -> QuerySet[AlertEvent]:
+        if self.value() == "yes":
+            return queryset.exclude(suppressed="")
+        if self.value() == "no":
+            return queryset.filter(suppressed="")
+        return queryset
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    """The alert log: every event, sent or not; a suppressed one says why nothing went out."""
+
+    list_display = ["at", "pipeline", "kind", "title", "outcome"]
+    list_filter = [SuppressedFilter, "kind"]
+    list_select_related = ["pipeline"]
+    search_fields = ["title", "pipeline__name", "pipeline__external_id"]
+    exclude = ["payload"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AlertEvent]:
+        return super().get_queryset(request).annotate(sent_to=Count("deliveries"))
+
+    @admin.display(description="Outcome")
+    def outcome(self, obj: AlertEvent) -> str:
+        if obj.suppressed:
+            return f"suppressed: {obj.suppressed}"
+        return f"delivered to {obj.sent_to} channel{'s' if obj.sent_to != 1 else ''}"
 
 
 @admin.register(MaintenanceWindow)

@@ -18,7 +18,6 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -38,11 +37,11 @@ from .models import (
     AlertDelivery,
     AlertEvent,
     Health,
-    MaintenanceWindow,
     Pipeline,
     StateChange,
 )
 from .recording import HISTORY
+from .suppression import suppressions
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +66,9 @@ def condition(pipeline: Pipeline, now: datetime, health: Health | None = None) -
 
 
 def suppression(pipeline: Pipeline, now: datetime) -> str:
-    if pipeline.muted_until and pipeline.muted_until > now:
-        return f"muted until {pipeline.muted_until:%Y-%m-%d %H:%M} UTC"
-    window = (
-        MaintenanceWindow.objects.filter(starts_at__lte=now, ends_at__gt=now)
-        .filter(Q(pipeline=pipeline) | Q(account=pipeline.account_id, pipeline=None) | Q(account=None, pipeline=None))
-        .first()
-    )
-    return f"maintenance window: {window.reason or 'scheduled'}" if window else ""
+    """Why an alert for this pipeline would not be sent now ("" when it would)."""
+    found = suppressions([pipeline], now).get(pipeline.pk)
+    return found.text if found else ""
 
 
 def _texts(pipeline: Pipeline, kind: str) -> tuple[str, str]:

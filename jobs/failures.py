@@ -14,6 +14,7 @@ from django.utils import timezone
 from vendors import base as vb
 
 from .models import FAILING, LATE, STUCK, UNKNOWN, Account, Acknowledgement, Pipeline
+from .suppression import Suppression, suppressions
 
 # What our error kinds mean for "whose problem is it?"
 OURS_OR_THEIRS = {
@@ -71,6 +72,7 @@ class Incident:
     hint: str
     missing: list[str] = field(default_factory=list)  # days that failed and have not landed
     ack: Acknowledgement | None = None
+    suppressed: Suppression | None = None  # muted or in maintenance: set by pages that show it
 
     @property
     def whose(self) -> str:
@@ -85,10 +87,10 @@ def _stamp(value: datetime | None) -> str:
     return str(int(value.timestamp())) if value else "0"
 
 
-def _account_incidents() -> tuple[list[Incident], set[int]]:
+def _account_incidents(scope: QuerySet[Account] | None = None) -> tuple[list[Incident], set[int]]:
     found: list[Incident] = []
     unpollable: set[int] = set()
-    for account in Account.objects.exclude(poll_error_kind=""):
+    for account in (scope if scope is not None else Account.objects.all()).exclude(poll_error_kind=""):
         if account.poll_problem():
             unpollable.add(account.pk)
             found.append(
@@ -108,12 +110,13 @@ def _account_incidents() -> tuple[list[Incident], set[int]]:
     return found, unpollable
 
 
-def _candidates(unpollable: set[int]) -> QuerySet[Pipeline]:
+def _candidates(unpollable: set[int], scope: QuerySet[Pipeline] | None = None) -> QuerySet[Pipeline]:
     """Pipelines in trouble by stored health (rewritten after every poll and every alert
     scan), confirmed live per row: pages read these, not every pipeline. A pipeline of an
     account we cannot poll is left out: one incident for the account says it all."""
     return (
-        Pipeline.objects.select_related("account", "current_run")
+        (scope if scope is not None else Pipeline.objects.all())
+        .select_related("account", "current_run")
         .defer("current_run__raw")
         .filter(paused=False, health_status__in=(FAILING, STUCK, LATE, UNKNOWN))
         .exclude(health_status=UNKNOWN, poll_error_kind="")  # waiting for a first poll
@@ -158,6 +161,13 @@ def _pipeline_incident(pipeline: Pipeline, now: datetime) -> Incident | None:
     )
 
 
+def attach_suppressions(found: list[Incident], now: datetime) -> None:
+    """Mark incidents whose pipeline is muted or in maintenance (one query for the page)."""
+    quiet = suppressions([i.pipeline for i in found if i.pipeline is not None], now)
+    for incident in found:
+        incident.suppressed = quiet.get(incident.pipeline.pk) if incident.pipeline is not None else None
+
+
 def _attach_acks(found: list[Incident]) -> None:
     acks = {
         a.incident: a for a in Acknowledgement.objects.select_related("by").filter(incident__in=[i.id for i in found])
@@ -185,14 +195,31 @@ class IncidentList:
     length, its counts by kind and any page cost a fixed number of queries, whatever the
     number of pipelines in trouble (a vendor outage fails hundreds at once)."""
 
-    def __init__(self, now: datetime | None = None, *, show_snoozed: bool = False) -> None:
+    def __init__(
+        self,
+        now: datetime | None = None,
+        *,
+        show_snoozed: bool = False,
+        pipelines: QuerySet[Pipeline] | None = None,
+        accounts: QuerySet[Account] | None = None,
+        acknowledged: bool | None = None,
+    ) -> None:
+        """`pipelines` and `accounts` narrow the list (a page's filters); `acknowledged`
+        keeps only incidents someone acknowledged (True) or no one did (False)."""
         self.now = now or timezone.now()
-        accounts, unpollable = _account_incidents()
-        _attach_acks(accounts)
-        self.accounts = [a for a in accounts if show_snoozed or not a.snoozed]
-        self.pipelines = _candidates(unpollable)
-        snoozed = self._snoozed_pipelines()
-        self.hidden = len(accounts) - len(self.accounts)
+        found, unpollable = _account_incidents(accounts)
+        _attach_acks(found)
+        if acknowledged is not None:
+            found = [a for a in found if (a.ack is not None) == acknowledged]
+        self.accounts = [a for a in found if show_snoozed or not a.snoozed]
+        self.pipelines = _candidates(unpollable, pipelines)
+        if acknowledged is not None:
+            acked = self._acked_pipelines(snoozed_only=False)
+            self.pipelines = (
+                self.pipelines.filter(pk__in=acked) if acknowledged else self.pipelines.exclude(pk__in=acked)
+            )
+        snoozed = self._acked_pipelines(snoozed_only=True)
+        self.hidden = len(found) - len(self.accounts)
         if not show_snoozed and snoozed:
             self.pipelines = self.pipelines.exclude(pk__in=snoozed)
             self.hidden += len(snoozed)
@@ -201,12 +228,12 @@ class IncidentList:
         self.by_what = [(what, n) for what, n in counts.most_common() if n]
         self.total = sum(counts.values())
 
-    def _snoozed_pipelines(self) -> set[int]:
-        ids = set(
-            Acknowledgement.objects.filter(snoozed_until__gt=self.now, incident__startswith="pipeline-").values_list(
-                "incident", flat=True
-            )
-        )
+    def _acked_pipelines(self, *, snoozed_only: bool) -> set[int]:
+        """Pipelines whose open incident is acknowledged (and still snoozed, if asked)."""
+        acks = Acknowledgement.objects.filter(incident__startswith="pipeline-")
+        if snoozed_only:
+            acks = acks.filter(snoozed_until__gt=self.now)
+        ids = set(acks.values_list("incident", flat=True))
         uuids = {i.removeprefix("pipeline-")[:36] for i in ids}
         if not uuids:
             return set()

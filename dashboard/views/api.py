@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from jobs.models import Pipeline, Run
+from jobs.suppression import Suppression, suppressions
 
 from ..auth import api_auth_required, operate_refusal
 from ..inputs import Fields
@@ -44,7 +45,14 @@ def run_json(run: Run) -> dict[str, Any]:
     }
 
 
-def pipeline_json(pipeline: Pipeline, now: datetime) -> dict[str, Any]:
+def suppression_json(found: Suppression | None) -> dict[str, Any] | None:
+    """Muted or in a maintenance window (no alerts sent), as pages show it; null otherwise."""
+    if found is None:
+        return None
+    return {"kind": found.kind, "until": None if found.forever else iso(found.until), "why": found.why}
+
+
+def pipeline_json(pipeline: Pipeline, now: datetime, suppressed: Suppression | None = None) -> dict[str, Any]:
     health = pipeline.health(now)
     return {
         "id": str(pipeline.uuid),
@@ -61,6 +69,7 @@ def pipeline_json(pipeline: Pipeline, now: datetime) -> dict[str, Any]:
         "current_run": run_json(pipeline.current_run) if pipeline.current_run else None,
         "last_success_at": iso(pipeline.last_success_at),
         "last_failure_at": iso(pipeline.last_failure_at),
+        "suppressed": suppression_json(suppressed),
     }
 
 
@@ -86,7 +95,8 @@ def pipelines(request: HttpRequest) -> JsonResponse:
     qs = Pipeline.objects.select_related("account", "current_run").defer("current_run__raw").order_by("id")
     items, next_url = page_of(request, qs)
     now = timezone.now()
-    return JsonResponse({"results": [pipeline_json(p, now) for p in items], "next": next_url})
+    quiet = suppressions(items, now)  # one query for the page
+    return JsonResponse({"results": [pipeline_json(p, now, quiet.get(p.pk)) for p in items], "next": next_url})
 
 
 @api_auth_required

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from jobs import actions
 from jobs.models import Account, Pipeline
+from jobs.suppression import suppressions
 
 from ..auth import api_operator_required
 from ..inputs import read_json
@@ -35,12 +36,11 @@ def _answer(result: actions.ActionResult, ok_status: int = 200) -> JsonResponse:
     if result.field_errors:
         body["errors"] = result.field_errors
     if result.pipelines:
-        body["pipelines"] = [
-            pipeline_json(p, now)
-            for p in Pipeline.objects.select_related("account", "current_run").filter(
-                pk__in=[p.pk for p in result.pipelines]
-            )
-        ]
+        found = list(
+            Pipeline.objects.select_related("account", "current_run").filter(pk__in=[p.pk for p in result.pipelines])
+        )
+        quiet = suppressions(found, now)
+        body["pipelines"] = [pipeline_json(p, now, quiet.get(p.pk)) for p in found]
     if result.ok:
         return JsonResponse(body, status=ok_status)
     # Our validation: 400. The vendor said no (or is down): 502, with its message.

@@ -5,22 +5,28 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from jobs import audit
-from jobs.failures import Incident, IncidentList, incidents
-from jobs.models import Acknowledgement
+from jobs.failures import Incident, IncidentList, attach_suppressions, incidents
+from jobs.models import RUNNING, Account, Acknowledgement
+from jobs.suppression import MUTE_CHOICES
+from vendors.registry import VENDORS
 
 from ..auth import api_auth_required, api_operator_required
-from ..inputs import Fields, read_json
+from ..inputs import BadInput, Fields, read_json
+from ..presenters import filtered
 from ..roles import OPERATOR, is_operator, lacks
-from .api import iso, page_of
+from .api import iso, page_of, suppression_json
+from .pages import poll_interval
 
 INCIDENTS_PER_PAGE = 50
 SNOOZE_CHOICES = [(0, "No snooze"), (60, "1 hour"), (240, "4 hours"), (1440, "1 day"), (10080, "1 week")]
@@ -57,12 +63,52 @@ def acknowledge(incident: Incident, user: Any, note: str, snooze_minutes: int) -
     return ack
 
 
+FILTER_KEYS = ("vendor", "account", "kind", "acknowledged")
+KINDS = ("import", "export")
+ACKNOWLEDGED = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+
+
+def _filters(request: HttpRequest, *, strict: bool) -> dict[str, str]:
+    """The list's filters from the query string, as the overview reads its own. A value
+    that cannot match (an unknown kind or acknowledged) is a 400 for the API (`strict`)
+    and ignored by the page; unknown vendors and accounts simply match nothing."""
+    params = {k: request.GET.get(k, "").strip() for k in FILTER_KEYS}
+    params["acknowledged"] = params["acknowledged"].lower()
+    for key, allowed in (("kind", KINDS), ("acknowledged", tuple(ACKNOWLEDGED))):
+        if params[key] and params[key] not in allowed:
+            if strict:
+                raise BadInput(f"must be one of {', '.join(allowed)}", field=key)
+            params[key] = ""
+    return params
+
+
+def _listed(params: dict[str, str], *, show_snoozed: bool) -> IncidentList:
+    accounts = Account.objects.all()
+    if params["vendor"]:
+        accounts = accounts.filter(vendor=params["vendor"])
+    if params["account"]:
+        accounts = accounts.filter(name=params["account"])
+    return IncidentList(
+        show_snoozed=show_snoozed,
+        pipelines=filtered(params),  # the overview's filters (vendor, account, kind)
+        accounts=accounts,
+        acknowledged=ACKNOWLEDGED.get(params["acknowledged"]),
+    )
+
+
 @login_required
 def failures_page(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
     show_snoozed = request.GET.get("snoozed") == "1"
-    found = IncidentList(show_snoozed=show_snoozed)
+    params = _filters(request, strict=False)
+    found = _listed(params, show_snoozed=show_snoozed)
     # Newest first, a page at a time: a vendor outage can fail hundreds of pipelines at once.
     page = Paginator(found, INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    attach_suppressions(page.object_list, now)
+    base = {k: v for k, v in params.items() if v}
+    if show_snoozed:
+        base["snoozed"] = "1"
+    active = any(i.pipeline is not None and i.pipeline.health_status == RUNNING for i in page.object_list)
     context = {
         "incidents": page,
         "page": page,
@@ -72,7 +118,20 @@ def failures_page(request: HttpRequest) -> HttpResponse:
         "show_snoozed": show_snoozed,
         "can_operate": is_operator(request.user),
         "snooze_choices": SNOOZE_CHOICES,
+        "mute_choices": MUTE_CHOICES,
+        "params": params,
+        "acknowledged": ACKNOWLEDGED.get(params["acknowledged"]),
+        "filtering": bool({k: v for k, v in params.items() if v}),
+        "base_query": urlencode({k: v for k, v in base.items() if k != "snoozed"}),
+        "query": urlencode(base | ({"page": str(page.number)} if page.number > 1 else {})),
+        "back": request.get_full_path(),
+        "vendors": [(name, cls.label) for name, cls in VENDORS.items()],
+        "accounts": list(Account.objects.order_by("name").values_list("name", flat=True)),
+        "poll_every": poll_interval(active),
+        "now": now,
     }
+    if request.htmx:
+        return render(request, "dashboard/failures.html#list", context)
     return render(request, "dashboard/failures.html", context)
 
 
@@ -86,7 +145,14 @@ def failures_ack(request: HttpRequest, incident_id: str) -> HttpResponse:
     note = form.text("note", max_length=MAX_NOTE)
     minutes = form.integer("snooze", 0, minimum=0, maximum=MAX_SNOOZE_MINUTES)
     acknowledge(incident, request.user, note, minutes)
-    context = {"incident": incident, "can_operate": True, "snooze_choices": SNOOZE_CHOICES}
+    attach_suppressions([incident], timezone.now())
+    context = {
+        "incident": incident,
+        "can_operate": True,
+        "snooze_choices": SNOOZE_CHOICES,
+        "mute_choices": MUTE_CHOICES,
+        "back": reverse("failures"),
+    }
     return render(request, "dashboard/failures.html#incident", context)
 
 
@@ -105,6 +171,7 @@ def incident_json(i: Incident) -> dict[str, Any]:
         "whose": i.whose,
         "hint": i.hint,
         "missing_days": i.missing,
+        "suppressed": suppression_json(i.suppressed),
         "acknowledged": None
         if i.ack is None
         else {
@@ -118,7 +185,8 @@ def incident_json(i: Incident) -> dict[str, Any]:
 
 @api_auth_required
 def api_failures(request: HttpRequest) -> JsonResponse:
-    items, next_url = page_of(request, IncidentList(show_snoozed=True))
+    items, next_url = page_of(request, _listed(_filters(request, strict=True), show_snoozed=True))
+    attach_suppressions(items, timezone.now())
     return JsonResponse({"results": [incident_json(i) for i in items], "next": next_url})
 
 

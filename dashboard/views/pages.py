@@ -10,13 +10,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
 from jobs.models import Account, Pipeline, Run, Snapshot
+from jobs.suppression import MUTE_CHOICES
 from vendors.registry import VENDORS
 
 from ..csvsafe import SafeWriter
@@ -34,10 +35,11 @@ from ..roles import is_operator
 from ..timeline import progress_chart
 
 RUNS_PER_PAGE = 20
+RECENT_ALERTS = 10
 SNAPSHOTS_PER_RUN = 30
 
 
-def _poll_interval(active: bool) -> str:
+def poll_interval(active: bool) -> str:
     """Fast while something runs; otherwise slow, so new runs and failures still appear."""
     seconds = settings.LIVE_REFRESH_SECONDS if active else settings.IDLE_REFRESH_SECONDS
     return f"{seconds:g}s"
@@ -74,7 +76,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "accounts": list(Account.objects.order_by("name").values_list("name", flat=True)),
         "sorts": SORTS,
         "strip_length": STRIP_LENGTH,
-        "poll_every": _poll_interval(active),
+        "poll_every": poll_interval(active),
         "live": active,
         "now": now,
         "has_accounts": _has_accounts(),
@@ -110,9 +112,13 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
         "row": row,
         "page": page,
         "now": now,
-        "poll_every": _poll_interval(True),
+        "poll_every": poll_interval(True),
         "can_operate": is_operator(request.user),
+        "mute_choices": MUTE_CHOICES,
     }
+    if not request.htmx:  # the alert log is not part of the polled fragment
+        events = pipeline.alert_events.annotate(sent_to=Count("deliveries")).only("at", "kind", "suppressed")
+        context["alert_events"] = list(events[:RECENT_ALERTS])
     if request.htmx:
         if not row.live:
             # Render once more so the final state shows, and tell htmx to stop polling.

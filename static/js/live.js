@@ -17,6 +17,10 @@
     if (document.hidden && Date.now() - previous < HIDDEN_EVERY_MS) {
       event.preventDefault();  // hidden tab: skip this beat
     }
+    var focused = document.activeElement;
+    if (focused && el.contains(focused) && focused.matches("input, select, textarea")) {
+      event.preventDefault();  // someone is typing a note or choosing: do not swap it away
+    }
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     var el = event.target;  // after an outerHTML swap: the new element

@@ -1,5 +1,7 @@
 """Admins configure alert channels: write-only URL (it holds tokens), send test, audit."""
 
+import re
+
 import pytest
 
 from jobs.models import AlertChannel, AuditEvent
@@ -25,7 +27,6 @@ def test_channel_url_is_write_only_and_send_test_works(admin_client, settings) -
                 "name": "ops",
                 "enabled": "on",
                 "vendor": "",
-                "events": "[]",
                 "min_consecutive_failures": "1",
                 "new_url": secret_url,
             },
@@ -54,10 +55,28 @@ def test_unknown_channel_url_is_refused_with_a_reason(admin_client) -> None:
         {
             "name": "bad",
             "enabled": "on",
-            "events": "[]",
             "min_consecutive_failures": "1",
             "new_url": "nosuch://x",
         },
     )
     assert response.status_code == 200 and "apprise does not understand this URL" in response.content.decode()
     assert not AlertChannel.objects.exists()
+
+
+@pytest.mark.django_db
+def test_channel_events_are_checkboxes_of_the_known_kinds(admin_client, settings) -> None:
+    settings.ALERT_CHANNEL_ALLOWED_HOSTS = ["127.0.0.1"]
+    page = admin_client.get("/admin/jobs/alertchannel/add/").content.decode()
+    for kind in AlertChannel.EVENTS:
+        assert f'type="checkbox" name="events" value="{kind}"' in page
+    form = {"name": "pager", "enabled": "on", "min_consecutive_failures": "1", "new_url": "json://127.0.0.1:9/h"}
+    response = admin_client.post("/admin/jobs/alertchannel/add/", {**form, "events": ["recovered", "failed"]})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    channel = AlertChannel.objects.get(name="pager")
+    assert channel.events == ["failed", "recovered"]
+    page = admin_client.get(f"/admin/jobs/alertchannel/{channel.pk}/change/").content.decode()
+    assert re.search(r'<input type="checkbox" name="events" value="failed"[^>]* checked>', page)
+    assert not re.search(r'<input type="checkbox" name="events" value="stuck"[^>]* checked>', page)
+    refused = admin_client.post("/admin/jobs/alertchannel/add/", {**form, "name": "bad", "events": ["bogus"]})
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    assert not AlertChannel.objects.filter(name="bad").exists()
