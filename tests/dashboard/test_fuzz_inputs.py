@@ -116,11 +116,18 @@ class World:
         self.keys_read: dict[str, set[str]] = {}  # route regex: the GET and POST keys its view looked up
 
     def path_values(self, route: Route, name: str) -> list[str]:
+        if route.name in DESTRUCTIVE_BY_ID:
+            return [ABSENT_ID]  # a valid POST there deletes what the id names: only an id that does not exist
         if name == "object_id" and route.model is not None:
             if route.name.endswith("_delete"):
                 return []  # any POST there is a confirmed deletion: only ids that do not exist
             return [str(pk) for pk in route.model._default_manager.values_list("pk", flat=True)[:5]]
         return self.values.get(name, [])
+
+
+# Routes where a well-formed POST with an existing id is a legitimate deletion, not lost data.
+DESTRUCTIVE_BY_ID = frozenset({"token-revoke"})
+ABSENT_ID = "999999999"
 
 
 def paths(route: Route, world: World) -> st.SearchStrategy[str]:
@@ -133,6 +140,8 @@ def paths(route: Route, world: World) -> st.SearchStrategy[str]:
         made = st.from_regex(regex, fullmatch=True)
         made = st.one_of(made, st.sampled_from(fitting)) if fitting else made
         real = world.path_values(route, name)
+        if route.name in DESTRUCTIVE_BY_ID:
+            made = st.integers(10**8, 10**9).map(str)  # never an existing row's id
         parts.append(st.one_of(st.sampled_from(real), made) if real else made)
         start = group.end()
     parts.append(st.just(_unescape(route.regex[start:])))
