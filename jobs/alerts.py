@@ -39,6 +39,7 @@ from .models import (
     Health,
     Pipeline,
     StateChange,
+    day_label,
 )
 from .recording import HISTORY
 from .suppression import suppressions
@@ -80,7 +81,7 @@ def _texts(pipeline: Pipeline, kind: str) -> tuple[str, str]:
     failure = run.error_message if run is not None and run.state == vb.FAILED else ""
     if not failure and pipeline.missing_days:  # the newest run is fine; older days are not
         oldest = min(pipeline.missing_days)
-        failure = f"{reason}. {oldest}: {pipeline.missing_days[oldest].get('message', '')}"
+        failure = f"{reason}. {day_label(oldest)}: {pipeline.missing_days[oldest].get('message', '')}"
     lines = {
         "failed": f"{vendor} {pipeline.kind} '{name}' failed: {failure or reason}",
         "partial": f"{vendor} {pipeline.kind} '{name}' finished with failed rows: {run.error_message if run else ''}",

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from vendors import base as vb
 
-from .models import FAILING, LATE, STUCK, UNKNOWN, Account, Acknowledgement, Pipeline
+from .models import FAILING, LATE, STUCK, UNKNOWN, Account, Acknowledgement, Pipeline, day_label
 from .suppression import Suppression, suppressions
 
 # What our error kinds mean for "whose problem is it?"
@@ -73,6 +73,10 @@ class Incident:
     missing: list[str] = field(default_factory=list)  # days that failed and have not landed
     ack: Acknowledgement | None = None
     suppressed: Suppression | None = None  # muted or in maintenance: set by pages that show it
+
+    @property
+    def missing_labels(self) -> list[str]:
+        return [day_label(key) for key in self.missing]
 
     @property
     def whose(self) -> str:

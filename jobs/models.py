@@ -8,9 +8,10 @@ can read one row per pipeline.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -126,6 +127,24 @@ class Health:
     reason: str = ""
 
 
+def day_label(key: str) -> str:
+    """`2026-11-24` for a day key, also for a window key such as Mixpanel's
+    `2026-11-24T00:00:00-08:00..2026-11-25T00:00:00-08:00` (its first day; a longer window
+    names both ends)."""
+    start, _, end = key.partition("..")
+    first, last = start[:10], end[:10]
+    if not end or not _ISO_DAY.fullmatch(first) or not _ISO_DAY.fullmatch(last):
+        return key
+    return first if last in (first, _next_day(first)) else f"{first} to {last}"
+
+
+def _next_day(day: str) -> str:
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 class Pipeline(models.Model):
     SOURCES = [("config", "config file"), ("created", "created here"), ("discovered", "discovered"), ("api", "API")]
 
@@ -211,8 +230,12 @@ class Pipeline(models.Model):
         cls = VENDORS.get(self.account.vendor)
         return bool(cls and self.kind in cls.schema.period_kinds)
 
+    def missing_day_labels(self) -> list[str]:
+        """The missing days as people read them, oldest first (run keys may be windows)."""
+        return [day_label(key) for key in sorted(self.missing_days)]
+
     def missing_reason(self) -> str:
-        days = sorted(self.missing_days)
+        days = self.missing_day_labels()
         if not days:
             return ""
         shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
