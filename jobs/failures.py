@@ -141,7 +141,7 @@ def _pipeline_incident(pipeline: Pipeline, now: datetime) -> Incident | None:
     elif health.status == FAILING and missing:
         first = pipeline.missing_days[missing[0]]  # the oldest day that has not landed
         what, kind, code = "failed", first.get("kind") or "vendor", first.get("code", "")
-        message = f"{health.reason}. {missing[0]}: {first.get('message', '')}"
+        message = f"{health.reason}. {day_label(missing[0])}: {first.get('message', '')}"
     elif health.status in (STUCK, LATE):
         what, kind, message, code = health.status, health.status, health.reason, ""
     elif health.status == UNKNOWN and pipeline.poll_error_kind:
