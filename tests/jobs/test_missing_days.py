@@ -10,7 +10,7 @@ import time_machine
 from django.test import Client
 
 from jobs import alerts, polling
-from jobs.models import FAILING, AlertDelivery, AlertEvent, Pipeline
+from jobs.models import FAILING, AlertDelivery, AlertEvent, Pipeline, day_label
 from vendors.simulator.core import Clock, SimServer, Simulator
 from vendors.statsig.simulator import SimConsole, SimSource, StatsigWorld, scripted_day
 
@@ -197,7 +197,8 @@ def test_a_mixpanel_data_pipeline_window_that_failed_stays_failing_until_retried
         [window] = pipeline.missing_days
         assert window.startswith(str(YESTERDAY - timedelta(days=2)))
         page = logged_in.get("/failures/").content.decode()
-        assert "events-daily-gcs-raw" in page and window in page
+        assert "events-daily-gcs-raw" in page and f"<code>{day_label(window)}</code>" in page
+        assert window not in page  # the window key reads as its day
 
         nessie.outcomes[1] = "succeeded"  # the retry of that window lands
         poll(mp_account)
