@@ -90,6 +90,55 @@ class Sim:
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
+# Set to an ISO date-time to run the suite as if the machine's clock read that (proves no
+# test depends on today's date): PW_TEST_PRETEND_NOW=2028-06-01T09:00:00+00:00 pytest ...
+PRETEND_NOW = os.environ.get("PW_TEST_PRETEND_NOW", "")
+
+
+@pytest.fixture(autouse=True)
+def _pretend_now() -> Iterator[None]:
+    if not PRETEND_NOW:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(datetime.fromisoformat(PRETEND_NOW), tick=True):
+        yield
+
+
+def _empty_redis() -> None:
+    """Delete every key of the test Redis db but kombu's queue bindings: the in-process Celery
+    app declared its queues once and would find no route for a message without them."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    doomed = [k for k in client.scan_iter(count=500) if not k.startswith(b"_kombu.binding.")]
+    if doomed:
+        client.delete(*doomed)
+
+
+@pytest.fixture(autouse=True)
+def _redis_left_clean() -> Iterator[None]:
+    """Each test meets an empty test Redis db and leaves one: queued tasks (a real tick()'s
+    send_alerts), leases and counters stay with the test that made them."""
+    _empty_redis()
+    yield
+    _empty_redis()
+
+
+@pytest.fixture
+def product_at_t0(settings) -> Iterator[None]:
+    """Pipewatch's clock (vendors.clock, and the server thread's) on the simulator's T0, so
+    dates typed relative to T0 pass both, whatever day the suite runs. Cookies last for the
+    browser session: a browser on the real clock would drop cookies dated T0 + their age."""
+    import time_machine
+
+    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+    settings.CSRF_COOKIE_AGE = None
+    with time_machine.travel(T0, tick=True):
+        yield
+
 
 @pytest.fixture
 def sim() -> Iterator[Sim]:

@@ -94,13 +94,23 @@ def test_times_follow_the_browser_zone_then_the_persons_setting(live_server, bro
 
 
 def test_live_rows_rest_while_the_tab_is_hidden(live_server, page, seeded, settings) -> None:
+    """The page's timers and Date run on Playwright's clock: half a minute hidden passes at
+    once, and refreshes are awaited as requests, never counted across wall-clock waits."""
     settings.LIVE_REFRESH_SECONDS = 1
+    page.clock.install()  # time flows as usual until the test moves it
+
+    def is_refresh(request) -> bool:
+        return bool(request.headers.get("hx-request"))
+
     refreshes: list[str] = []
-    page.on("request", lambda r: refreshes.append(r.url) if r.headers.get("hx-request") else None)
+    page.on("request", lambda r: refreshes.append(r.url) if is_refresh(r) else None)
     login(page, live_server.url, "dana", PASSWORD)
     expect(page.locator("#live")).to_have_attribute("data-poll-every", "1s")
-    page.wait_for_timeout(2500)
-    assert len(refreshes) >= 2  # visible and something runs: every second
+    for _ in range(2):  # visible and something runs: every second
+        with page.expect_request(is_refresh, timeout=10_000):
+            page.clock.run_for(1000)
+    # a refresh has landed and settled: none is in flight for the next second
+    page.evaluate("() => new Promise(r => document.addEventListener('htmx:afterSettle', () => r(1), {once: true}))")
 
     page.evaluate(
         """() => {
@@ -108,16 +118,16 @@ def test_live_rows_rest_while_the_tab_is_hidden(live_server, page, seeded, setti
         document.dispatchEvent(new Event("visibilitychange"));
     }"""
     )
-    page.wait_for_timeout(500)
     hidden_from = len(refreshes)
-    page.wait_for_timeout(3500)
+    page.clock.run_for(30_000)  # thirty one-second beats while hidden
+    page.evaluate("() => document.hidden")  # a round trip: requests the page made are reported by now
     assert len(refreshes) == hidden_from  # hidden: at most once a minute
 
-    page.evaluate(
-        """() => {
-        Object.defineProperty(document, "hidden", {configurable: true, get: () => false});
-        document.dispatchEvent(new Event("visibilitychange"));
-    }"""
-    )
-    page.wait_for_timeout(800)
-    assert len(refreshes) > hidden_from  # back: refreshed at once
+    page.clock.pause_at(page.evaluate("() => Date.now()") / 1000 + 0.1)  # seconds; no beat fires from here on
+    with page.expect_request(is_refresh, timeout=10_000):  # so this refresh is the coming back
+        page.evaluate(
+            """() => {
+            Object.defineProperty(document, "hidden", {configurable: true, get: () => false});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }"""
+        )

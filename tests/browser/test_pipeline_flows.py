@@ -56,7 +56,9 @@ def test_pipeline_page_timeline_and_day_grid(live_server, page, screenshot, sim,
     expect(page.locator("body")).to_contain_text("failed")
 
 
-def test_create_with_an_error_first_then_cancel(live_server, page, screenshot, sim, mp_account, operator) -> None:
+def test_create_with_an_error_first_then_cancel(
+    product_at_t0, live_server, page, screenshot, sim, mp_account, operator
+) -> None:
     login(page, live_server.url, "olga", "correct-horse-battery")
     page.goto(f"{live_server.url}/pipelines/new/")
     page.get_by_label("What and where").select_option(f"{mp_account.uuid}:export_pipeline")
@@ -71,7 +73,7 @@ def test_create_with_an_error_first_then_cancel(live_server, page, screenshot, s
     page.get_by_role("button", name="Create").click()
     expect(page.locator(".field.has-error")).to_contain_text("6 months")
     screenshot("create-error")
-    # before the simulator's frozen "today" too, or Mixpanel (simulated) would refuse it
+    # two days before T0: Pipewatch's clock and the simulator's both read T0 (product_at_t0)
     page.get_by_label("From date").fill(str(T0.date() - timedelta(days=2)))
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("heading", level=1)).not_to_have_text("Create at the vendor")

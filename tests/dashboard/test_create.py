@@ -33,7 +33,7 @@ def test_the_fields_follow_the_choice(operator_client, mp_account) -> None:
 
 
 @pytest.mark.django_db
-def test_validation_error_first_then_success(operator_client, mp_account, sim) -> None:
+def test_validation_error_first_then_success(product_at_t0, operator_client, mp_account, sim) -> None:
     what = f"{mp_account.uuid}:export_pipeline"
     bad = operator_client.post(
         "/pipelines/new/",
@@ -50,17 +50,17 @@ def test_validation_error_first_then_success(operator_client, mp_account, sim) -
     html = bad.content.decode()
     assert bad.status_code == 200 and "6 months" in html and 'class="field has-error"' in html
     assert not Pipeline.objects.filter(kind="export_pipeline").exists()
-    from datetime import date, timedelta
+    from datetime import timedelta
 
-    # Pipewatch checks the dates against today, the simulator against its own clock
-    # (frozen at T0): both must agree on "today" whenever the suite runs.
-    sim.clock.advance((date.today() - sim.clock.now().date()).days * 86400)
+    from ..conftest import T0
+
+    # Pipewatch's clock and the simulator's both read T0 (product_at_t0), whatever today is.
     ok = operator_client.post(
         "/pipelines/new/",
         {
             "what": what,
             "type": "gcs-raw",
-            "from_date": str(date.today() - timedelta(days=3)),
+            "from_date": str(T0.date() - timedelta(days=3)),
             "gcs_bucket": "b",
             "gcs_region": "us-east1",
             "gcs_prefix": "p",

@@ -205,7 +205,6 @@ def test_a_large_upload_is_sent_by_a_real_worker_and_its_page_shows_the_outcome(
 
     settings.UPLOAD_SYNC_MAX_BYTES = 4096  # 250 events (~20 KB) count as large here
     what = f"{fullstory.uuid}:events_import"
-    app.control.purge()
     response = browser.post(
         "/pipelines/new/",
         {"what": what, "requests": SimpleUploadedFile("e.ndjson", events(250))},

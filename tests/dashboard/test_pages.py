@@ -54,7 +54,12 @@ def test_pipeline_page_stops_polling_when_nothing_runs(logged_in, polled) -> Non
 def test_run_page_shows_raw_json_and_error(logged_in, polled) -> None:
     run = Run.objects.get(pipeline=polled["seed-failed"])
     html = logged_in.get(f"/runs/{run.uuid}/").content.decode()
-    assert GZIP in html and "&quot;run_id&quot;" in html and "config" in html
+    error = html.split('<div class="error-box"')[1].split("</div>")[0]
+    assert GZIP in error and "<code>failed</code>" in html  # the vendor's message and status, verbatim
+    raw = html.split('<pre class="raw">')[1].split("</pre>")[0]  # the vendor's reply, every key of it
+    for key in run.raw:
+        assert f"&quot;{key}&quot;" in raw
+    assert "&quot;connector_properties&quot;" in raw and f"&quot;run_id&quot;: &quot;{run.raw['run_id']}&quot;" in raw
 
 
 def test_unpollable_account_shows_unknown_with_the_reason(logged_in, polled, sim, mp_account) -> None:

@@ -17,7 +17,6 @@ def test_tick_and_poll_through_a_real_worker(mp_account, make_pipeline) -> None:
     assert settings.CELERY_TASK_ACKS_LATE
     make_pipeline("seed-running")
     make_pipeline("seed-failed")
-    app.control.purge()  # leftovers of an interrupted earlier run must not muddle this one
     with start_worker(
         app,
         pool="threads",
@@ -53,7 +52,6 @@ def test_tasks_reuse_pooled_database_connections() -> None:
     """Celery closes a task's connections after every task; the pool must take them back,
     or every poll opens (and PostgreSQL forks) a new connection (ADR 9)."""
     BACKENDS.clear()
-    app.control.purge()
     with start_worker(app, pool="threads", concurrency=1, perform_ping_check=False, queues=["polling"]):
         for _ in range(12):
             backend_pid.apply_async(queue="polling")

@@ -80,7 +80,6 @@ def test_a_worker_killed_mid_poll_leaves_nothing_half_written(sim, mp_account, m
     # The vendor hangs on the second connector: the worker dies while the poll is in flight.
     sim.simulator.inject(Fault("timeout", path="/api/app/projects/12345/connectors/seed-success", seconds=25, times=1))
     env = _env(CELERY_VISIBILITY_TIMEOUT="3")
-    app.control.purge()
     token = scheduling.claim(mp_account.pk, timezone.now())
     assert token is not None
     app.send_task("jobs.tasks.poll_account", args=[mp_account.pk, str(token)], queue="polling")
@@ -372,7 +371,8 @@ def test_workers_on_separate_queues_with_one_beat_share_the_work(sim, mp_account
         ),
     ]
     try:
-        time.sleep(3)  # both polling workers listening before the first tick, as in production
+        # every worker consuming before the first tick, as in production: "... ready." is logged then
+        _wait(lambda: all("ready." in Path(logs[w]).read_text() for w in ("poll-a", "poll-b", "alerts")), 60, "workers")
         procs.append(_celery(["beat", "--loglevel=INFO"], env, logs["beat"]))
         _wait(
             lambda: (

@@ -108,3 +108,21 @@ def test_concurrent_ticks_enqueue_each_account_once(mp_account, make_pipeline, m
 def test_error_backoff(settings, errors, retry_after, expected) -> None:
     settings.POLL_ACTIVE_SECONDS, settings.POLL_ERROR_BACKOFF_MAX_SECONDS = 15, 1800
     assert scheduling.error_backoff(errors, retry_after) == expected
+
+
+def _queued(queue: str) -> int:
+    import redis
+    from django.conf import settings
+
+    return redis.Redis.from_url(settings.REDIS_URL).llen(queue)
+
+
+@pytest.mark.django_db
+def test_a_real_tick_queues_its_tasks_in_redis(mp_account) -> None:
+    tasks.tick()
+    assert _queued("alerts") >= 1 and _queued("polling") == 1  # send_alerts, and the account's poll
+
+
+def test_the_next_test_inherits_no_queued_task() -> None:
+    """The test above left work in Redis; tests/conftest.py's cleanup took it away."""
+    assert _queued("alerts") == _queued("polling") == 0

@@ -233,9 +233,15 @@ def test_each_rule_names_its_field_in_the_client_and_the_simulator(sim, changes,
     assert sim.mixpanel.projects["12345"].pipelines == {}
 
 
-def test_the_valid_examples_pass_before_each_rule_breaks_them() -> None:
+def test_the_valid_examples_pass_and_come_back_cleaned_before_each_rule_breaks_them() -> None:
     for kind in VALID:
-        validate_pipeline_spec(spec(kind), TODAY)
+        assert validate_pipeline_spec(spec(kind), TODAY) == spec(kind, sync=True if "sync" in VALID[kind] else None)
+    # Form strings come back typed; empties and the project id (sent apart) are dropped.
+    as_form = {**spec("snowflake"), "sync": "true", "project_id": "12345"}
+    cleaned = validate_pipeline_spec(as_form, TODAY)
+    assert cleaned["sync"] is True and "project_id" not in cleaned
+    assert cleaned == spec("snowflake", sync=True)
+    assert validate_pipeline_spec(spec("gcs-raw", gcs_prefix=""), TODAY) == spec("gcs-raw", gcs_prefix=None)
 
 
 def test_create_checks_before_calling_and_reports_every_problem_at_once(sim) -> None:

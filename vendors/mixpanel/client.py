@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
+from .. import clock
 from ..base import (
     AccountConfig,
     AccountSchema,
@@ -89,7 +90,7 @@ class MixpanelClient(VendorClient):
         self.nessie = Nessie(self)
         self.warehouse = Warehouse(self)
         # "Today" for create rules (from_date not in the future, at most 6 months back).
-        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.now: Callable[[], datetime] = clock.now
 
     # -- shared plumbing -----------------------------------------------------------
     @property

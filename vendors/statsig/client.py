@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
+from .. import clock
 from ..base import (
     AccountConfig,
     AccountSchema,
@@ -193,7 +194,7 @@ class StatsigClient(VendorClient):
     ) -> None:
         super().__init__(account, http_settings, throttle)
         # "Today" (UTC) for the status window and the backfill rules; tests pin it.
-        self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
+        self.now: Callable[[], datetime] = now or clock.now
 
     # -- plumbing ------------------------------------------------------------------
     @property
