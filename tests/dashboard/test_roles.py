@@ -41,6 +41,9 @@ EXPECTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "account-edit": (ADMIN, ADMIN),
     "account-test": ((302, 403, 403, 403, 405), ADMIN),  # the role check comes before the method check
     "failure-ack": ((302, 403, 405, 405, 405), OPERATE),
+    # Mute and unmute are POST only and go back to the page they came from.
+    "pipeline-mute": ((302, 403, 405, 405, 405), (302, 403, 403, 303, 303)),  # 303: see the page again
+    "pipeline-unmute": ((302, 403, 405, 405, 405), (302, 403, 403, 303, 303)),
     "preferences": (READ, (302, 403, 302, 302, 302)),  # saving redirects back
     "token-create": (
         (302, 403, 405, 405, 405),
@@ -142,6 +145,12 @@ EXPECTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "admin:jobs_auditevent_delete": (ADMIN_READ_ONLY, ADMIN_READ_ONLY),
     "admin:jobs_auditevent_change": (ADMIN, ADMIN_READ_ONLY),
     "admin/jobs/auditevent/<path:object_id>/": (ADMIN_FORWARD, ADMIN_FORWARD),
+    "admin:jobs_alertevent_changelist": (ADMIN, ADMIN),
+    "admin:jobs_alertevent_add": (ADMIN_READ_ONLY, ADMIN_READ_ONLY),
+    "admin:jobs_alertevent_history": (ADMIN, ADMIN),
+    "admin:jobs_alertevent_delete": (ADMIN_READ_ONLY, ADMIN_READ_ONLY),
+    "admin:jobs_alertevent_change": (ADMIN, ADMIN_READ_ONLY),
+    "admin/jobs/alertevent/<path:object_id>/": (ADMIN_FORWARD, ADMIN_FORWARD),
     "admin:jobs_apitoken_changelist": (ADMIN, ADMIN),
     "admin:jobs_apitoken_add": (ADMIN_READ_ONLY, ADMIN_READ_ONLY),
     "admin:jobs_apitoken_history": (ADMIN, ADMIN),
