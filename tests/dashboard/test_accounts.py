@@ -114,18 +114,18 @@ def test_test_connection_reads_a_current_api_and_says_what_failed(client, users,
     assert not any(path.endswith("/connectors") for _, path in sim.simulator.request_log)
 
     sim.simulator.inject(Fault("status", path="/api/app/projects/12345/warehouse-sources", status=404, times=1))
-    assert "✕" in (missing := test()) and "not found" in missing and "region" in missing
+    assert "✕" in (missing := test().lower()) and "not found" in missing and "region" in missing
     account.settings = {"project_id": "999"}
     account.save()
-    assert "permission" in (forbidden := test()) and "403" in forbidden
+    assert "permission" in (forbidden := test().lower()) and "403" in forbidden
     account.settings = {"project_id": "12345"}
     account.credentials = {"username": "svc", "secret": "wrong"}
     account.save()
-    assert "auth" in (refused := test()) and "401" in refused and "wrong" not in refused
+    assert "auth" in (refused := test().lower()) and "401" in refused and "wrong" not in refused
     account.base_url = "http://127.0.0.1:9"  # nothing listens there
     account.credentials = {"username": "svc", "secret": "s3cret"}
     account.save()
-    assert "network" in test()
+    assert "network" in test().lower()
 
 
 @pytest.mark.django_db

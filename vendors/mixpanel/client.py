@@ -22,15 +22,14 @@ from ..base import (
     FormField,
     NotFound,
     Observation,
-    RateLimited,
     Rejected,
     RemovedApi,
     Target,
     TargetResult,
-    Transient,
     VendorError,
 )
 from ..client import CANCEL, CREATE, DISCOVER, PAUSE, POLL, RUN_NOW, VendorClient
+from ..connection_check import AUTH, NETWORK, NOT_FOUND, PERMISSION, RATE_LIMITED, run_check
 from ..http import HttpSettings
 from ..normalizing import expect
 from .nessie import EXPORT_PIPELINE, Nessie, reject_kind
@@ -182,21 +181,27 @@ class MixpanelClient(VendorClient):
         imports list for a service account (the app API, as the connectors' and imports'
         history), the data pipelines list for a project secret (the only API that takes one).
         A failure says which of auth, permission, not-found or network it was."""
-        project = self.project_id
-        try:
+        project, host = self.project_id, self.base_url
+
+        def call() -> str:
             if self.uses_service_account:
                 body, _ = self.http.call_json("GET", self.app_url("/warehouse-sources/imports"), auth=self.auth)
                 imports = expect(expect(body, dict, "response").get("results"), list, "results")
                 return f"authenticated: service account reads project {project} ({len(imports)} warehouse imports)"
             jobs = self.nessie.jobs()
             return f"authenticated: project secret reads project {project} ({len(jobs)} data pipelines)"
-        except VendorError as exc:
-            raise type(exc)(
-                f"{_check_failure(exc, project, self.base_url)} ({exc.message})",
-                http_status=exc.http_status,
-                code=exc.code,
-                retry_after=exc.retry_after,
-            ) from None
+
+        return run_check(
+            call,
+            {
+                AUTH: "Mixpanel refused these credentials; check the service account's username and secret.",
+                PERMISSION: f"The credentials work but may not read project {project}: add the service account "
+                "to the project (data pipelines also need the Admin or Owner role).",
+                NOT_FOUND: f"{host} knows no project {project}; check the project id and the region (us, eu, in).",
+                NETWORK: f"Could not get an answer from {host}.",
+                RATE_LIMITED: "Mixpanel asks us to wait; the credentials were not checked.",
+            },
+        )
 
     # -- acting --------------------------------------------------------------------
     def validate_create(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -229,21 +234,3 @@ class MixpanelClient(VendorClient):
     def _only(target: Target, kind: str, verb: str) -> None:
         if target.kind != kind:
             raise Rejected(f"Mixpanel cannot {verb} a {target.kind} from here, only a {kind}")
-
-
-def _check_failure(exc: VendorError, project: str, host: str) -> str:
-    """Which of auth, permission, not-found or network a failed connection test was."""
-    if isinstance(exc, AuthError) and exc.http_status == 403:
-        return (
-            f"permission: the credentials work but may not read project {project}; add the service account "
-            "to the project (data pipelines also need the Admin or Owner role)"
-        )
-    if isinstance(exc, AuthError):
-        return "auth: Mixpanel refused these credentials; check the service account's username and secret"
-    if isinstance(exc, NotFound):
-        return f"not found: {host} knows no project {project}; check the project id and the region (us, eu, in)"
-    if isinstance(exc, Transient):
-        return f"network: could not get an answer from {host}"
-    if isinstance(exc, RateLimited):
-        return "rate limited: Mixpanel asks us to wait; the credentials were not checked"
-    return "unexpected answer: Mixpanel answered, but not as its spec says"
