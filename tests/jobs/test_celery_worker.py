@@ -11,6 +11,11 @@ from jobs import tasks
 from jobs.models import Run
 
 
+def _poll_finished(account) -> bool:
+    account.refresh_from_db()
+    return account.lease_token is None and account.last_poll_ok_at is not None
+
+
 @pytest.mark.django_db(transaction=True)
 def test_tick_and_poll_through_a_real_worker(mp_account, make_pipeline) -> None:
     assert app.conf.broker_url.startswith("redis://"), "this test needs the Redis broker"
@@ -27,7 +32,8 @@ def test_tick_and_poll_through_a_real_worker(mp_account, make_pipeline) -> None:
     ):
         enqueued = tasks.tick.delay()
         deadline = time.monotonic() + 20
-        while Run.objects.count() < 2 and time.monotonic() < deadline:
+        # The poll is over when its lease is released, not when its rows appear (they land first).
+        while not _poll_finished(mp_account) and time.monotonic() < deadline:
             time.sleep(0.2)
     assert enqueued.id
     assert sorted(Run.objects.values_list("state", flat=True)) == ["failed", "running"]
