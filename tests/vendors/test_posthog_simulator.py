@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 import requests
 
-from vendors.posthog.sim_world import Plan, SimExport, SimProject, SimSchema, SimSource, always, iso
+from vendors.posthog.sim_exports import Plan, SimExport, always, iso
+from vendors.posthog.sim_tables import SimSchema, SimSource
+from vendors.posthog.sim_world import SimProject
 from vendors.posthog.simulator import PostHogWorld, SimKey
 from vendors.simulator.core import Clock, SimServer, Simulator
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .sim_world import Plan, Script, SimExport, SimProject, SimSchema, SimSource, always
+from .sim_exports import Plan, Script, SimExport, always
+from .sim_tables import SimSchema, SimSource
+from .sim_world import SimProject
 
 HISTORY = timedelta(days=10)
 
