@@ -4,7 +4,6 @@ the 50 newest), tables (schemas) with sync now, full resync and cancel."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from ..simulator.core import SimRequest, SimResponse, json_response
 from .sim_http import NOT_FOUND, error, invalid, offset_page, when
@@ -62,18 +61,14 @@ class TableRoutes:
     def list_schemas(self, req: SimRequest, project: SimProject) -> SimResponse:
         schemas = [s for src in project.sources.values() for s in src.schemas]
         schemas.sort(key=lambda s: (s.created_at, s.id), reverse=True)
-        return offset_page(req, [self._schema_body(project, s) for s in schemas])
-
-    def _schema_body(self, project: SimProject, schema: SimSchema) -> dict[str, Any]:
-        source = project.sources[schema.source_id]
-        return {**schema.body(self.now), "source": {"id": source.id, "source_type": source.source_type}}
+        return offset_page(req, [s.body(self.now) for s in schemas])
 
     def _schema(self, project: SimProject, tid: str) -> SimSchema | SimResponse:
         return project.schema(tid) or error(404, *NOT_FOUND)
 
     def get_schema(self, req: SimRequest, project: SimProject, tid: str) -> SimResponse:
         schema = self._schema(project, tid)
-        return schema if isinstance(schema, SimResponse) else json_response(self._schema_body(project, schema))
+        return schema if isinstance(schema, SimResponse) else json_response(schema.body(self.now))
 
     def sync_schema(self, req: SimRequest, project: SimProject, tid: str) -> SimResponse:
         schema = self._schema(project, tid)

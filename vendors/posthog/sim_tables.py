@@ -120,6 +120,9 @@ class SimSchema:
             "last_synced_at": iso(done[-1].created_at + timedelta(seconds=done[-1].plan.seconds)) if done else None,
             "latest_error": latest.error(now) if latest else None,
             "incremental": self.sync_type == "incremental",
+            "incremental_field": None,
+            "incremental_field_type": None,
+            "sync_time_of_day": None,
             "table": {"id": new_id(), "name": self.name, "row_count": rows} if done else None,
         }
 
