@@ -72,22 +72,30 @@ def observe_table(session: PostHogSession, target: Target, since: datetime) -> T
     return TargetResult(target, observations, info=table_info(schema), name=str(schema.get("name") or ""))
 
 
-def discover(session: PostHogSession) -> list[TargetResult]:
-    """Every batch export and every warehouse table of the project, named as PostHog names them."""
-    found = [
+def discover_exports(session: PostHogSession) -> list[TargetResult]:
+    """Every batch export of the project, named as PostHog names it."""
+    return [
         TargetResult(Target(BATCH_EXPORT, str(e["id"])), info=export_info(e), name=str(e.get("name") or e["id"]))
         for e in session.exports()
         if e.get("id")
     ]
+
+
+def discover_tables(session: PostHogSession) -> list[TargetResult]:
+    """Every warehouse table of every source, named "<source type> <table>"."""
+    found = []
     for source in session.sources():
         kind = str(source.get("source_type") or "source")
         for schema in source.get("schemas") or []:
             if isinstance(schema, dict) and schema.get("id") and source.get("id"):
                 target = Target(WAREHOUSE_TABLE, table_id(str(source["id"]), str(schema["id"])))
-                found.append(
-                    TargetResult(target, info=table_info(schema), name=f"{kind} {schema.get('name') or ''}".strip())
-                )
+                name = f"{kind} {schema.get('name') or ''}".strip()
+                found.append(TargetResult(target, info=table_info(schema), name=name))
     return found
+
+
+def discover(session: PostHogSession) -> list[TargetResult]:
+    return discover_exports(session) + discover_tables(session)
 
 
 def check(session: PostHogSession) -> str:
