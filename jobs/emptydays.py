@@ -25,17 +25,17 @@ def set_empty_day_is_failure(pipeline: Pipeline, value: bool, now: datetime | No
     now = now or timezone.now()
     with transaction.atomic():
         pipeline.empty_day_is_failure = value
-        fields = ["empty_day_is_failure"]
-        if pipeline.is_periodic:
-            reconcile(pipeline)
-            fields += ["missing_days", "missing_since"]
+        reconcile(pipeline)
         derive(pipeline, now)
-        pipeline.save(update_fields=fields + HEALTH_FIELDS)
+        pipeline.save(update_fields=["empty_day_is_failure", "missing_days", "missing_since", *HEALTH_FIELDS])
     return True
 
 
 def reconcile(pipeline: Pipeline) -> None:
-    """Add the recent empty days (option on) or drop them (off) from the missing days."""
+    """Add the recent empty days (option on) or drop them (off) from the missing days of a
+    pipeline whose runs are days (any other reads its current run: `Pipeline.health`)."""
+    if not pipeline.is_periodic:
+        return
     missing = {k: v for k, v in pipeline.missing_days.items() if v.get("kind") != EMPTY}
     if pipeline.empty_day_is_failure and pipeline.pk:
         runs = pipeline.runs.filter(state=vb.SUCCEEDED).order_by("-sort_at")[:RESCAN_RUNS]
