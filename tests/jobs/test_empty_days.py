@@ -79,7 +79,7 @@ def test_an_empty_day_is_shown_as_empty_and_is_healthy_by_default(world, viewer)
     client = Client()
     client.force_login(viewer)
     overview = client.get("/").content.decode()
-    assert 'class="tick tick-empty"' in overview and "empty, no data loaded" in overview
+    assert '<a class="tick tick-empty" href=' in overview and "empty, no data loaded" in overview
     assert "empty (no data loaded)" in overview  # the legend
     grid = client.get(f"/pipelines/{pipeline.uuid}/timeline/").content.decode()
     assert 'class="day day-empty"' in grid and f"{EMPTY_DAY} loaded no data" in grid
