@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
@@ -20,6 +21,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
+from jobs import teams
 from jobs.models import HEALTHS, RUNNING, UNKNOWN, Health, Pipeline, Run
 from jobs.suppression import Suppression, suppressions
 from vendors.registry import VENDORS
@@ -63,9 +65,12 @@ def import_kinds() -> set[str]:
     return {kind for cls in VENDORS.values() for kind in cls.schema.import_kinds}
 
 
-def filtered(params: dict[str, str]) -> QuerySet[Pipeline]:
-    """The SQL side of the overview's filters."""
+def filtered(params: dict[str, str], user: Any = None) -> QuerySet[Pipeline]:
+    """The SQL side of the overview's filters, shared by every page that filters pipelines.
+    `team` is a team's slug or "mine" (the teams `user` belongs to)."""
     qs = Pipeline.objects.select_related("account", "current_run")
+    if params.get("team"):
+        qs = teams.filter_pipelines(qs, params["team"], user)
     if params.get("vendor"):
         qs = qs.filter(account__vendor=params["vendor"])
     if params.get("account"):
@@ -107,7 +112,7 @@ def in_order(ids: Iterable[int]) -> list[Pipeline]:
     whole: sorting every pipeline joined to its current run before the LIMIT read the
     whole run table (80 ms of the overview at 5,000 pipelines / 100,000 runs)."""
     ids = list(ids)
-    found = Pipeline.objects.select_related("account", "current_run").in_bulk(ids)
+    found = Pipeline.objects.select_related("account", "current_run", "team", "account__team").in_bulk(ids)
     return [found[pk] for pk in ids if pk in found]
 
 
@@ -124,21 +129,21 @@ def attach_strips(rows: list[PipelineRow]) -> None:
                 )
             )
             .filter(rank__lte=STRIP_LENGTH)
-            .only("uuid", "pipeline_id", "state", "vendor_status", "sort_at", "error_message", "flags")
+            .only("uuid", "pipeline_id", "state", "vendor_status", "sort_at", "error_message", "flags", "counts")
         )
         for run in runs:
             recent[run.pipeline_id].append(run)
     for row in rows:
         runs = sorted(recent[row.pipeline.pk], key=lambda r: r.sort_at)
         row.strip = [None] * (STRIP_LENGTH - len(runs)) + runs
-        row.strip_html = strip_html(row.strip)
+        row.strip_html = strip_html(row.strip, empty_is_failure=row.pipeline.empty_day_is_failure)
 
 
 _NO_RUN = '<li><span class="tick tick-none" aria-hidden="true"></span></li>'
 _TICK = '<li><a class="tick tick-{}" href="{}" title="{}"><span class="visually-hidden">{}</span></a></li>'
 
 
-def strip_html(strip: list[Run | None]) -> SafeString:
+def strip_html(strip: list[Run | None], *, empty_is_failure: bool = False) -> SafeString:
     """A row's strip of last runs, built here and not in the template: 50 rows of
     STRIP_LENGTH ticks, each a URL tag and two date filters, were most of the overview's
     server time. Every value is escaped by `format_html`; times are in the viewer's zone."""
@@ -152,9 +157,13 @@ def strip_html(strip: list[Run | None]) -> SafeString:
         local = timezone.localtime(run.sort_at)
         when = local.strftime("%Y-%m-%d %H:%M")
         error = Truncator(run.error_message).chars(120) if run.error_message else ""
-        title = f"{when} {local.tzname()} · {run.state}" + (f" · {error}" if error else "")
-        hidden = f"{when} {run.state}" + (f": {error}" if error else "")
-        parts.append(format_html(_TICK, run.state, link.replace(zero, str(run.uuid)), title, hidden))
+        state, css = run.state, run.state
+        if run.is_empty:  # its own mark: a success that loaded nothing is not a plain success
+            state = "empty, no data loaded" + (" (counts as a failure here)" if empty_is_failure else "")
+            css = "empty tick-empty-failure" if empty_is_failure else "empty"
+        title = f"{when} {local.tzname()} · {state}" + (f" · {error}" if error else "")
+        hidden = f"{when} {state}" + (f": {error}" if error else "")
+        parts.append(format_html(_TICK, css, link.replace(zero, str(run.uuid)), title, hidden))
     return mark_safe("".join(parts))  # every part is a constant or came through format_html
 
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils.timezone import localtime
 
 from jobs.models import Pipeline, Run
@@ -106,32 +106,123 @@ def run_day(run: Run) -> date | None:
         return None
 
 
-DAY_RANK = {"failed": 4, "running": 3, "queued": 3, "succeeded": 2, "synced": 2, "unknown": 1, "canceled": 1}
+DAY_RANK = {
+    "failed": 4,
+    "running": 3,
+    "queued": 3,
+    "succeeded": 2,
+    "synced": 2,
+    "empty": 2,
+    "unknown": 1,
+    "canceled": 1,
+}
+DAY_KEY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+SYNCED = "synced"  # the one day status Mixpanel's "days synced" timeline reports
 
 
-def day_outcomes(pipeline: Pipeline, runs: list[Run], days: list[date]) -> list[dict[str, object]]:
-    """One cell per day: the most telling outcome of that day's runs, or missing."""
-    wanted = set(days)
-    by_day: dict[date, tuple[str, Run | None]] = {}
+def first_days(pipelines: list[Pipeline]) -> dict[int, date]:
+    """The first day each pipeline existed: when it was added here, or its oldest day at
+    the vendor (a run key or a day synced) when history reaches further back. One query."""
+    first = {p.pk: p.created_at.date() for p in pipelines}
+    oldest = (
+        Run.objects.filter(pipeline_id__in=list(first), external_id__regex=DAY_KEY)
+        .values("pipeline_id")
+        .annotate(first=Min("external_id"))
+        .order_by()
+    )
+    for row in oldest:
+        day = _day(row["first"])
+        if day is not None:
+            first[row["pipeline_id"]] = min(first[row["pipeline_id"]], day)
+    for p in pipelines:
+        vendor_days = [d for d in _vendor_days(p) if d is not None]
+        if vendor_days:
+            first[p.pk] = min(first[p.pk], min(vendor_days))
+    return first
+
+
+def _day(text: object) -> date | None:
+    try:
+        return date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None
+
+
+def _vendor_days(pipeline: Pipeline) -> dict[date, str]:
+    """What the vendor's own "days synced" says, by day (Mixpanel data pipelines)."""
+    days: dict[date, str] = {}
     for entry in (pipeline.vendor_info or {}).get("timeline") or []:
-        try:
-            day = date.fromisoformat(str(entry.get("date", ""))[:10])
-        except ValueError:
-            continue
-        if day in wanted and entry.get("status") == "synced":
+        day = _day(entry.get("date", "")) if isinstance(entry, dict) else None
+        if day is not None:
+            days[day] = str(entry.get("status") or "")
+    return days
+
+
+def _disagreement(state: str, vendor: str, label: str) -> str:
+    """Why our cell and the vendor's "days synced" differ for a day ("" when they agree)."""
+    if state in ("succeeded", "empty") and vendor != SYNCED:
+        return (
+            f"Our runs say this day loaded; {label}'s days synced lists it as {vendor or 'not synced'}"
+            " (its timeline can lag behind its tasks, or the sync wrote nothing)."
+        )
+    if state == "failed" and vendor == SYNCED:
+        return (
+            f"{label}'s days synced lists this day as synced, but our last run for it failed"
+            " (the vendor may have synced it by a retry we have not polled yet)."
+        )
+    return ""
+
+
+def day_outcomes(
+    pipeline: Pipeline, runs: list[Run], days: list[date], first_day: date | None = None
+) -> list[dict[str, object]]:
+    """One cell per day: the most telling outcome of that day's runs, "empty" for a day that
+    loaded no rows, "missing" for a day with none, "before" for a day before the pipeline
+    existed (`first_day`, see `first_days`). Where the vendor keeps its own days synced and
+    it disagrees with our runs, the cell says both (`vendor`, `note`)."""
+    wanted = set(days)
+    vendor_days = _vendor_days(pipeline)
+    by_day: dict[date, tuple[str, Run | None]] = {}
+    for day, status in vendor_days.items():
+        if day in wanted and status == SYNCED:
             by_day[day] = ("succeeded", None)
     for run in runs:
         day = run_day(run)
         if day in wanted:
             current = by_day.get(day)
-            state = "running" if run.is_active else run.state
+            state = "running" if run.is_active else "empty" if run.is_empty else run.state
             if current is None or current[1] is None or DAY_RANK.get(state, 0) > DAY_RANK.get(current[0], 0):
                 by_day[day] = (state, run)
+    # The vendor's range: a day outside it is one it says nothing about, not a disagreement.
+    reported = (min(vendor_days), max(vendor_days)) if vendor_days else None
+    label = pipeline.account.vendor_label
     cells = []
     for day in days:
         state, run = by_day.get(day, ("missing", None))
-        cells.append({"day": day, "state": state, "run": run})
+        if state == "missing" and first_day is not None and day < first_day:
+            state = "before"
+        text = STATE_LABELS.get(state, state)
+        if state == "empty" and pipeline.empty_day_is_failure:
+            text += " (counts as a failure here)"
+        cell: dict[str, object] = {"day": day, "state": state, "label": text, "run": run, "vendor": "", "note": ""}
+        if reported and run is not None and reported[0] <= day <= reported[1]:
+            cell["vendor"] = vendor_days.get(day, "")
+            cell["note"] = _disagreement(state, vendor_days.get(day, ""), label)
+        cells.append(cell)
     return cells
+
+
+STATE_LABELS = {
+    "succeeded": "landed",
+    "empty": "loaded no data",
+    "failed": "failed",
+    "running": "running",
+    "queued": "queued",
+    "missing": "missing",
+    "before": "before the pipeline existed",
+    "canceled": "canceled",
+    "unknown": "unknown",
+}
 
 
 @dataclass

@@ -13,11 +13,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from vendors.registry import VENDORS
 
 from . import alerts, audit
 from .egress import base_url_problem, channel_problem
+from .emptydays import reconcile
+from .health import derive
 from .models import (
     Account,
     AlertChannel,
@@ -29,6 +32,7 @@ from .models import (
     Pipeline,
     PollAttempt,
     Run,
+    Team,
 )
 
 
@@ -73,7 +77,7 @@ class AccountForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = ["name", "vendor", "region", "base_url", "settings"]
+        fields = ["name", "vendor", "region", "base_url", "settings", "team"]
 
     def clean_new_credentials(self) -> dict[str, str] | None:
         raw = self.cleaned_data["new_credentials"].strip()
@@ -134,8 +138,8 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(Pipeline)
 class PipelineAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "account", "kind", "external_id", "paused", "last_polled_at"]
-    list_filter = ["account__vendor", "kind", "paused"]
+    list_display = ["display_name", "account", "kind", "external_id", "team", "paused", "last_polled_at"]
+    list_filter = ["account__vendor", "kind", "paused", "team", "empty_day_is_failure"]
     search_fields = ["name", "external_id"]
     readonly_fields = [
         "current_run",
@@ -147,6 +151,24 @@ class PipelineAdmin(admin.ModelAdmin):
         "poll_error_kind",
         "poll_error_message",
     ]
+
+    def save_model(self, request: HttpRequest, obj: Pipeline, form: forms.ModelForm, change: bool) -> None:
+        if change and "empty_day_is_failure" in form.changed_data:  # the days already recorded, read again
+            reconcile(obj)
+            derive(obj, timezone.now())
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "member_count"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["members"]
+
+    @admin.display(description="Members")
+    def member_count(self, obj: Team) -> int:
+        return obj.members.count()
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -215,7 +237,8 @@ class AlertChannelForm(forms.ModelForm):
 
     class Meta:
         model = AlertChannel
-        fields = ["name", "enabled", "vendor", "account", "pipeline", "events", "min_consecutive_failures"]
+        fields = ["name", "enabled", "vendor", "account", "pipeline", "teams", "events", "min_consecutive_failures"]
+        widgets = {"teams": forms.CheckboxSelectMultiple}
 
     def clean_new_url(self) -> str:
         url = self.cleaned_data["new_url"].strip()
@@ -246,8 +269,21 @@ class AlertChannelForm(forms.ModelForm):
 @admin.register(AlertChannel)
 class AlertChannelAdmin(admin.ModelAdmin):
     form = AlertChannelForm
-    list_display = ["name", "enabled", "vendor", "account", "pipeline", "min_consecutive_failures", "health"]
+    list_display = [
+        "name",
+        "enabled",
+        "vendor",
+        "account",
+        "pipeline",
+        "team_names",
+        "min_consecutive_failures",
+        "health",
+    ]
     actions = ["send_test"]
+
+    @admin.display(description="Teams")
+    def team_names(self, obj: AlertChannel) -> str:
+        return ", ".join(t.name for t in obj.teams.all()) or "all"
 
     @admin.display(description="Deliveries")
     def health(self, obj: AlertChannel) -> str:

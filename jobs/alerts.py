@@ -90,8 +90,10 @@ def _texts(pipeline: Pipeline, kind: str) -> tuple[str, str]:
         "credentials": f"{vendor} account '{pipeline.account.name}' cannot be polled: {reason}",
         "recovered": f"{vendor} {pipeline.kind} '{name}' is healthy again.",
     }
-    title = f"[{kind.upper()}] {vendor} · {name}"
-    body = f"{lines[kind]}\nPipeline: {name} ({pipeline.kind}, account {pipeline.account.name})\n{link}"
+    team = pipeline.owning_team
+    title = f"[{kind.upper()}] {vendor} · {name}" + (f" · team {team.name}" if team else "")
+    owner = f"Team: {team.name}\n" if team else ""
+    body = f"{lines[kind]}\nPipeline: {name} ({pipeline.kind}, account {pipeline.account.name})\n{owner}{link}"
     return title, body
 
 
@@ -105,6 +107,8 @@ SCAN_FIELDS = (
     "name",
     "paused",
     "muted_until",
+    "team_id",
+    "empty_day_is_failure",
     "poll_error_kind",
     "poll_error_message",
     "last_polled_at",
@@ -125,6 +129,7 @@ SCAN_FIELDS = (
     "current_run__vendor_status",
     "current_run__error_message",
     "current_run__flags",
+    "current_run__counts",
     "current_run__last_change_at",
     "current_run__finished_at",
     "current_run__uuid",
@@ -233,7 +238,7 @@ def _create_event(pipeline: Pipeline, kind: str, now: datetime) -> AlertEvent:
         told = _told_of_trouble(trouble) if trouble is not None else None
         deliveries = [
             AlertDelivery(event=event, channel=channel, next_attempt_at=now)
-            for channel in AlertChannel.objects.filter(enabled=True)
+            for channel in AlertChannel.objects.filter(enabled=True).prefetch_related("teams")
             if channel.routes(pipeline, kind)
             and _threshold_met(channel, pipeline, kind)
             and (told is None or channel.pk in told)

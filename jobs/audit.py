@@ -24,7 +24,7 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from .models import Account, AlertChannel, ApiToken, AuditEvent, MaintenanceWindow, Pipeline
+from .models import Account, AlertChannel, ApiToken, AuditEvent, MaintenanceWindow, Pipeline, Team
 
 _acting: ContextVar[Any] = ContextVar("pipewatch_audit_actor", default=None)
 
@@ -143,7 +143,7 @@ def _tracked() -> dict[type[models.Model], Tracked]:
         ),
         Account: Tracked(
             "account",
-            ("name", "vendor", "region", "base_url", "settings"),
+            ("name", "vendor", "region", "base_url", "settings", "team"),
             secrets={"credentials_token": "credentials"},
         ),
         AlertChannel: Tracked(
@@ -151,6 +151,7 @@ def _tracked() -> dict[type[models.Model], Tracked]:
             ("name", "enabled", "vendor", "account", "pipeline", "events", "min_consecutive_failures"),
             secrets={"url_token": "url"},
         ),
+        Team: Tracked("team", ("slug", "name")),
         ApiToken: Tracked("token", ("user", "name", "scope", "expires_at"), label=_token_label),
         MaintenanceWindow: Tracked(
             "maintenance", ("starts_at", "ends_at", "account", "pipeline", "reason"), label=_window_label
@@ -158,7 +159,16 @@ def _tracked() -> dict[type[models.Model], Tracked]:
         # Discovered pipelines are the poller's doing; created ones have their pipeline.create entry.
         Pipeline: Tracked(
             "pipeline",
-            ("name", "config", "paused", "muted_until", "expected_every_seconds", "stuck_after_seconds"),
+            (
+                "name",
+                "config",
+                "paused",
+                "muted_until",
+                "expected_every_seconds",
+                "stuck_after_seconds",
+                "team",
+                "empty_day_is_failure",
+            ),
             label=_pipeline_label,
             created=lambda p: p.source not in ("discovered", "created"),
         ),

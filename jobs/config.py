@@ -19,16 +19,20 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DatabaseError, models, transaction
+from django.utils import timezone
 
 from vendors.registry import VENDORS
 
 from . import audit
 from .egress import base_url_problem
-from .models import Account, Pipeline, Run
+from .emptydays import reconcile
+from .health import derive
+from .models import Account, Pipeline, Run, Team
 from .redaction import redact
 
-ACCOUNT_KEYS = {"name", "vendor", "region", "base_url", "settings", "credentials"}
-PIPELINE_KEYS = {"account", "kind", "external_id", "name", "jobs", "config"}
+ACCOUNT_KEYS = {"name", "vendor", "region", "base_url", "settings", "credentials", "team"}
+PIPELINE_KEYS = {"account", "kind", "external_id", "name", "jobs", "config", "team", "empty_day_is_failure"}
+TEAM_KEYS = {"slug", "name"}
 
 
 class ConfigError(Exception):
@@ -46,6 +50,14 @@ class AccountSpec:
     settings: dict[str, Any]
     credentials: dict[str, str]
     where: str = ""  # "file: accounts[0] (name)", for problems found when applying
+    team: str = ""  # a team's slug: the default owner of the account's pipelines
+
+
+@dataclass
+class TeamSpec:
+    slug: str
+    name: str
+    where: str = ""
 
 
 @dataclass
@@ -57,6 +69,8 @@ class PipelineSpec:
     config: dict[str, Any] = field(default_factory=dict)
     jobs: list[str] = field(default_factory=list)  # one-shot kinds: job ids to track
     where: str = ""
+    team: str = ""  # a team's slug, overriding the account's
+    empty_day_is_failure: bool = False
 
 
 @dataclass
@@ -82,11 +96,19 @@ def run(
     actor_label: str = "apply_config",
 ) -> ApplyResult:
     """Check and apply a file; with `check`, the same work rolled back (what it would do)."""
-    accounts, pipelines = load(path, environ)
-    return apply(accounts, pipelines, prune=prune, check=check, actor_label=actor_label)
+    teams, accounts, pipelines = load_all(path, environ)
+    return apply(accounts, pipelines, prune=prune, check=check, actor_label=actor_label, teams=teams)
 
 
 def load(path: str | Path, environ: dict[str, str] | None = None) -> tuple[list[AccountSpec], list[PipelineSpec]]:
+    """Accounts and pipelines of a file without its teams (which must then exist already)."""
+    _, accounts, pipelines = load_all(path, environ)
+    return accounts, pipelines
+
+
+def load_all(
+    path: str | Path, environ: dict[str, str] | None = None
+) -> tuple[list[TeamSpec], list[AccountSpec], list[PipelineSpec]]:
     environ = dict(os.environ if environ is None else environ)
     path = Path(path)
     try:
@@ -130,9 +152,11 @@ class _Validator:
         for key in sorted(set(table) - set(known)):
             self.problem(where, f"field '{prefix}{shown(key)}': unknown (expected: {expected})")
 
-    def run(self, data: dict[str, Any]) -> tuple[list[AccountSpec], list[PipelineSpec]]:
-        for key in sorted(set(data) - {"accounts", "pipelines"}):
-            self.problem(shown(key), "unknown top-level key (expected [[accounts]] and [[pipelines]])")
+    def run(self, data: dict[str, Any]) -> tuple[list[TeamSpec], list[AccountSpec], list[PipelineSpec]]:
+        for key in sorted(set(data) - {"teams", "accounts", "pipelines"}):
+            self.problem(shown(key), "unknown top-level key (expected [[teams]], [[accounts]] and [[pipelines]])")
+        teams = [t for i, entry in enumerate(self._list(data, "teams")) if (t := self.team(i, entry)) is not None]
+        self.team_slugs = {t.slug for t in teams} | set(Team.objects.values_list("slug", flat=True))
         accounts = [self.account(i, a) for i, a in enumerate(self._list(data, "accounts"))]
         accounts = [a for a in accounts if a is not None]
         seen: set[str] = set()
@@ -155,7 +179,26 @@ class _Validator:
             keys.add(key)
         if self.problems:
             raise ConfigError(self.problems)
-        return accounts, flat
+        return teams, accounts, flat
+
+    def team(self, i: int, entry: Any) -> TeamSpec | None:
+        where = f"teams[{i}]"
+        if not isinstance(entry, dict):
+            self.problem(where, "must be a table")
+            return None
+        slug = self._str(where, entry, "slug")
+        where = f"teams[{i}] ({shown(slug)})" if slug else where
+        self.unknown_keys(where, entry, TEAM_KEYS, "")
+        name = self._str(where, entry, "name", required=False) or slug
+        return TeamSpec(slug, name, f"{self.filename}: {where}") if slug else None
+
+    def team_ref(self, where: str, entry: dict[str, Any]) -> str:
+        """A `team` field: the slug of a team in this file or the database ("" when unset)."""
+        slug = self._str(where, entry, "team", required=False)
+        if slug and slug not in self.team_slugs:
+            self.problem(where, f"field 'team': no team {shown(slug)!r} in this file ([[teams]]) or the database")
+            return ""
+        return slug
 
     def _list(self, data: dict[str, Any], key: str) -> list[Any]:
         value = data.get(key, [])
@@ -225,9 +268,10 @@ class _Validator:
             self.problem(where, f"field 'base_url': {problem}")
         settings = self.settings(where, entry.get("settings", {}), cls)
         credentials = self.credentials(where, entry.get("credentials", {}), cls)
+        team = self.team_ref(where, entry)
         if not (name and vendor):
             return None
-        return AccountSpec(name, vendor, region, base_url, settings, credentials, f"{self.filename}: {where}")
+        return AccountSpec(name, vendor, region, base_url, settings, credentials, f"{self.filename}: {where}", team)
 
     def settings(self, where: str, value: Any, cls: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -324,9 +368,15 @@ class _Validator:
         if "\x00" in external_id:
             self.problem(where, "field 'external_id': contains a NUL character")
             return None
+        team = self.team_ref(where, entry)
+        empty_is_failure = entry.get("empty_day_is_failure", False)
+        if not isinstance(empty_is_failure, bool):
+            self.problem(where, "field 'empty_day_is_failure': must be true or false")
+            empty_is_failure = False
         if not (account and kind):
             return None
         spec = PipelineSpec(account, kind, external_id.strip(), name, config, job_ids, f"{self.filename}: {where}")
+        spec.team, spec.empty_day_is_failure = team, empty_is_failure
         return [spec]
 
 
@@ -341,6 +391,7 @@ def apply(
     prune: bool = False,
     check: bool = False,
     actor_label: str = "apply_config",
+    teams: list[TeamSpec] | None = None,
 ) -> ApplyResult:
     """Apply checked specs in one transaction; every instance is validated against its
     model's fields before it is saved, and any problem (`ConfigError`) undoes it all.
@@ -349,6 +400,7 @@ def apply(
     try:
         # Each account and pipeline it changes is audited by the model hooks, naming the command.
         with audit.acting_as(actor_label), transaction.atomic():
+            applier.teams = apply_teams(teams or [], applier.result)
             applier.apply(accounts, pipelines, prune)
             if check:
                 raise _Rollback
@@ -366,6 +418,15 @@ class _Applier:
         self.result = ApplyResult()
         self.problems: list[str] = []
         self.where = "config"  # the entry being written, for a database error
+        self.teams: dict[str, Team] = {}
+
+    def team(self, slug: str) -> Team | None:
+        """The team a spec names (checked by the validator: in the file or the database)."""
+        if not slug:
+            return None
+        if slug not in self.teams:
+            self.teams[slug] = Team.objects.get(slug=slug)
+        return self.teams[slug]
 
     def apply(self, accounts: list[AccountSpec], pipelines: list[PipelineSpec], prune: bool) -> None:
         result = self.result
@@ -377,9 +438,10 @@ class _Applier:
             status = result.unchanged
             if account is None:
                 account, status = Account(name=spec.name), result.created
-            elif _account_differs(account, spec):
+            elif _account_differs(account, spec) or account.team_id != getattr(self.team(spec.team), "pk", None):
                 status = result.updated
             _set_account(account, spec)
+            account.team = self.team(spec.team)
             by_name[spec.name] = account
             if self.valid(account, spec.where) and status is not result.unchanged:
                 account.save()
@@ -395,9 +457,16 @@ class _Applier:
             if pipeline is None:
                 status = result.created
                 pipeline = Pipeline(account=account, **target, source="config")
-            elif pipeline.name != spec.name or pipeline.config != config:
+            elif (pipeline.name, pipeline.config, pipeline.team_id, pipeline.empty_day_is_failure) != (
+                spec.name,
+                config,
+                getattr(self.team(spec.team), "pk", None),
+                spec.empty_day_is_failure,
+            ):
                 status = result.updated
-            pipeline.name, pipeline.config = spec.name, config
+            pipeline.name, pipeline.config, pipeline.team = spec.name, config, self.team(spec.team)
+            switch_empty = pipeline.empty_day_is_failure != spec.empty_day_is_failure
+            pipeline.empty_day_is_failure = spec.empty_day_is_failure
             # An account that failed its own checks is not saved: check the rest of the pipeline.
             exclude = ["account"] if account.pk is None else []
             valid = self.valid(pipeline, spec.where, exclude)
@@ -406,6 +475,9 @@ class _Applier:
             if not valid or self.problems:
                 continue  # nothing more is written once anything is wrong; keep checking
             if status is not result.unchanged:
+                if switch_empty and pipeline.pk:  # the days already recorded, read again under the option
+                    reconcile(pipeline)
+                    derive(pipeline, timezone.now())
                 pipeline.save()
             status.append(label)
             for job_id in spec.jobs:
@@ -452,10 +524,30 @@ class _Applier:
         return True
 
 
+def apply_teams(specs: list[TeamSpec], result: ApplyResult) -> dict[str, Team]:
+    """Create or rename the file's teams (by slug); teams made in the admin are left alone."""
+    teams: dict[str, Team] = {}
+    for spec in specs:
+        team = Team.objects.filter(slug=spec.slug).first()
+        status = result.unchanged
+        if team is None:
+            team, status = Team(slug=spec.slug, name=spec.name), result.created
+        elif team.name != spec.name:
+            team.name, status = spec.name, result.updated
+        if status is not result.unchanged:
+            try:
+                team.full_clean()
+            except ValidationError as exc:
+                problems = [f"{spec.where}: field '{k}': {m}" for k, ms in exc.message_dict.items() for m in ms]
+                raise ConfigError(problems) from None
+            team.save()
+        status.append(f"team {spec.slug}")
+        teams[spec.slug] = team
+    return teams
+
+
 def register_job(pipeline: Pipeline, job_id: str) -> bool:
     """Track one vendor job as a run of a one-shot pipeline; False if already tracked."""
-    from django.utils import timezone
-
     now = timezone.now()
     _, created = Run.objects.get_or_create(
         pipeline=pipeline,

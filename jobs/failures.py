@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from vendors import base as vb
 
-from .models import FAILING, LATE, STUCK, UNKNOWN, Account, Acknowledgement, Pipeline, day_label
+from .models import EMPTY, FAILING, LATE, STUCK, UNKNOWN, Account, Acknowledgement, Pipeline, day_label
 from .suppression import Suppression, suppressions
 
 # What our error kinds mean for "whose problem is it?"
@@ -29,6 +29,7 @@ OURS_OR_THEIRS = {
     "bad_response": "theirs: unreadable reply",
     "not_found": "ours: unknown id",
     "internal": "ours: Pipewatch itself",
+    "empty": "theirs or the source's: no data",
 }
 
 HINTS = {
@@ -44,6 +45,7 @@ HINTS = {
     "not_found": "The vendor does not know this id: it was deleted, expired, or the id is wrong.",
     "stuck": "Running without progress: check the vendor's console; cancel and restart if it is wedged.",
     "late": "No success within the expected interval: check the schedule at the vendor.",
+    "empty": "The day loaded no rows: check that the source had data for it (empty days count as failures here).",
 }
 
 GZIP_HINT = "Compression setting mismatch: set the connector's compression to gzip (or upload uncompressed files)."
@@ -142,6 +144,8 @@ def _pipeline_incident(pipeline: Pipeline, now: datetime) -> Incident | None:
         first = pipeline.missing_days[missing[0]]  # the oldest day that has not landed
         what, kind, code = "failed", first.get("kind") or "vendor", first.get("code", "")
         message = f"{health.reason}. {day_label(missing[0])}: {first.get('message', '')}"
+    elif health.status == FAILING and run is not None and run.is_empty:  # empty counts as failed here
+        what, kind, message, code = "failed", EMPTY, health.reason, run.vendor_status
     elif health.status in (STUCK, LATE):
         what, kind, message, code = health.status, health.status, health.reason, ""
     elif health.status == UNKNOWN and pipeline.poll_error_kind:

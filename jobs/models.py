@@ -41,6 +41,21 @@ HEALTHY, RUNNING, FAILING, STUCK, LATE, PAUSED, UNKNOWN = (
 HEALTHS = (FAILING, STUCK, LATE, UNKNOWN, RUNNING, HEALTHY, PAUSED)  # most urgent first
 
 
+class Team(models.Model):
+    """Who owns pipelines: set on an account (the default for its pipelines) or a pipeline.
+    Channels can route by team; people belong to teams ("my teams" filters)."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Account(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
@@ -50,6 +65,9 @@ class Account(models.Model):
         max_length=300, blank=True, help_text="Replaces every host of the vendor (simulator, proxies)."
     )
     settings = models.JSONField(default=dict, blank=True)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, help_text="Owns this account's pipelines by default."
+    )
     credentials_token = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -158,6 +176,17 @@ class Pipeline(models.Model):
     vendor_info = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=20, choices=SOURCES, default="config")
     paused = models.BooleanField(default=False, help_text="Monitoring paused: not polled.")
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pipelines",
+        help_text="Owning team (blank: the account's team).",
+    )
+    empty_day_is_failure = models.BooleanField(
+        default=False, help_text="A run or day that loaded no rows counts as a failed (missing) day."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     next_poll_at = models.DateTimeField(default=timezone.now)
@@ -240,11 +269,18 @@ class Pipeline(models.Model):
             return ""
         shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
         noun = "day" if len(days) == 1 else "days"
-        return f"{len(days)} {noun} failed and not loaded since: {shown}"
+        empty = sum(1 for m in self.missing_days.values() if m.get("kind") == EMPTY)
+        how = "failed" if not empty else "loaded no data" if empty == len(days) else "failed or loaded no data"
+        return f"{len(days)} {noun} {how} and not loaded since: {shown}"
 
     @property
     def vendor_client_class(self) -> type | None:
         return VENDORS.get(self.account.vendor)
+
+    @property
+    def owning_team(self) -> Team | None:
+        """Its own team, else its account's (load `team` and `account__team` for lists)."""
+        return self.team if self.team_id else self.account.team
 
     def health(self, now: datetime | None = None) -> Health:
         """Derived like a monitor's up/late/down; needs `account` and `current_run` loaded."""
@@ -269,6 +305,8 @@ class Pipeline(models.Model):
             return Health(FAILING, run.error_message or f"Run {run.vendor_status}")
         if self.missing_days:  # a later day running or landed does not bring a failed one back
             return Health(FAILING, self.missing_reason())
+        if self.empty_day_is_failure and run is not None and run.is_empty and not self.is_periodic:
+            return Health(FAILING, f"The last run loaded no data ({run.vendor_status or '0 rows'})")
         if run is not None and run.state in vb.ACTIVE_STATES:
             return Health(RUNNING, run.vendor_status)
         if run is not None and run.state == vb.UNKNOWN and "expired" not in run.flags:
@@ -303,6 +341,10 @@ class Pipeline(models.Model):
 
 
 CADENCES = {"hourly": 3600, "daily": 86400}
+# The error kind a day that loaded nothing is recorded under, when empty days count as failures.
+EMPTY = "empty"
+# Counts that measure rows loaded: all of them at 0 makes a successful run an empty one.
+ROW_COUNTS = ("rows", "imported", "processed", "total", "loaded")
 
 
 def _span(delta: timedelta) -> str:
@@ -361,6 +403,16 @@ class Run(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in vb.ACTIVE_STATES
+
+    @property
+    def is_empty(self) -> bool:
+        """Succeeded with no data: the vendor says so (`LOADED_EMPTY_DATA`) or its row counts are all 0."""
+        if self.state != vb.SUCCEEDED:
+            return False
+        if "empty" in (self.flags or []):
+            return True
+        rows = [self.counts[k] for k in ROW_COUNTS if isinstance(self.counts, dict) and k in self.counts]
+        return bool(rows) and not any(rows)
 
     @property
     def percent(self) -> int | None:
@@ -551,6 +603,9 @@ class AlertChannel(models.Model):
     vendor = models.CharField(max_length=20, blank=True, help_text="Only this vendor (blank: all).")
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE)
     pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.CASCADE)
+    teams = models.ManyToManyField(
+        Team, blank=True, related_name="channels", help_text="Only pipelines these teams own (none: all)."
+    )
     events = models.JSONField(default=list, blank=True, help_text="Event kinds to send (empty: all).")
     min_consecutive_failures = models.PositiveSmallIntegerField(default=1)
     consecutive_delivery_failures = models.PositiveIntegerField(default=0)
@@ -578,7 +633,14 @@ class AlertChannel(models.Model):
             return False
         if self.account_id and self.account_id != pipeline.account_id:
             return False
-        return not (self.pipeline_id and self.pipeline_id != pipeline.pk)
+        if self.pipeline_id and self.pipeline_id != pipeline.pk:
+            return False
+        teams = self.team_ids()
+        return not teams or (pipeline.owning_team is not None and pipeline.owning_team.pk in teams)
+
+    def team_ids(self) -> set[int]:
+        """Its teams' ids (prefetch `teams` when routing many events)."""
+        return {team.pk for team in self.teams.all()} if self.pk else set()
 
 
 class MaintenanceWindow(models.Model):

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from .failures import hint_for
-from .models import Pipeline
+from .models import EMPTY, Pipeline, Team
 
 SCHEMA = "pipewatch.alert/1"
 
@@ -38,6 +38,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
+def team_json(team: Team | None) -> dict[str, str] | None:
+    return {"slug": team.slug, "name": team.name} if team is not None else None
+
+
 def _link(name: str, uuid: object) -> str:
     return settings.SITE_URL + reverse(name, args=[uuid])
 
@@ -57,6 +61,9 @@ def build(
         day = pipeline.missing_days[missing[0]]
         failed_run = {"id": day.get("run"), "key": missing[0], "code": day.get("code", "")}
         failed_run |= {"message": day.get("message", ""), "error_kind": day.get("kind", "")}
+    elif kind == "failed" and run is not None and run.is_empty:  # empty counts as failed here
+        failed_run = {"id": str(run.uuid), "key": run.external_id, "code": run.vendor_status}
+        failed_run |= {"message": pipeline.health().reason, "error_kind": EMPTY}
     error = None
     if failed_run is not None:
         error_kind = failed_run["error_kind"] or "vendor"
@@ -96,6 +103,8 @@ def build(
         "vendor": pipeline.account.vendor,
         "vendor_label": pipeline.account.vendor_label,
         "account": {"id": str(pipeline.account.uuid), "name": pipeline.account.name},
+        # The owning team (the pipeline's, else its account's); null when none is set.
+        "team": team_json(pipeline.owning_team),
         "run": None
         if shown_run is None
         else {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +23,7 @@ from django.db import transaction
 from vendors import base as vb
 
 from .bulk import update_fields
-from .models import Pipeline, Run, RunItem, Snapshot, StateChange
+from .models import EMPTY, Pipeline, Run, RunItem, Snapshot, StateChange
 
 # StateChange.reason of runs found on a pipeline's first poll: old news, not alerts.
 HISTORY = "history"
@@ -385,14 +386,15 @@ def _update_rollup(pipeline: Pipeline, touched: list[Run], changes: list[StateCh
         if change.new_state == vb.FAILED and (pipeline.last_failure_at is None or when >= pipeline.last_failure_at):
             pipeline.last_failure_at = when
             pipeline.last_failure_message = run.error_message or f"Run {run.vendor_status}"
-    if changes and pipeline.is_periodic:
-        track_missing(pipeline, changes)
+    if pipeline.is_periodic and (changes or pipeline.missing_days):
+        track_missing(pipeline, changes, touched)
     return learn
 
 
-def track_missing(pipeline: Pipeline, changes: list[StateChange]) -> None:
+def track_missing(pipeline: Pipeline, changes: list[StateChange], touched: Iterable[Run] = ()) -> None:
     """A period run that failed is missing data until that same run succeeds (ADR 11):
-    a reload, a retry or a backfill under the same key; a later day landing is not it."""
+    a reload, a retry or a backfill under the same key; a later day landing is not it.
+    With `empty_day_is_failure`, a day that loaded nothing is missing too (ADR 13)."""
     missing = dict(pipeline.missing_days)
     for change in changes:
         run = change.run
@@ -405,9 +407,32 @@ def track_missing(pipeline: Pipeline, changes: list[StateChange]) -> None:
                 "message": run.error_message or f"Run {run.vendor_status}",
             }
         elif change.new_state == vb.SUCCEEDED:
-            missing.pop(run.external_id, None)
+            _landed(pipeline, missing, run, change.at)
+    # A reloaded empty day may land with rows and no state change (succeeded both times).
+    for run in touched:
+        if run.state == vb.SUCCEEDED and missing.get(run.external_id, {}).get("kind") == EMPTY:
+            _landed(pipeline, missing, run, run.last_change_at)
     pipeline.missing_days = missing
     pipeline.missing_since = min((datetime.fromisoformat(m["at"]) for m in missing.values()), default=None)
+
+
+def _landed(pipeline: Pipeline, missing: dict[str, dict[str, str]], run: Run, at: datetime) -> None:
+    """A day succeeded: it lands, unless it loaded nothing and that counts as a failure here."""
+    if pipeline.empty_day_is_failure and run.is_empty:
+        missing[run.external_id] = empty_entry(run, at)
+    else:
+        missing.pop(run.external_id, None)
+
+
+def empty_entry(run: Run, at: datetime) -> dict[str, str]:
+    """How an empty day is kept among the missing days."""
+    return {
+        "at": (run.finished_at or at).isoformat(),
+        "run": str(run.uuid),
+        "code": run.vendor_status,
+        "kind": EMPTY,
+        "message": f"The day loaded no data ({run.vendor_status or '0 rows'})",
+    }
 
 
 def learn_stuck_threshold(pipeline: Pipeline) -> None:

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from jobs.models import Pipeline, Run
+from jobs.payload import team_json
 from jobs.suppression import Suppression, suppressions
 
 from ..auth import api_auth_required, operate_refusal
@@ -70,6 +71,9 @@ def pipeline_json(pipeline: Pipeline, now: datetime, suppressed: Suppression | N
         "last_success_at": iso(pipeline.last_success_at),
         "last_failure_at": iso(pipeline.last_failure_at),
         "suppressed": suppression_json(suppressed),
+        # The owning team (its own, else its account's): {"slug", "name"}, or null.
+        "team": team_json(pipeline.owning_team),
+        "empty_day_is_failure": pipeline.empty_day_is_failure,
     }
 
 
@@ -92,7 +96,11 @@ def page_of(request: HttpRequest, qs: QuerySet | Sequence[Any]) -> tuple[list[An
 def pipelines(request: HttpRequest) -> JsonResponse:
     # In the order they were added (the primary key): a stable order that pages without
     # sorting every pipeline on each request.
-    qs = Pipeline.objects.select_related("account", "current_run").defer("current_run__raw").order_by("id")
+    qs = (
+        Pipeline.objects.select_related("account", "account__team", "team", "current_run")
+        .defer("current_run__raw")
+        .order_by("id")
+    )
     items, next_url = page_of(request, qs)
     now = timezone.now()
     quiet = suppressions(items, now)  # one query for the page

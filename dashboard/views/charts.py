@@ -43,7 +43,9 @@ def pipeline_timeline(request: HttpRequest, pipeline_uuid: object) -> HttpRespon
     if pipeline.cadence_seconds() == 86400:
         days = [now.date() - timedelta(days=n) for n in range(29, -1, -1)]
         day_runs = list(pipeline.runs.filter(sort_at__gte=now - timedelta(days=32)).order_by("sort_at")[:500])
-        context["days"] = tl.day_outcomes(pipeline, day_runs, days)
+        first = tl.first_days([pipeline])[pipeline.pk]
+        context["days"] = tl.day_outcomes(pipeline, day_runs, days, first)
+        context["day_notes"] = [cell for cell in context["days"] if cell["note"]]
     return render(request, "dashboard/_timeline.html", context)
 
 
@@ -78,7 +80,8 @@ def freshness_page(request: HttpRequest) -> HttpResponse:
 
     for run in Run.objects.filter(
         pipeline_id__in=list(runs), sort_at__gte=now - timedelta(days=FRESHNESS_DAYS + 2)
-    ).only("uuid", "pipeline_id", "external_id", "state", "sort_at", "error_message"):
+    ).only("uuid", "pipeline_id", "external_id", "state", "sort_at", "error_message", "flags", "counts"):
         runs[run.pipeline_id].append(run)
-    rows = [(p, tl.day_outcomes(p, runs[p.pk], days)) for p in page]
+    first = tl.first_days(list(page))
+    rows = [(p, tl.day_outcomes(p, runs[p.pk], days, first[p.pk])) for p in page]
     return render(request, "dashboard/freshness.html", {"rows": rows, "days": days, "page": page})

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jobs import audit
+from jobs import audit, teams
 from jobs.failures import Incident, IncidentList, attach_suppressions, incidents
 from jobs.models import RUNNING, Account, Acknowledgement
 from jobs.suppression import MUTE_CHOICES
@@ -63,7 +63,7 @@ def acknowledge(incident: Incident, user: Any, note: str, snooze_minutes: int) -
     return ack
 
 
-FILTER_KEYS = ("vendor", "account", "kind", "acknowledged")
+FILTER_KEYS = ("vendor", "account", "kind", "team", "acknowledged")
 KINDS = ("import", "export")
 ACKNOWLEDGED = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 
@@ -82,15 +82,15 @@ def _filters(request: HttpRequest, *, strict: bool) -> dict[str, str]:
     return params
 
 
-def _listed(params: dict[str, str], *, show_snoozed: bool) -> IncidentList:
-    accounts = Account.objects.all()
+def _listed(params: dict[str, str], *, show_snoozed: bool, user: Any = None) -> IncidentList:
+    accounts = teams.filter_accounts(Account.objects.all(), params["team"], user)
     if params["vendor"]:
         accounts = accounts.filter(vendor=params["vendor"])
     if params["account"]:
         accounts = accounts.filter(name=params["account"])
     return IncidentList(
         show_snoozed=show_snoozed,
-        pipelines=filtered(params),  # the overview's filters (vendor, account, kind)
+        pipelines=filtered(params, user),  # the overview's filters (vendor, account, kind, team)
         accounts=accounts,
         acknowledged=ACKNOWLEDGED.get(params["acknowledged"]),
     )
@@ -101,7 +101,7 @@ def failures_page(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     show_snoozed = request.GET.get("snoozed") == "1"
     params = _filters(request, strict=False)
-    found = _listed(params, show_snoozed=show_snoozed)
+    found = _listed(params, show_snoozed=show_snoozed, user=request.user)
     # Newest first, a page at a time: a vendor outage can fail hundreds of pipelines at once.
     page = Paginator(found, INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
     attach_suppressions(page.object_list, now)
@@ -185,7 +185,8 @@ def incident_json(i: Incident) -> dict[str, Any]:
 
 @api_auth_required
 def api_failures(request: HttpRequest) -> JsonResponse:
-    items, next_url = page_of(request, _listed(_filters(request, strict=True), show_snoozed=True))
+    listed = _listed(_filters(request, strict=True), show_snoozed=True, user=request.user)
+    items, next_url = page_of(request, listed)
     attach_suppressions(items, timezone.now())
     return JsonResponse({"results": [incident_json(i) for i in items], "next": next_url})
 

@@ -46,14 +46,14 @@ def poll_interval(active: bool) -> str:
 
 
 OVERVIEW_PAGE_SIZE = 50
-FILTER_KEYS = ("vendor", "kind", "health", "account", "q", "sort")
+FILTER_KEYS = ("vendor", "kind", "health", "account", "team", "q", "sort")
 
 
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     params = {k: request.GET.get(k, "").strip() for k in FILTER_KEYS}
-    pipelines = filtered(params)
+    pipelines = filtered(params, request.user)
     counters = counts_by_health(pipelines)
     if params["health"] in counters:
         pipelines = pipelines.filter(health_status=params["health"])
@@ -69,7 +69,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "page": page,
         "counters": counters,
         "params": params,
-        "filtering": any(params[k] for k in ("vendor", "kind", "health", "account", "q")),
+        "filtering": any(params[k] for k in ("vendor", "kind", "health", "account", "team", "q")),
         "query": query.urlencode(),
         "base_query": base,
         "vendors": [(name, cls.label) for name, cls in VENDORS.items()],

@@ -32,6 +32,7 @@ from jobs.models import (
     MaintenanceWindow,
     Pipeline,
     Run,
+    Team,
     Upload,
 )
 
@@ -81,6 +82,7 @@ def make_world(polled: dict[str, Pipeline], mp_account: Any) -> dict[str, Any]:
     AccessFailureLog.objects.create(**seen)
     AccessLog.objects.create(**seen)
     Heartbeat.objects.create(name="beat", at=now)  # /healthz: the scheduler ticks
+    Team.objects.create(slug="data", name="Data")
     MaintenanceWindow.objects.create(starts_at=now, ends_at=now + timedelta(hours=1), reason="r")
     upload = Upload.objects.create(account=mp_account, kind="events_import", field="rows", filename="e", size=1)
     [incident, *_] = incidents()

@@ -60,6 +60,8 @@ EXPECTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     ),  # a valid link forwards to the set-password form
     "password_reset_complete": (OPEN, NO_SUCH_METHOD),
     "api-pipelines": (API_READ, API_READ),
+    # One pipeline: GET reads, PATCH (an operator's) changes its team and empty-day option; POST is no method.
+    "api-pipeline": (API_READ, (401, 403, 405, 405, 405)),
     "api-pipeline-runs": (API_READ, (401, 403, 403, 400, 400)),  # registering a run is a write: an empty body is a 400
     "api-pipeline-create": (
         (405, 403, 405, 405, 405),
@@ -157,6 +159,12 @@ EXPECTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "admin:jobs_apitoken_delete": (ADMIN, ADMIN),
     "admin:jobs_apitoken_change": (ADMIN, ADMIN_FORWARD),
     "admin/jobs/apitoken/<path:object_id>/": (ADMIN_FORWARD, ADMIN_FORWARD),
+    "admin:jobs_team_changelist": (ADMIN, ADMIN),
+    "admin:jobs_team_add": (ADMIN, ADMIN),
+    "admin:jobs_team_history": (ADMIN, ADMIN),
+    "admin:jobs_team_delete": (ADMIN, ADMIN),
+    "admin:jobs_team_change": (ADMIN, ADMIN),
+    "admin/jobs/team/<path:object_id>/": (ADMIN_FORWARD, ADMIN_FORWARD),
     "admin:jobs_alertchannel_changelist": (ADMIN, ADMIN),
     "admin:jobs_alertchannel_add": (ADMIN, ADMIN),
     "admin:jobs_alertchannel_history": (ADMIN, ADMIN),
