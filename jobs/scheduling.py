@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q
-from django.utils.dateparse import parse_datetime
 
 from vendors.client import DISCOVER
 from vendors.registry import VENDORS
@@ -52,11 +51,18 @@ def error_backoff(consecutive_errors: int, retry_after: float | None = None) -> 
 # most overdue first, each page a bounded index range scan whatever the statistics say
 # (the `id IN (subquery) OR discovery-due` form it replaced became a per-row subplan when
 # they were stale: over 120 s at 1,000,000 pipelines). `%(p)s` placeholders for any backend.
-DUE_PIPELINES_SQL = (
+_DUE_PAGE = (
     "SELECT next_poll_at, id, account_id FROM jobs_pipeline"
     " WHERE NOT paused AND next_poll_at <= %s AND (next_poll_at, id) > (%s, %s)"
     " ORDER BY next_poll_at, id LIMIT %s"
 )
+# A page's accounts, deduplicated in the database (shipping every due row to Python cost
+# more than the scan), in the order their first due pipeline waited.
+DUE_PAGE_ACCOUNTS_SQL = (
+    "SELECT account_id FROM (" + _DUE_PAGE + ") AS page GROUP BY account_id ORDER BY min(next_poll_at), account_id"
+)
+# Where a full page ends (nothing: it was the last page), the next page starts after it.
+DUE_PAGE_END_SQL = _DUE_PAGE.replace("next_poll_at, id, account_id", "next_poll_at, id") + " OFFSET %s"
 # Accounts of listing vendors never asked, or due to be asked: two ranges of (vendor, next_discovery_at).
 DUE_DISCOVERY_SQL = (
     "SELECT id FROM (SELECT id FROM jobs_account WHERE vendor IN ({vendors}) AND next_discovery_at IS NULL"
@@ -86,10 +92,14 @@ def due_discovery_query(now: datetime, limit: int) -> tuple[str, list[object]]:
     return DUE_DISCOVERY_SQL.format(vendors=marks), [*vendors, limit, *vendors, _dt(now), limit]
 
 
-def due_pipelines_query(now: datetime, after: tuple[datetime, int] | None, limit: int) -> tuple[str, list[object]]:
-    """One page of the due scan, after the (next_poll_at, id) the last page ended at."""
-    at, pk = after or (datetime(1970, 1, 1, tzinfo=UTC), 0)
-    return DUE_PIPELINES_SQL, [_dt(now), _dt(at), pk, limit]
+def due_page_queries(
+    now: datetime, after: tuple[object, int] | None, size: int
+) -> tuple[tuple[str, list[object]], tuple[str, list[object]]]:
+    """One page of the due scan after the (next_poll_at, id) the last one ended at: its
+    accounts, and where it ends."""
+    at, pk = after or (_dt(datetime(1970, 1, 1, tzinfo=UTC)), 0)
+    params = [_dt(now), at, pk]
+    return (DUE_PAGE_ACCOUNTS_SQL, [*params, size]), (DUE_PAGE_END_SQL, [*params, 1, size - 1])
 
 
 def due_candidates(now: datetime, limit: int | None = None) -> list[int]:
@@ -97,19 +107,20 @@ def due_candidates(now: datetime, limit: int | None = None) -> list[int]:
     at: at most `limit` pipelines read (POLL_TICK_MAX_PIPELINES), in index pages."""
     limit = limit or settings.POLL_TICK_MAX_PIPELINES
     seen: dict[int, None] = {}
-    after, read = None, 0
+    after: tuple[object, int] | None = None
+    read = 0
     with connection.cursor() as cursor:
         while read < limit:
             size = min(PAGE, limit - read)
-            cursor.execute(*due_pipelines_query(now, after, size))
-            rows = cursor.fetchall()
-            for _, _, account_id in rows:
+            accounts, end = due_page_queries(now, after, size)
+            cursor.execute(*accounts)
+            for (account_id,) in cursor.fetchall():
                 seen.setdefault(account_id, None)
-            read += len(rows)
-            if len(rows) < size:
+            cursor.execute(*end)
+            last = cursor.fetchone()
+            if last is None:
                 break
-            at = rows[-1][0]
-            after = (at if isinstance(at, datetime) else parse_datetime(at), rows[-1][1])
+            after, read = (last[0], last[1]), read + size
         cursor.execute(*due_discovery_query(now, limit))
         for (account_id,) in cursor.fetchall():
             seen.setdefault(account_id, None)
@@ -139,7 +150,7 @@ def claim_query(ids: list[int], now: datetime, token: uuid.UUID) -> tuple[str, l
 
 def claim_due(now: datetime) -> tuple[uuid.UUID, list[int]]:
     """Take the lease of every account with something due: one token for this tick's
-    batch (a lease is the account and its token) and the ids won, most overdue first.
+    batch (a lease is the account and its token) and the ids won, in id order.
 
     One conditional UPDATE per POLL_SHARD_SIZE accounts, by primary key, each its own
     short transaction: a claim of 8,000 accounts in one statement held its row locks
@@ -149,9 +160,9 @@ def claim_due(now: datetime) -> tuple[uuid.UUID, list[int]]:
     with connection.cursor() as cursor:
         for shard in _shards(due_candidates(now), settings.POLL_SHARD_SIZE):
             cursor.execute(*claim_query(shard, now, token))
-            mine = {row[0] for row in cursor.fetchall()}
-            won += [pk for pk in shard if pk in mine]
-    return token, won
+            mine = [row[0] for row in cursor.fetchall()]
+            won += mine
+    return token, sorted(won)
 
 
 def claim(account_id: int, now: datetime, *, ignore_backoff: bool = False) -> uuid.UUID | None:

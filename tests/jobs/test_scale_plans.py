@@ -76,15 +76,19 @@ def _problems(sql: str, params: list[object], analyze: bool) -> list[str]:
 
 
 def _queries(now) -> dict[str, tuple[str, list[object]]]:
-    page = scheduling.due_pipelines_query(now, None, scheduling.PAGE)
+    accounts, end = scheduling.due_page_queries(now, None, scheduling.PAGE)
     with connection.cursor() as cur:
-        cur.execute(*page)
-        rows = cur.fetchall()
-    ids = sorted({row[2] for row in rows})[:200]
+        cur.execute(*accounts)
+        ids = sorted(row[0] for row in cur.fetchall())[:200]
+        cur.execute(*end)
+        last = cur.fetchone()
+    later_accounts, later_end = scheduling.due_page_queries(now, (last[0], last[1]), scheduling.PAGE)
     alert = alerts.checks_due_query(now).query.get_compiler(using="default").as_sql()
     return {
-        "due scan, first page": page,
-        "due scan, a later page": scheduling.due_pipelines_query(now, (rows[-1][0], rows[-1][1]), scheduling.PAGE),
+        "due scan, first page's accounts": accounts,
+        "due scan, first page's end": end,
+        "due scan, a later page's accounts": later_accounts,
+        "due scan, a later page's end": later_end,
         "discovery due": scheduling.due_discovery_query(now, 50_000),
         "claim of a shard": scheduling.claim_query(ids, now, __import__("uuid").uuid4()),
         "alert scan selection": (alert[0], list(alert[1])),
@@ -124,5 +128,5 @@ def test_the_due_scan_reads_pages_up_to_its_limit_most_overdue_first(mp_account,
         scheduling.PAGE = page
     settings.POLL_SHARD_SIZE = 3
     token, won = scheduling.claim_due(now)
-    assert won == [a.pk for a in reversed(others)]
+    assert won == sorted(a.pk for a in others)
     assert set(Account.objects.filter(lease_token=token).values_list("pk", flat=True)) == {a.pk for a in others}
