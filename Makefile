@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := dashboard.settings
 
-.PHONY: run soak run-setup test lint format bench venv dev-deps demo-data clean
+.PHONY: run soak run-setup test lint format bench bench-scale venv dev-deps demo-data clean
 
 $(BIN)/.installed: requirements.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -62,6 +62,13 @@ bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pipewatch_bench
 bench: export REDIS_URL ?= redis://127.0.0.1:6379/9
 bench: $(BIN)/.dev-installed
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## make bench-scale: the central paths (tick, alert scan, housekeeping, pages) at 100,000 and
+## 1,000,000 pipelines built inside PostgreSQL (BENCH_SCALE_PIPELINES=100000 for one size).
+bench-scale: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pipewatch_bench
+bench-scale: export REDIS_URL ?= redis://127.0.0.1:6379/9
+bench-scale: $(BIN)/.dev-installed
+	$(BIN)/python -m bench.run --only scale $(BENCH_ARGS)
 
 lint: export TESTING = true
 lint: $(BIN)/.dev-installed

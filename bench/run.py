@@ -14,7 +14,9 @@ from pathlib import Path
 
 from .config import RESULTS, Sizes, configure
 
-PARTS = ("poll", "storage", "sustain", "pages")
+PARTS = ("poll", "storage", "sustain", "pages", "scale")
+# `make bench` runs these; `make bench-scale` the scale part (minutes to build 1,000,000 pipelines).
+DEFAULT_PARTS = PARTS[:4]
 
 
 def log(message: str) -> None:
@@ -24,7 +26,7 @@ def log(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds each (smoke run)")
-    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
+    parser.add_argument("--only", default=",".join(DEFAULT_PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.conf import settings
 
-    from . import pages, poll_path, sustain
+    from . import pages, poll_path, scale, sustain
     from .report import Report
 
     report = Report()
@@ -60,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "storage": ("4. storage", poll_path.storage),
         "sustain": ("2. sustained scale (celery worker + beat)", sustain.sustained),
         "pages": ("3. pages", pages.pages),
+        "scale": ("5. central paths at scale", lambda s, r, lg: scale.scale(s, r, lg, args.quick)),
     }
     failed = []
     for part in PARTS:

@@ -271,6 +271,7 @@ CELERY_TASK_DEFAULT_QUEUE = "polling"
 CELERY_TASK_ROUTES = {
     "jobs.tasks.tick": {"queue": "polling"},
     "jobs.tasks.poll_account": {"queue": "polling"},
+    "jobs.tasks.poll_shard": {"queue": "polling"},
     "jobs.tasks.send_alerts": {"queue": "alerts"},
     "jobs.tasks.housekeeping": {"queue": "housekeeping"},
     "jobs.tasks.process_upload": {"queue": "uploads"},
@@ -283,10 +284,16 @@ POLL_ACTIVE_SECONDS = _positive("POLL_ACTIVE_SECONDS", 15)
 POLL_IDLE_SECONDS = _positive("POLL_IDLE_SECONDS", 300)
 POLL_ERROR_BACKOFF_MAX_SECONDS = _positive("POLL_ERROR_BACKOFF_MAX_SECONDS", 1800)
 POLL_LEASE_SECONDS = _positive("POLL_LEASE_SECONDS", 120)
+# One tick reads at most this many due pipelines (most overdue first, ADR 14) and hands
+# the accounts it claims to workers in shards of POLL_SHARD_SIZE, one task each.
+POLL_TICK_MAX_PIPELINES = env.int("POLL_TICK_MAX_PIPELINES", default=50000)
+POLL_SHARD_SIZE = env.int("POLL_SHARD_SIZE", default=200)
 DISCOVERY_SECONDS = _positive("DISCOVERY_SECONDS", 600)
 # Every tick handles new state changes; every pipeline is re-checked for conditions that come
 # with time or with the account (stuck, late, credentials broken) at most this often.
 ALERT_SCAN_SECONDS = _positive("ALERT_SCAN_SECONDS", 30)
+# At most this many pipelines whose next check has come are looked at per scan (ADR 14).
+ALERT_SCAN_BATCH = env.int("ALERT_SCAN_BATCH", default=5000)
 STUCK_AFTER_SECONDS = _positive("STUCK_AFTER_SECONDS", 3600)
 # Learned stuck threshold: this many times the median duration of recent successes.
 STUCK_HISTORY_FACTOR = _positive("STUCK_HISTORY_FACTOR", 3)

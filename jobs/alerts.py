@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -120,6 +121,7 @@ SCAN_FIELDS = (
     "stuck_after_learned",
     "health_status",
     "incident_since",
+    "next_check_at",
     "missing_days",
     "missing_since",
     "last_failure_at",
@@ -139,11 +141,13 @@ SCAN_FIELDS = (
 )
 
 
-def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
+def evaluate(now: datetime | None = None, *, scan_all: bool = True, checks_due: bool = False) -> int:
     """Create events for every changed condition; return how many were created.
 
-    `scan_all=False` looks only at pipelines with new state changes (failed, recovered);
-    conditions of time or of the account (stuck, late, credentials) need the full scan."""
+    `scan_all=False` looks only at pipelines with new state changes (failed, recovered),
+    and with `checks_due` also at those whose `next_check_at` has come (ADR 14): stuck and
+    late starting with time, health moved by a poll, the account's credentials broken or
+    fixed. `scan_all` looks at every pipeline (a check by hand; the tick never does)."""
     now = now or timezone.now()
     with transaction.atomic():
         pending = StateChange.objects.filter(processed_at=None).select_for_update(skip_locked=True)
@@ -163,6 +167,8 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
     # success ends a streak): written together at the end, not a transaction each (a
     # first scan of 10,000 new pipelines made 10,000 commits).
     quiet: list[Pipeline] = []
+    if checks_due and not scan_all:
+        changed |= set(checks_due_query(now))  # at most a batch: the rest stays due for the next scan
     if not (scan_all or changed):
         return created
     pipelines = Pipeline.objects.select_related("current_run").only(*SCAN_FIELDS)
@@ -176,7 +182,7 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
         if (account := by_pk.get(pipeline.account_id)) is not None:  # else one created since: read it
             pipeline.account = account
         health = pipeline.health(now)
-        if derive(pipeline, now, health):
+        if derive(pipeline, now, health, scanned=True):
             stale_health.append(pipeline)  # stuck and late come with time, not with polls
         if pipeline.paused:
             continue
@@ -206,6 +212,15 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True) -> int:
         update_fields(quiet, ["alerted_condition", "consecutive_failures"])
         update_fields(stale_health, HEALTH_FIELDS)
     return created
+
+
+def checks_due_query(now: datetime) -> QuerySet[Pipeline, int]:
+    """Pipelines whose next check has come, longest waiting first, a batch at most (by index)."""
+    return (
+        Pipeline.objects.filter(next_check_at__lte=now)
+        .order_by("next_check_at")
+        .values_list("pk", flat=True)[: settings.ALERT_SCAN_BATCH]
+    )
 
 
 def _event_kind(previous: str, current: str) -> str | None:

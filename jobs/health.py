@@ -1,16 +1,26 @@
 """Keep `Pipeline.health_status` equal to `Pipeline.health()`, writing only what changed,
-and `Pipeline.incident_since` (when the current trouble began): the one place it is computed."""
+`Pipeline.incident_since` (when the current trouble began) and `Pipeline.next_check_at`
+(when the alert scan must look again, ADR 14): the one place they are computed."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from vendors import base as vb
 
 from .bulk import update_fields
-from .models import FAILING, LATE, STUCK, UNKNOWN, Health, Pipeline
+from .models import FAILING, LATE, PAUSED, STUCK, UNKNOWN, Health, Pipeline
 
 TROUBLE = (FAILING, STUCK, LATE, UNKNOWN)
-FIELDS = ["health_status", "incident_since"]
+FIELDS = ["health_status", "incident_since", "next_check_at"]
+# Moves to or from these come without a StateChange row (the alert pass's other input):
+# a stuck run moving again, a target or account error, a first poll.
+UNANNOUNCED = {STUCK, LATE, UNKNOWN}
+# A boundary is "past" once health() would see it: both compare with a strict `>`.
+_TICK = timedelta(microseconds=1)
 
 
 def _began(pipeline: Pipeline, status: str, now: datetime) -> datetime | None:
@@ -25,11 +35,31 @@ def _began(pipeline: Pipeline, status: str, now: datetime) -> datetime | None:
     return now  # unknown (the vendor no longer knows the id, an unknown status): first seen now
 
 
-def derive(pipeline: Pipeline, now: datetime, health: Health | None = None) -> bool:
-    """Set health_status and incident_since on the row (not saved); True when either moved.
+def next_time_change(pipeline: Pipeline, now: datetime) -> datetime | None:
+    """The first moment after `now` at which time alone can change this pipeline's health
+    (its run becomes stuck, it becomes late); None when only a poll or an edit can."""
+    if pipeline.paused:
+        return None
+    moments = []
+    run = pipeline.current_run
+    if run is not None and run.state == vb.RUNNING:
+        moments.append(run.last_change_at + timedelta(seconds=pipeline.stuck_threshold()) + _TICK)
+    if cadence := pipeline.cadence_seconds():
+        grace = max(settings.LATE_GRACE_MIN_SECONDS, cadence * settings.LATE_GRACE_FRACTION)
+        since = pipeline.last_success_at or pipeline.created_at
+        moments.append(since + timedelta(seconds=cadence + grace) + _TICK)
+    future = [m for m in moments if m > now]
+    return min(future) if future else None
+
+
+def derive(pipeline: Pipeline, now: datetime, health: Health | None = None, *, scanned: bool = False) -> bool:
+    """Set health_status, incident_since and next_check_at on the row (not saved); True
+    when any moved.
 
     `since` is stable while the trouble lasts: a failing pipeline that keeps failing, or an
-    id the vendor keeps answering 404 for, keeps the start it had (pages sort by it)."""
+    id the vendor keeps answering 404 for, keeps the start it had (pages sort by it).
+    Health that moved outside the alert scan (`scanned=False`: a poll, a pause) in a way no
+    StateChange announces makes the next scan look at once; the scan sets the next boundary."""
     status = (health or pipeline.health(now)).status
     if status not in TROUBLE:
         since = None
@@ -37,14 +67,29 @@ def derive(pipeline: Pipeline, now: datetime, health: Health | None = None) -> b
         since = pipeline.incident_since
     else:
         since = _began(pipeline, status, now)
-    moved = (status, since) != (pipeline.health_status, pipeline.incident_since)
-    pipeline.health_status, pipeline.incident_since = status, since
-    return moved
+    moved_unannounced = status != pipeline.health_status and {status, pipeline.health_status} & UNANNOUNCED
+    if moved_unannounced and not scanned and status != PAUSED:
+        check = now
+    elif pipeline.next_check_at is not None and pipeline.next_check_at <= now and not scanned:
+        check = pipeline.next_check_at  # a look still owed: the scan clears it, not a poll
+    else:
+        check = next_time_change(pipeline, now)
+    before = (pipeline.health_status, pipeline.incident_since, pipeline.next_check_at)
+    pipeline.health_status, pipeline.incident_since, pipeline.next_check_at = status, since, check
+    return (status, since, check) != before
 
 
-def store(pipelines: Iterable[Pipeline], now: datetime) -> int:
-    """Re-derive health for loaded pipelines (account and current run loaded); return how many changed."""
-    changed = [pipeline for pipeline in pipelines if derive(pipeline, now)]
+def store(pipelines: Iterable[Pipeline], now: datetime, *, recheck: bool = False) -> int:
+    """Re-derive health for loaded pipelines (account and current run loaded); return how
+    many changed. `recheck`: something outside the row changed (the account's poll error):
+    the next alert scan looks at them."""
+    changed = []
+    for pipeline in pipelines:
+        moved = derive(pipeline, now)
+        if recheck and pipeline.next_check_at != now:
+            pipeline.next_check_at, moved = now, True
+        if moved:
+            changed.append(pipeline)
     if changed:
         update_fields(changed, FIELDS)
     return len(changed)

@@ -90,6 +90,10 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # tick: "which listing vendors' accounts are due to be asked?" by index range (ADR 14)
+            models.Index(fields=["vendor", "next_discovery_at"], name="account_discovery_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -224,14 +228,28 @@ class Pipeline(models.Model):
     # When the current trouble (failing, stuck, late, unknown) began; None while fine.
     # Written with health_status by jobs.health.derive, kept until the trouble ends.
     incident_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the alert scan must look at this pipeline again (ADR 14): the next moment a
+    # condition of time (stuck, late) can start, or now when health moved outside a scan.
+    # None: nothing but a poll can change it. Written with health_status by jobs.health.
+    next_check_at = models.DateTimeField(null=True, blank=True, default=timezone.now, editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["account", "kind", "external_id"], name="pipeline_unique_target"),
         ]
         indexes = [
-            # tick: "which unpaused pipelines are due?"
-            models.Index(fields=["next_poll_at"], name="pipeline_due_idx", condition=models.Q(paused=False)),
+            # tick: "which unpaused pipelines are due?", most overdue first, paged by (time, id);
+            # account_id included so the scan reads the index only (ADR 14)
+            models.Index(
+                fields=["next_poll_at", "id"],
+                name="pipeline_due_idx",
+                condition=models.Q(paused=False),
+                include=["account_id"],
+            ),
+            # alert scan: "whose condition of time may have changed?"
+            models.Index(
+                fields=["next_check_at"], name="pipeline_check_idx", condition=models.Q(next_check_at__isnull=False)
+            ),
             # overview: "counters by health", "filter by health" over thousands of pipelines
             models.Index(fields=["health_status"], name="pipeline_health_idx"),
         ]
@@ -239,6 +257,13 @@ class Pipeline(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A whole-row save (a form, the admin, a config sync) may change what decides stuck
+        # and late: the next alert scan looks at it. Saves of named fields are the engine's own.
+        if kwargs.get("update_fields") is None:
+            self.next_check_at = timezone.now()
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:

@@ -130,6 +130,7 @@ def poll_account(
     now = now or timezone.now()
     fenced: Callable[[], AbstractContextManager[object]] = lease.fenced if lease else transaction.atomic
     summary = PollSummary(account=account.name)
+    error_before = account.poll_error_kind  # a change of it may change every pipeline's alert
     pipelines = list(
         account.pipelines.filter(paused=False, **({"next_poll_at__lte": now} if only_due else {}))
         .select_related("current_run")
@@ -147,7 +148,7 @@ def poll_account(
         summary.outcome, summary.message = "rejected", f"base URL refused: {problem}"
         with fenced():
             _record_account(account, now, summary, error=("rejected", summary.message, None, None))
-            health.store(pipelines, now)
+            health.store(pipelines, now, recheck=_error_moved(account, error_before, now))
         return summary
     targets = _targets(account, pipelines)
     started = time.monotonic()
@@ -159,6 +160,7 @@ def poll_account(
         summary.duration_ms = int((time.monotonic() - started) * 1000)
         with suppress(LeaseLost), fenced():  # the bug is raised either way
             _record_account(account, now, summary, error=("internal", f"{type(exc).__name__}: {exc}", None, None))
+            _error_moved(account, error_before, now)
         raise
     summary.duration_ms = int((time.monotonic() - started) * 1000)
 
@@ -250,8 +252,17 @@ def poll_account(
             _record_account(account, now, summary, error=None, target_error=reported)
         for pipeline in touched:
             pipeline.account = account  # as just recorded: its poll problem decides "unknown"
-        health.store(touched, now)
+        health.store(touched, now, recheck=_error_moved(account, error_before, now))
     return summary
+
+
+def _error_moved(account: Account, before: str, now: datetime) -> bool:
+    """The account's poll error changed kind: every pipeline of it, polled now or not, gets
+    a look from the next alert scan (credentials broken or fixed is an alert)."""
+    if account.poll_error_kind == before:
+        return False
+    Pipeline.objects.filter(account=account).update(next_check_at=now)
+    return True
 
 
 def vendor_class_or_none(vendor: str) -> type[VendorClient] | None:

@@ -58,15 +58,18 @@ def thin_snapshots(cutoff: datetime, batch: int = 2000) -> int:
 
 
 def drop_raw(cutoff: datetime, batch: int = 2000) -> int:
-    dropped = 0
+    # From where the last batch ended: each batch began again at the first snapshot, reading
+    # every payload it had already dropped, once per batch (ADR 14).
+    dropped, last_pk = 0, 0
     while True:
         ids = list(
-            Snapshot.objects.filter(observed_at__lt=cutoff, raw__isnull=False)
+            Snapshot.objects.filter(observed_at__lt=cutoff, raw__isnull=False, pk__gt=last_pk)
             .order_by("pk")
             .values_list("pk", flat=True)[:batch]
         )
         if not ids:
             return dropped
+        last_pk = ids[-1]
         dropped += Snapshot.objects.filter(pk__in=ids).update(raw=None)
 
 

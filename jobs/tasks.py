@@ -17,28 +17,39 @@ log = logging.getLogger(__name__)
 
 @shared_task(name="jobs.tasks.tick", ignore_result=True)
 def tick() -> int:
-    """Claim every account that has something due and enqueue one poll task for each."""
+    """Claim every account that has something due and hand them to the workers in shards:
+    one `poll_shard` task per POLL_SHARD_SIZE accounts, whose worker enqueues their polls
+    (8,300 enqueues a tick from beat's one process did not scale out; ADR 14)."""
     now = timezone.now()
     Heartbeat.objects.update_or_create(name="beat", defaults={"at": now})
     token, claimed = scheduling.claim_due(now)
-    for account_id in claimed:
-        poll_account.delay(account_id, str(token))
+    size = settings.POLL_SHARD_SIZE
+    for start in range(0, len(claimed), size):
+        poll_shard.delay(str(token), claimed[start : start + size])
     enqueued = len(claimed)
     # Stuck and late are conditions of time, not of polls: look at them every tick.
     send_alerts.delay()
     return enqueued
 
 
+@shared_task(name="jobs.tasks.poll_shard", ignore_result=True, acks_late=True)
+def poll_shard(lease_token: str, account_ids: list[int]) -> int:
+    """One poll task per claimed account of a tick's shard, enqueued from this worker."""
+    for account_id in account_ids:
+        poll_account.delay(account_id, lease_token)
+    return len(account_ids)
+
+
 @shared_task(name="jobs.tasks.send_alerts", ignore_result=True)
 def send_alerts() -> str:
     """Turn state changes and health changes into alert events, then deliver what is due.
 
-    Beat's tick sends one every few seconds; only one in ALERT_SCAN_SECONDS looks at every
-    pipeline (with 10,000 of them, scanning on each tick kept a worker's cores busy and
-    piled up overlapping scans). The others look at pipelines with new state changes."""
+    Beat's tick sends one every few seconds: each looks at pipelines with new state
+    changes; one in ALERT_SCAN_SECONDS also at those whose `next_check_at` has come (time
+    made them stuck or late, a poll moved their health), by index: never at every pipeline."""
     now = timezone.now()
-    scan_all = scheduling.claim_periodic("alerts-scan", now, settings.ALERT_SCAN_SECONDS)
-    created = alerts.evaluate(now, scan_all=scan_all)
+    checks_due = scheduling.claim_periodic("alerts-scan", now, settings.ALERT_SCAN_SECONDS)
+    created = alerts.evaluate(now, scan_all=False, checks_due=checks_due)
     sent = alerts.deliver_due()
     return f"{created} event(s), {sent} delivered"
 

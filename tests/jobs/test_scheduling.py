@@ -84,7 +84,8 @@ def test_stale_task_does_nothing(mp_account, make_pipeline) -> None:
 def test_concurrent_ticks_enqueue_each_account_once(mp_account, make_pipeline, monkeypatch) -> None:
     make_pipeline("seed-running")
     enqueued: list[int] = []
-    monkeypatch.setattr(tasks.poll_account, "delay", lambda account_id, token: enqueued.append(account_id))
+    # The tick hands its claims to workers in shards (ADR 14): what the shards carry is what gets polled.
+    monkeypatch.setattr(tasks.poll_shard, "delay", lambda token, account_ids: enqueued.extend(account_ids))
     barrier = threading.Barrier(4)
 
     def run_tick() -> None:
