@@ -145,6 +145,9 @@ def _next_day(day: str) -> str:
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+CANCELED_AT = "canceled_at"  # vendor_info key: when it was canceled at the vendor
+
+
 class Pipeline(models.Model):
     SOURCES = [("config", "config file"), ("created", "created here"), ("discovered", "discovered"), ("api", "API")]
 
@@ -246,9 +249,16 @@ class Pipeline(models.Model):
     def vendor_client_class(self) -> type | None:
         return VENDORS.get(self.account.vendor)
 
+    @property
+    def canceled_at(self) -> str:
+        """When someone canceled it at the vendor (ISO time), or ""."""
+        return str((self.vendor_info or {}).get(CANCELED_AT) or "")
+
     def health(self, now: datetime | None = None) -> Health:
         """Derived like a monitor's up/late/down; needs `account` and `current_run` loaded."""
         now = now or timezone.now()
+        if self.canceled_at:
+            return Health(PAUSED, f"Canceled at {self.account.vendor_label}; monitoring stopped, history kept")
         if self.paused:
             return Health(PAUSED, "Monitoring paused")
         if problem := self.account.poll_problem():

@@ -8,6 +8,8 @@ from typing import Any
 from django import template
 from django.utils.html import format_html
 
+from jobs.actions import available
+
 register = template.Library()
 
 # health/state -> (symbol, label): the symbol and text carry the meaning, colour repeats it.
@@ -73,3 +75,9 @@ def pretty_json(value: Any) -> str:
 @register.filter
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{round(value * 100)}%"
+
+
+@register.filter
+def available_actions(pipeline: Any) -> list[str]:
+    """The actions valid for this pipeline now (jobs.actions.available)."""
+    return available(pipeline)
