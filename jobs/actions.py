@@ -133,7 +133,8 @@ def cancel(pipeline: Pipeline, actor: Any) -> ActionResult:
     label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
     if CANCEL not in client.capabilities:
         return ActionResult(False, f"{client.label} offers no cancel for {pipeline.kind}")
-    if pipeline.canceled_at:
+    if pipeline.canceled_at:  # asking again would only earn the vendor's 404
+        _audit(actor, "pipeline.cancel", label, "refused", error="already canceled at the vendor")
         return ActionResult(False, "This pipeline was already canceled at the vendor.")
     try:
         message = client.cancel(pipeline.target())

@@ -5,6 +5,7 @@ it can change."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
 from jobs.models import Account, Pipeline, Run, Snapshot
+from jobs.run_export import DEFAULT_DAYS
 from jobs.suppression import MUTE_CHOICES
 from vendors.registry import VENDORS
 
@@ -25,8 +27,8 @@ from ..presenters import (
     SORTS,
     STRIP_LENGTH,
     attach_strips,
-    eta,
     counts_by_health,
+    eta,
     filtered,
     in_order,
     ordered,
@@ -84,7 +86,17 @@ def overview(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx:
         return render(request, "dashboard/overview.html#live", context)
+    context.update(_export_defaults(now), filters=[(k, params[k]) for k in EXPORT_FILTERS if params[k]])
     return render(request, "dashboard/overview.html", context)
+
+
+EXPORT_FILTERS = ("vendor", "kind", "health", "account", "q")
+
+
+def _export_defaults(now) -> dict:
+    """The export form's period: the last 30 days, today included, in the viewer's zone."""
+    today = timezone.localtime(now)
+    return {"export_since": today - timedelta(days=DEFAULT_DAYS), "export_until": today}
 
 
 def _has_accounts() -> bool:
@@ -117,7 +129,8 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
         "can_operate": is_operator(request.user),
         "mute_choices": MUTE_CHOICES,
     }
-    if not request.htmx:  # the alert log is not part of the polled fragment
+    if not request.htmx:  # the alert log and the export form are not part of the polled fragment
+        context.update(_export_defaults(now))
         events = pipeline.alert_events.annotate(sent_to=Count("deliveries")).only("at", "kind", "suppressed")
         context["alert_events"] = list(events[:RECENT_ALERTS])
     if request.htmx:
