@@ -17,7 +17,8 @@ from vendors.client import CANCEL, CREATE, PAUSE, RUN_NOW
 
 from . import audit, health
 from .config import register_job
-from .models import CANCELED_AT, PAUSED, Account, Pipeline
+from .models import CANCELED_AT, PAUSED, Account, Pipeline, Run
+from .naming import default_name, stream_name
 from .polling import client_for_account, poll_now
 from .recording import record_observations
 from .redaction import redact
@@ -73,20 +74,31 @@ def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream
         targets = list(result.targets)
         if not targets and (result.run_keys or result.observations):
             targets = [vb.Target(kind, stream or kind)]  # one-shot jobs join a stream
+        asked = default_name(account.vendor, client.label, kind, cleaned)
+        joins_stream = bool(result.run_keys or result.observations)
         for target in targets:
-            pipeline, _ = Pipeline.objects.get_or_create(
+            pipeline, made = Pipeline.objects.get_or_create(
                 account=account,
                 kind=target.kind,
                 external_id=target.external_id,
-                defaults={"source": "created", "config": kept_spec(cleaned), "next_poll_at": now},
+                defaults={
+                    "source": "created",
+                    "config": kept_spec(cleaned),
+                    "next_poll_at": now,
+                    "name": stream_name(client.label, target.kind) if joins_stream else asked,
+                },
             )
+            if not made and not pipeline.name and joins_stream:
+                Pipeline.objects.filter(pk=pipeline.pk).update(name=stream_name(client.label, target.kind))
             pipelines.append(pipeline)
         stream_pipeline = pipelines[0] if pipelines else None
         if stream_pipeline is not None:
             for key in result.run_keys:
-                register_job(stream_pipeline, key)
+                register_job(stream_pipeline, key, label=asked)
             if result.observations:
                 record_observations(stream_pipeline, result.observations, now)
+                keys = [o.run_key for o in result.observations]
+                Run.objects.filter(pipeline=stream_pipeline, external_id__in=keys, label="").update(label=asked)
                 stream_pipeline.save(
                     update_fields=["current_run", "last_success_at", "last_failure_at", "last_failure_message"]
                 )

@@ -452,8 +452,9 @@ class _Applier:
         return True
 
 
-def register_job(pipeline: Pipeline, job_id: str) -> bool:
-    """Track one vendor job as a run of a one-shot pipeline; False if already tracked."""
+def register_job(pipeline: Pipeline, job_id: str, label: str = "") -> bool:
+    """Track one vendor job as a run of a one-shot pipeline; False if already tracked.
+    `label` says what was asked for, when the job was created here."""
     from django.utils import timezone
 
     now = timezone.now()
@@ -467,6 +468,7 @@ def register_job(pipeline: Pipeline, job_id: str) -> bool:
             "last_seen_at": now,
             "last_change_at": now,
             "sort_at": now,
+            "label": label[:200],
         },
     )
     if created:

@@ -352,6 +352,8 @@ class Run(models.Model):
     closed = models.BooleanField(default=False)
     items_fingerprint = models.CharField(max_length=64, blank=True)
     items_count = models.PositiveIntegerField(default=0)
+    # What was asked for, when the job was created here ("Statsig backfill Events 2026-11-01..2026-11-07").
+    label = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [
