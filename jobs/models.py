@@ -305,7 +305,11 @@ class Pipeline(models.Model):
         overdue = now - since - timedelta(seconds=cadence + grace)
         if overdue <= timedelta(0):
             return ""
-        last = f"last success {_span(now - self.last_success_at)} ago" if self.last_success_at else "no success yet"
+        last = "no success yet"
+        if self.last_success_at:
+            last = f"last success {_span(now - self.last_success_at)} ago"
+            if now - self.last_success_at >= timedelta(days=60):  # that far back, the date says more
+                last += f" ({timezone.localtime(self.last_success_at):%Y-%m-%d})"
         return f"Expected a success every {_span(timedelta(seconds=cadence))}; {last}"
 
     def stuck_threshold(self) -> int:
@@ -316,9 +320,15 @@ CADENCES = {"hourly": 3600, "daily": 86400}
 
 
 def _span(delta: timedelta) -> str:
+    """A duration as people say it: minutes, hours, days, then months and years, never "2266 days"."""
     minutes = int(delta.total_seconds() // 60)
+    days = minutes // 1440
+    if days >= 730:
+        return f"{days // 365} years"
+    if days >= 60:
+        return f"{days // 30} months"
     if minutes >= 48 * 60:
-        return f"{minutes // 1440} days"
+        return f"{days} days"
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
