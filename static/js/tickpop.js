@@ -3,7 +3,7 @@
    The popover is one element, re-filled per tick, so htmx swaps cannot leave strays. */
 (function () {
   "use strict";
-  var pop = null, owner = null;
+  var pop = null, owner = null, tapped = null;  // tapped: the tick a first tap explained
   var FIELDS = [["when", "When"], ["state", "State"], ["duration", "Duration"], ["counts", "Counts"], ["message", "Message"]];
 
   function ensure() {
@@ -51,6 +51,7 @@
     if (pop) { pop.hidden = true; }
     if (owner) { owner.removeAttribute("aria-describedby"); }
     owner = null;
+    tapped = null;
   }
   function tickOf(target) {
     return target && target.closest ? target.closest("[data-tick]") : null;
@@ -63,9 +64,10 @@
   document.addEventListener("click", function (e) {
     var tick = tickOf(e.target);
     if (!tick || lastPointer !== "touch") { return; }
-    if (owner !== tick) {  // first tap explains, the second follows the link
+    if (tapped !== tick) {  // first tap explains (a tap also focuses it), the second follows the link
       e.preventDefault();
       show(tick);
+      tapped = tick;
     }
   });
   document.addEventListener("mouseover", function (e) {

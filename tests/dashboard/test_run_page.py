@@ -68,10 +68,12 @@ def test_row_results_failures_first_and_filtered(logged_in, micro) -> None:
     assert "(350 · 30 failed)" in html
 
     only = logged_in.get(f"/runs/{run.uuid}/?show=errors").content.decode()
-    assert "(30 failed of 350 · 30 failed)" in only
+    assert "(30 failed of 350 rows)" in only
     assert only.count('class="item-failed"') == 30 and "Page 1 of" not in only
     with_query = logged_in.get(f"/runs/{run.uuid}/?show=errors&q=row+33").content.decode()
-    assert "(10 failed of 350" in with_query  # rows 330..339
+    assert "(10 failed matching of 350 rows)" in with_query  # rows 330..339
+    searched = logged_in.get(f"/runs/{run.uuid}/?q=row+33").content.decode()
+    assert "(10 matching of 350 · 30 failed in all)" in searched
     csv = b"".join(logged_in.get(f"/runs/{run.uuid}/items.csv?show=errors").streaming_content).decode()
     assert csv.count("invalid_email") == 30 and len(csv.strip().splitlines()) == 31
 
