@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -12,6 +13,8 @@ from jobs.uploads import UploadError, parse_rows, too_large_message
 from vendors.base import FormField
 from vendors.client import CREATE
 from vendors.registry import VENDORS
+
+_KEY = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # snake_case keys: datestamp_start
 
 
 def creatable() -> list[tuple[str, str]]:
@@ -61,6 +64,24 @@ def _field(spec: FormField) -> forms.Field:
     return forms.CharField(max_length=2000, **common)
 
 
+KEPT_TYPES = ("text", "date", "choice", "number", "list", "bool")  # never secrets or files
+
+
+def kept_values(fields: list[FormField], data: Any) -> dict[str, Any]:
+    """The values already typed, to keep when the fields are redrawn after a choice."""
+    initial: dict[str, Any] = {}
+    for spec in fields:
+        if spec.type not in KEPT_TYPES or spec.name not in data:
+            continue
+        initial[spec.name] = data.get(spec.name) if spec.type != "bool" else data.get(spec.name) in ("on", "true")
+    return initial
+
+
+def unsent(fields: list[FormField]) -> list[str]:
+    """Fields the redraw request must not carry in its URL: secrets and files."""
+    return [spec.name for spec in fields if spec.type not in KEPT_TYPES]
+
+
 class CreateForm(forms.Form):
     def __init__(self, fields: list[FormField], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,6 +91,20 @@ class CreateForm(forms.Form):
         self.rows_read = 0
         self.too_large = False
         self.deferred: dict[str, Any] = {}  # field name -> a file too large to read in the request
+        self.unsent = ",".join(["csrfmiddlewaretoken", *unsent(fields)])
+
+    def readable(self, name: str, message: str) -> str:
+        """A vendor rule's message in the form's words: field keys become their labels."""
+        labels = {key: str(field.label) for key, field in self.fields.items()}
+        text = _KEY.sub(lambda m: labels.get(m[0], m[0]), message)
+        if name in self.fields or not name:
+            return text
+        return f"{labels.get(name, name.replace('_', ' '))}: {text}"
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        if isinstance(error, str):
+            error = self.readable(field or "", error)
+        super().add_error(field, error)
 
     def spec(self) -> dict[str, Any]:
         """The cleaned values as the vendor expects them; uploads parsed into rows, read as a

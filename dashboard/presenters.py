@@ -26,6 +26,8 @@ from jobs.models import HEALTHS, RUNNING, UNKNOWN, Health, Pipeline, Run
 from jobs.suppression import Suppression, suppressions
 from vendors.registry import VENDORS
 
+from .templatetags.pipewatch import count_items
+
 STRIP_LENGTH = 30
 ETA_HORIZON = timedelta(days=3)
 SORTS = {
@@ -129,7 +131,18 @@ def attach_strips(rows: list[PipelineRow]) -> None:
                 )
             )
             .filter(rank__lte=STRIP_LENGTH)
-            .only("uuid", "pipeline_id", "state", "vendor_status", "sort_at", "error_message", "flags", "counts")
+            .only(
+                "uuid",
+                "pipeline_id",
+                "state",
+                "vendor_status",
+                "sort_at",
+                "started_at",
+                "finished_at",
+                "counts",
+                "error_message",
+                "flags",
+            )
         )
         for run in runs:
             recent[run.pipeline_id].append(run)
@@ -140,7 +153,10 @@ def attach_strips(rows: list[PipelineRow]) -> None:
 
 
 _NO_RUN = '<li><span class="tick tick-none" aria-hidden="true"></span></li>'
-_TICK = '<li><a class="tick tick-{}" href="{}" title="{}"><span class="visually-hidden">{}</span></a></li>'
+_TICK = (
+    '<li><a class="tick tick-{}" href="{}" title="{}" data-tick data-when="{}" data-state="{}" data-duration="{}"'
+    ' data-counts="{}" data-message="{}"><span class="visually-hidden">{}</span></a></li>'
+)
 
 
 def strip_html(strip: list[Run | None], *, empty_is_failure: bool = False) -> SafeString:
@@ -163,8 +179,35 @@ def strip_html(strip: list[Run | None], *, empty_is_failure: bool = False) -> Sa
             css = "empty tick-empty-failure" if empty_is_failure else "empty"
         title = f"{when} {local.tzname()} · {state}" + (f" · {error}" if error else "")
         hidden = f"{when} {state}" + (f": {error}" if error else "")
-        parts.append(format_html(_TICK, css, link.replace(zero, str(run.uuid)), title, hidden))
+        told = state + (f" ({run.vendor_status})" if run.vendor_status else "")
+        counts = ", ".join(f"{value} {label}" for label, value in count_items(run.counts))
+        parts.append(
+            format_html(
+                _TICK,
+                css,
+                link.replace(zero, str(run.uuid)),
+                title,
+                f"{when} {local.tzname()}",
+                told,
+                duration(run),
+                counts,
+                error,
+                hidden,
+            )
+        )
     return mark_safe("".join(parts))  # every part is a constant or came through format_html
+
+
+def duration(run: Run, now: datetime | None = None) -> str:
+    """How long a run took (or has been running), e.g. "4 min 10 s"; "" when it never started."""
+    if not run.started_at:
+        return ""
+    end = run.finished_at or (now or timezone.now())
+    seconds = max(0, int((end - run.started_at).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours} h {minutes} min" if hours else (f"{minutes} min {secs} s" if minutes else f"{secs} s")
+    return text + ("" if run.finished_at else " so far")
 
 
 def eta(run: Run | None, now: datetime) -> str:

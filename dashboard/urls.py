@@ -11,6 +11,7 @@ from .views import (
     audit,
     charts,
     create,
+    exports,
     failures,
     health,
     metrics,
@@ -29,6 +30,12 @@ urlpatterns = [
     path("pipelines/<uuid:pipeline_uuid>/mute/", mute.mute, name="pipeline-mute"),
     path("pipelines/<uuid:pipeline_uuid>/unmute/", mute.unmute, name="pipeline-unmute"),
     path("runs/<uuid:run_uuid>/", pages.run_detail, name="run"),
+    path("runs/export.csv", exports.overview_runs, {"fmt": "csv"}, name="runs-export-csv"),
+    path("runs/export.jsonl", exports.overview_runs, {"fmt": "jsonl"}, name="runs-export-jsonl"),
+    path("pipelines/<uuid:pipeline_uuid>/runs.csv", exports.pipeline_runs, {"fmt": "csv"}, name="pipeline-runs-csv"),
+    path(
+        "pipelines/<uuid:pipeline_uuid>/runs.jsonl", exports.pipeline_runs, {"fmt": "jsonl"}, name="pipeline-runs-jsonl"
+    ),
     path("runs/<uuid:run_uuid>/items.csv", pages.run_items_csv, name="run-items-csv"),
     path("pipelines/<uuid:pipeline_uuid>/timeline/", charts.pipeline_timeline, name="pipeline-timeline"),
     path("timeline/", charts.timeline_page, name="timeline"),

@@ -17,7 +17,8 @@ from vendors.client import CANCEL, CREATE, PAUSE, RUN_NOW
 
 from . import audit, health
 from .config import register_job
-from .models import PAUSED, Account, Pipeline
+from .models import CANCELED_AT, PAUSED, Account, Pipeline, Run
+from .naming import default_name, stream_name
 from .polling import client_for_account, poll_now
 from .recording import record_observations
 from .redaction import redact
@@ -73,20 +74,31 @@ def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream
         targets = list(result.targets)
         if not targets and (result.run_keys or result.observations):
             targets = [vb.Target(kind, stream or kind)]  # one-shot jobs join a stream
+        asked = default_name(account.vendor, client.label, kind, cleaned)
+        joins_stream = bool(result.run_keys or result.observations)
         for target in targets:
-            pipeline, _ = Pipeline.objects.get_or_create(
+            pipeline, made = Pipeline.objects.get_or_create(
                 account=account,
                 kind=target.kind,
                 external_id=target.external_id,
-                defaults={"source": "created", "config": kept_spec(cleaned), "next_poll_at": now},
+                defaults={
+                    "source": "created",
+                    "config": kept_spec(cleaned),
+                    "next_poll_at": now,
+                    "name": stream_name(client.label, target.kind) if joins_stream else asked,
+                },
             )
+            if not made and not pipeline.name and joins_stream:
+                Pipeline.objects.filter(pk=pipeline.pk).update(name=stream_name(client.label, target.kind))
             pipelines.append(pipeline)
         stream_pipeline = pipelines[0] if pipelines else None
         if stream_pipeline is not None:
             for key in result.run_keys:
-                register_job(stream_pipeline, key)
+                register_job(stream_pipeline, key, label=asked)
             if result.observations:
                 record_observations(stream_pipeline, result.observations, now)
+                keys = [o.run_key for o in result.observations]
+                Run.objects.filter(pipeline=stream_pipeline, external_id__in=keys, label="").update(label=asked)
                 stream_pipeline.save(
                     update_fields=["current_run", "last_success_at", "last_failure_at", "last_failure_message"]
                 )
@@ -105,17 +117,47 @@ def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream
     return ActionResult(True, result.message, pipelines=pipelines, details=result.details)
 
 
+# Vendor actions: the capability the client must declare and the one kind that takes it.
+VENDOR_ACTIONS = {
+    "run-now": (RUN_NOW, "warehouse_import"),
+    "vendor-pause": (PAUSE, "export_pipeline"),
+    "vendor-resume": (PAUSE, "export_pipeline"),
+    "cancel": (CANCEL, "export_pipeline"),
+}
+
+
+def available(pipeline: Pipeline) -> list[str]:
+    """The actions that make sense for this pipeline now, in button order: what its vendor's
+    capabilities allow for its kind, nothing at the vendor once it was canceled there."""
+    if pipeline.canceled_at:
+        return []  # the vendor deleted it: nothing to pause, resume, run or poll any more
+    offered = ["resume"] if pipeline.paused else ["poll", "pause"]
+    cls = pipeline.vendor_client_class
+    capabilities = cls.capabilities if cls else frozenset()
+    offered += [
+        action for action, (needs, kind) in VENDOR_ACTIONS.items() if needs in capabilities and pipeline.kind == kind
+    ]
+    return offered
+
+
 def cancel(pipeline: Pipeline, actor: Any) -> ActionResult:
     client = client_for_account(pipeline.account)
     label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
     if CANCEL not in client.capabilities:
         return ActionResult(False, f"{client.label} offers no cancel for {pipeline.kind}")
+    if pipeline.canceled_at:  # asking again would only earn the vendor's 404
+        _audit(actor, "pipeline.cancel", label, "refused", error="already canceled at the vendor")
+        return ActionResult(False, "This pipeline was already canceled at the vendor.")
     try:
         message = client.cancel(pipeline.target())
     except vb.VendorError as exc:
         return _refused("pipeline.cancel", label, actor, exc)
-    # The vendor may erase the pipeline and its history; ours is kept, marked canceled.
-    Pipeline.objects.filter(pk=pipeline.pk).update(paused=True, health_status=PAUSED, incident_since=None)
+    # The vendor may erase the pipeline and its history; ours is kept, marked canceled
+    # (in vendor_info, which polls merge into and never drop).
+    info = {**(pipeline.vendor_info or {}), CANCELED_AT: timezone.now().isoformat()}
+    Pipeline.objects.filter(pk=pipeline.pk).update(
+        paused=True, health_status=PAUSED, incident_since=None, vendor_info=info
+    )
     _audit(actor, "pipeline.cancel", label, "ok", message=message)
     return ActionResult(True, f"{message} Our history of it is kept; monitoring is paused.")
 
@@ -137,6 +179,8 @@ def set_vendor_paused(pipeline: Pipeline, paused: bool, actor: Any) -> ActionRes
 
 def set_monitoring_paused(pipeline: Pipeline, paused: bool, actor: Any) -> ActionResult:
     """Stop or restart polling this pipeline; nothing is sent to the vendor."""
+    if not paused and pipeline.canceled_at:
+        return ActionResult(False, "This pipeline was canceled at the vendor; there is nothing to poll.")
     now = timezone.now()
     Pipeline.objects.filter(pk=pipeline.pk).update(paused=paused, next_poll_at=now)
     health.store(Pipeline.objects.select_related("account", "current_run").filter(pk=pipeline.pk), now)

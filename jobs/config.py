@@ -546,8 +546,9 @@ def apply_teams(specs: list[TeamSpec], result: ApplyResult) -> dict[str, Team]:
     return teams
 
 
-def register_job(pipeline: Pipeline, job_id: str) -> bool:
-    """Track one vendor job as a run of a one-shot pipeline; False if already tracked."""
+def register_job(pipeline: Pipeline, job_id: str, label: str = "") -> bool:
+    """Track one vendor job as a run of a one-shot pipeline; False if already tracked.
+    `label` says what was asked for, when the job was created here."""
     now = timezone.now()
     _, created = Run.objects.get_or_create(
         pipeline=pipeline,
@@ -559,6 +560,7 @@ def register_job(pipeline: Pipeline, job_id: str) -> bool:
             "last_seen_at": now,
             "last_change_at": now,
             "sort_at": now,
+            "label": label[:200],
         },
     )
     if created:

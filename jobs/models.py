@@ -167,6 +167,9 @@ def _next_day(day: str) -> str:
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+CANCELED_AT = "canceled_at"  # vendor_info key: when it was canceled at the vendor
+
+
 class Pipeline(models.Model):
     SOURCES = [("config", "config file"), ("created", "created here"), ("discovered", "discovered"), ("api", "API")]
 
@@ -307,9 +310,16 @@ class Pipeline(models.Model):
         """Its own team, else its account's (load `team` and `account__team` for lists)."""
         return self.team if self.team_id else self.account.team
 
+    @property
+    def canceled_at(self) -> str:
+        """When someone canceled it at the vendor (ISO time), or ""."""
+        return str((self.vendor_info or {}).get(CANCELED_AT) or "")
+
     def health(self, now: datetime | None = None) -> Health:
         """Derived like a monitor's up/late/down; needs `account` and `current_run` loaded."""
         now = now or timezone.now()
+        if self.canceled_at:
+            return Health(PAUSED, f"Canceled at {self.account.vendor_label}; monitoring stopped, history kept")
         if self.paused:
             return Health(PAUSED, "Monitoring paused")
         if problem := self.account.poll_problem():
@@ -358,7 +368,11 @@ class Pipeline(models.Model):
         overdue = now - since - timedelta(seconds=cadence + grace)
         if overdue <= timedelta(0):
             return ""
-        last = f"last success {_span(now - self.last_success_at)} ago" if self.last_success_at else "no success yet"
+        last = "no success yet"
+        if self.last_success_at:
+            last = f"last success {_span(now - self.last_success_at)} ago"
+            if now - self.last_success_at >= timedelta(days=60):  # that far back, the date says more
+                last += f" ({timezone.localtime(self.last_success_at):%Y-%m-%d})"
         return f"Expected a success every {_span(timedelta(seconds=cadence))}; {last}"
 
     def stuck_threshold(self) -> int:
@@ -373,9 +387,15 @@ ROW_COUNTS = ("rows", "imported", "processed", "total", "loaded")
 
 
 def _span(delta: timedelta) -> str:
+    """A duration as people say it: minutes, hours, days, then months and years, never "2266 days"."""
     minutes = int(delta.total_seconds() // 60)
+    days = minutes // 1440
+    if days >= 730:
+        return f"{days // 365} years"
+    if days >= 60:
+        return f"{days // 30} months"
     if minutes >= 48 * 60:
-        return f"{minutes // 1440} days"
+        return f"{days} days"
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
@@ -409,6 +429,8 @@ class Run(models.Model):
     closed = models.BooleanField(default=False)
     items_fingerprint = models.CharField(max_length=64, blank=True)
     items_count = models.PositiveIntegerField(default=0)
+    # What was asked for, when the job was created here ("Statsig backfill Events 2026-11-01..2026-11-07").
+    label = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.utils import timezone
 from django.utils.html import format_html
+
+from jobs.actions import available
 
 register = template.Library()
 
@@ -73,3 +78,23 @@ def pretty_json(value: Any) -> str:
 @register.filter
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{round(value * 100)}%"
+
+
+@register.filter
+def available_actions(pipeline: Any) -> list[str]:
+    """The actions valid for this pipeline now (jobs.actions.available)."""
+    return available(pipeline)
+
+
+@register.filter
+def age(value: datetime | None) -> str:
+    """How long ago, as people say it: Django's "3 hours ago" up to 60 days, then "4 months
+    ago" or "6 years ago" (never "2266 days ago"); the exact time stays in the title."""
+    if value is None:
+        return ""
+    days = (timezone.now() - value).days
+    if days < 60:
+        return naturaltime(value)
+    if days < 730:
+        return f"{days // 30} months ago"
+    return f"{days // 365} years ago"

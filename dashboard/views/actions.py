@@ -6,10 +6,13 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from jobs.actions import available
 from jobs.models import Pipeline
 
+from ..presenters import pipeline_rows
 from ..roles import OPERATOR, lacks
 from .api_actions import ACTIONS
 
@@ -28,7 +31,14 @@ def pipeline_action(request: HttpRequest, pipeline_uuid: object, action: str) ->
     handler = ACTIONS.get(action)
     if handler is None:
         return HttpResponse(status=404)
+    context = {"pipeline": pipeline, "can_operate": True, "oob": True}
+    if action not in available(pipeline):  # e.g. pausing at the vendor a pipeline canceled there
+        context.update(result_ok=False, result="That action is not available for this pipeline now.")
+        context["row"] = pipeline_rows([pipeline], timezone.now())[0]
+        return render(request, "dashboard/_action_answer.html", context, status=409)
     result = handler(pipeline, request.user)
-    pipeline.refresh_from_db()
-    context = {"pipeline": pipeline, "result_ok": result.ok, "result": result.message, "can_operate": True}
-    return render(request, "dashboard/_actions.html", context)
+    pipeline = Pipeline.objects.select_related("account", "current_run").get(pk=pipeline.pk)
+    # The health card answers too (out of band): after a cancel it must not read healthy.
+    context.update(pipeline=pipeline, result_ok=result.ok, result=result.message)
+    context["row"] = pipeline_rows([pipeline], timezone.now())[0]
+    return render(request, "dashboard/_action_answer.html", context)

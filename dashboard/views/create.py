@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from jobs import actions, upload_queue
 from jobs.polling import client_for_account
 
-from ..create import CreateForm, creatable, resolve
+from ..create import CreateForm, creatable, kept_values, resolve
 from ..roles import OPERATOR, lacks
 
 
@@ -31,13 +31,14 @@ def create_pipeline(request: HttpRequest) -> HttpResponse:
     account, kind, fields = _fields(what, {"type": data.get("type", "")})
     context = {"options": creatable(), "what": what, "account": account, "kind": kind}
     if request.method != "POST":
-        context["form"] = CreateForm(fields, initial={"type": data.get("type", "")}) if fields else None
+        # Choosing a type (or a Statsig warehouse) re-asks for the fields: what was typed stays.
+        context["form"] = CreateForm(fields, initial=kept_values(fields, data)) if fields else None
         if request.htmx:
             return render(request, "dashboard/create.html#fields", context)
         return render(request, "dashboard/create.html", context)
 
     form = CreateForm(fields, request.POST, request.FILES)
-    context["form"] = form
+    context.update(form=form, checking="preview" in request.POST)
     if not fields or not form.is_valid():
         return render(request, "dashboard/create.html#fields" if request.htmx else "dashboard/create.html", context)
     spec = form.spec()
@@ -69,6 +70,6 @@ def create_pipeline(request: HttpRequest) -> HttpResponse:
         target = redirect("pipeline", result.pipelines[0].uuid)
         return HttpResponseClientRedirect(target.url) if request.htmx else target
     for name, message in result.field_errors.items():
-        form.add_error(name if name in form.fields else None, message)
+        form.add_error(name if name in form.fields else None, form.readable(name, message))
     context["result"] = result
     return render(request, "dashboard/create.html#fields" if request.htmx else "dashboard/create.html", context)

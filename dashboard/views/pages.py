@@ -5,18 +5,20 @@ it can change."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db.models import Case, Count, Prefetch, Q, Value, When
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
 from jobs.models import Account, Pipeline, Run, Snapshot
+from jobs.run_export import DEFAULT_DAYS
 from jobs.suppression import MUTE_CHOICES
 from vendors.registry import VENDORS
 
@@ -26,6 +28,7 @@ from ..presenters import (
     STRIP_LENGTH,
     attach_strips,
     counts_by_health,
+    eta,
     filtered,
     in_order,
     ordered,
@@ -83,7 +86,17 @@ def overview(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx:
         return render(request, "dashboard/overview.html#live", context)
+    context.update(_export_defaults(now), filters=[(k, params[k]) for k in EXPORT_FILTERS if params[k]])
     return render(request, "dashboard/overview.html", context)
+
+
+EXPORT_FILTERS = ("vendor", "kind", "health", "account", "q")
+
+
+def _export_defaults(now) -> dict:
+    """The export form's period: the last 30 days, today included, in the viewer's zone."""
+    today = timezone.localtime(now)
+    return {"export_since": today - timedelta(days=DEFAULT_DAYS), "export_until": today}
 
 
 def _has_accounts() -> bool:
@@ -116,7 +129,8 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
         "can_operate": is_operator(request.user),
         "mute_choices": MUTE_CHOICES,
     }
-    if not request.htmx:  # the alert log is not part of the polled fragment
+    if not request.htmx:  # the alert log and the export form are not part of the polled fragment
+        context.update(_export_defaults(now))
         events = pipeline.alert_events.annotate(sent_to=Count("deliveries")).only("at", "kind", "suppressed")
         context["alert_events"] = list(events[:RECENT_ALERTS])
     if request.htmx:
@@ -130,30 +144,57 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
 
 
 ITEMS_PER_PAGE = 100
+# A row-level item is a failure when the vendor attached an error to it (Micro "result"
+# rows carry one only when the row failed; FullStory sends errors only).
+FAILED_ITEM = Q(kind="error") | ~Q(code="") | ~Q(message="")
 
 
-def _items(run: Run, query: str):
-    items = run.items.order_by("position")
+def _items(run: Run, query: str, errors_only: bool = False):
+    """Failures first, then by position; `errors_only` keeps the failures alone."""
+    items = run.items.all()
     if query:
         items = items.filter(Q(message__icontains=query) | Q(code__icontains=query))
-    return items
+    if errors_only:
+        return items.filter(FAILED_ITEM).order_by("position")
+    return items.annotate(ok=Case(When(FAILED_ITEM, then=Value(1)), default=Value(2))).order_by("ok", "position")
+
+
+def _run_context(run: Run, now) -> dict:
+    snapshots = list(run.snapshots.order_by("-observed_at", "-id")[:200])
+    return {
+        "run": run,
+        "pipeline": run.pipeline,
+        "snapshots": snapshots,
+        "now": now,
+        "eta": eta(run, now),
+        "chart": progress_chart(snapshots[::-1]),
+        "poll_every": poll_interval(True),
+    }
 
 
 @login_required
 def run_detail(request: HttpRequest, run_uuid: object) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("pipeline__account"), uuid=run_uuid)
-    snapshots = list(run.snapshots.order_by("-observed_at", "-id")[:200])
+    context = _run_context(run, timezone.now())
+    if request.htmx and request.htmx.target == "run-live":
+        response = render(request, "dashboard/run.html#live", context)
+        if not run.is_active:  # render the final state once more, then htmx stops polling
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
     query = request.GET.get("q", "").strip()
-    items = Paginator(_items(run, query), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {
-        "run": run,
-        "pipeline": run.pipeline,
-        "snapshots": snapshots,
-        "items": items,
-        "q": query,
-        "now": timezone.now(),
-        "chart": progress_chart(snapshots[::-1]),
-    }
+    show = request.GET.get("show", "")
+    if show not in ("", "errors"):
+        return HttpResponseBadRequest("show must be empty or 'errors'")
+    matching = _items(run, query, errors_only=show == "errors")
+    items = Paginator(matching, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    filters = urlencode({k: v for k, v in (("q", query), ("show", show)) if v})
+    context.update(
+        items=items,
+        q=query,
+        show=show,
+        filters=filters,
+        failed_items=run.items.filter(FAILED_ITEM).count() if run.items_count else 0,
+    )
     return render(request, "dashboard/run.html", context)
 
 
@@ -165,7 +206,8 @@ def run_items_csv(request: HttpRequest, run_uuid: object) -> StreamingHttpRespon
 
     def rows():
         yield writer.writerow(["position", "kind", "code", "message", "data"])
-        for item in _items(run, request.GET.get("q", "").strip()).iterator(chunk_size=2000):
+        errors_only = request.GET.get("show") == "errors"
+        for item in _items(run, request.GET.get("q", "").strip(), errors_only).iterator(chunk_size=2000):
             data = json.dumps(item.data, sort_keys=True, default=str) if item.data is not None else ""
             yield writer.writerow([item.position, item.kind, item.code, item.message, data])
 

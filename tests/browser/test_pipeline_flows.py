@@ -88,4 +88,11 @@ def test_create_with_an_error_first_then_cancel(
     assert "deletes the pipeline and its history" in dialogs[0]
     created.refresh_from_db()
     assert created.paused
+    # The health card answers with the action: canceled, not healthy; no vendor action is left.
+    expect(page.locator("#health-card")).to_contain_text("Canceled at Mixpanel")
+    expect(page.locator("#health-card .pill-healthy")).to_have_count(0)
+    for button in ("Cancel pipeline…", "Pause at Mixpanel", "Resume at Mixpanel", "Poll now", "Resume monitoring"):
+        expect(page.get_by_role("button", name=button)).to_have_count(0)
     screenshot("cancelled-pipeline")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot("cancelled-pipeline-390")

@@ -31,6 +31,11 @@ EXPECTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "pipeline-action": ((302, 403, 405, 405, 405), OPERATE),  # acting is POST only
     "run": (READ, READ),
     "run-items-csv": (READ, READ),
+    # Run history downloads (default period: the last 30 days) are reads: GET only.
+    "runs-export-csv": (READ, (302, 403, 405, 405, 405)),
+    "runs-export-jsonl": (READ, (302, 403, 405, 405, 405)),
+    "pipeline-runs-csv": (READ, (302, 403, 405, 405, 405)),
+    "pipeline-runs-jsonl": (READ, (302, 403, 405, 405, 405)),
     "pipeline-timeline": (READ, READ),
     "timeline": (READ, READ),
     "freshness": (READ, READ),

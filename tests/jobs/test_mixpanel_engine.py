@@ -61,8 +61,9 @@ def test_cancel_tells_what_the_vendor_does_and_keeps_our_history(sim, mp_account
     assert result.ok and "deletes" in result.message.lower() and "history" in result.message.lower()
     pipeline.refresh_from_db()
     assert pipeline.paused and Run.objects.filter(pipeline=pipeline).count() == runs_before
-    again = actions.cancel(pipeline, viewer)  # the vendor no longer knows it
-    assert not again.ok and "refused" in again.message
+    assert pipeline.canceled_at and pipeline.health().status == "paused" and "Canceled" in pipeline.health().reason
+    again = actions.cancel(pipeline, viewer)  # already canceled: refused here, the vendor is not asked again
+    assert not again.ok and "already canceled" in again.message
     assert AuditEvent.objects.filter(action="pipeline.cancel", outcome="refused").exists()
 
 

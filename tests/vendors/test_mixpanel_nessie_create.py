@@ -291,3 +291,22 @@ def test_other_kinds_cannot_be_created(sim) -> None:
         with pytest.raises(InvalidSpec) as caught:
             client(sim).validate_create(kind, {})
         assert "kind" in caught.value.errors
+
+
+# AWS's own naming rules, checked before the call (Mixpanel would accept the spec and fail
+# at the first export): the simulator keeps Mixpanel's looser checks, so the client alone.
+AWS_NAMES = [
+    ({"s3_bucket": "My_Bucket"}, "s3_bucket", "s3-raw", "lowercase"),
+    ({"s3_bucket": "192.168.1.10"}, "s3_bucket", "aws", "IP address"),
+    ({"s3_bucket": "a..b"}, "s3_bucket", "s3-raw", "two dots"),
+    ({"s3_role": "example-s3-role"}, "s3_role", "s3-raw", "IAM role ARN"),
+    ({"s3_role": "arn:aws:iam::12345:role/r"}, "s3_role", "aws", "12-digit"),
+    ({"glue_role": "arn:aws:iam::123456789012:user/u"}, "glue_role", "aws", "role ARN"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field", "kind", "says"), AWS_NAMES)
+def test_aws_names_are_checked_before_the_call(sim, changes, field, kind, says) -> None:
+    with pytest.raises(InvalidSpec) as caught:
+        client(sim).validate_create("export_pipeline", spec(kind, **changes))
+    assert set(caught.value.errors) == {field} and says in caught.value.errors[field]

@@ -13,11 +13,12 @@ snowflake_password) cannot leak through an error.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from ..aws_names import iam_role_arn_problem, s3_bucket_problem
 from ..base import FormField, InvalidSpec
 
 TEXT, BOOL, LIST = "text", "bool", "list"
@@ -73,6 +74,7 @@ class Rule:
     only_without: str = ""  # allowed only when this field is empty
     not_with: tuple[str, Any, Any] | None = None  # (field, its value, our value): refused together
     choices_message: str = ""  # said instead of listing the choices
+    check: Callable[[str], str] | None = None  # a published naming rule: the problem, or ""
 
 
 OPT = Rule()
@@ -111,9 +113,9 @@ GCS = {"gcs_bucket": REQ, "gcs_prefix": OPT, "gcs_region": Rule(required=True, c
 
 def s3(regions: tuple[str, ...]) -> dict[str, Rule]:
     return {
-        "s3_bucket": REQ,
+        "s3_bucket": Rule(required=True, check=s3_bucket_problem),
         "s3_region": Rule(required=True, choices=regions),
-        "s3_role": REQ,
+        "s3_role": Rule(required=True, check=iam_role_arn_problem),
         "s3_prefix": OPT,
         "s3_encryption": Rule(choices=("none", "aes", "kms"), default="none"),
         "s3_kms_key_id": Rule(only_with=("s3_encryption", "kms")),
@@ -123,7 +125,7 @@ def s3(regions: tuple[str, ...]) -> dict[str, Rule]:
 GLUE = {
     "use_glue": Rule(BOOL),
     "glue_database": Rule(required_if=("use_glue", True)),
-    "glue_role": Rule(required_if=("use_glue", True)),
+    "glue_role": Rule(required_if=("use_glue", True), check=iam_role_arn_problem),
     "glue_table_prefix": Rule(only_with=("use_glue", True)),
 }
 AZURE = {
@@ -277,6 +279,8 @@ def _convert(rule: Rule, value: Any) -> tuple[Any, str]:
         return None, rule.choices_message or "must be one of " + ", ".join(rule.choices)
     if rule.pattern and not re.fullmatch(rule.pattern, value):
         return None, f"may contain {rule.pattern_hint}"
+    if rule.check and (problem := rule.check(value)):
+        return None, problem
     return value, ""
 
 
@@ -322,6 +326,9 @@ HINTS = {
     "where": "a Mixpanel selector expression (events only)",
     "sync": "Mixpanel's spec allows only true: the export follows late data, deletions and imports",
     "schema_type": "multischema: one table per event; people data is always monoschema",
+    "s3_bucket": "the bucket's name (3-63 lowercase letters, digits, dots, hyphens), not its URL",
+    "s3_role": "the role Mixpanel assumes: arn:aws:iam::<12-digit account id>:role/<role name>",
+    "glue_role": "arn:aws:iam::<12-digit account id>:role/<role name>",
 }
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0014_poll_attempt_deadline'),
+        ('jobs', '0015_teams_empty_days'),
     ]
 
     operations = [
