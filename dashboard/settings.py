@@ -98,6 +98,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: compresses every HTML and JSON answer the browser accepts gzip for; streamed
+    # answers (CSV) stay streamed, chunk by chunk. Django's gzip pads against BREACH.
+    "django.middleware.gzip.GZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # outside everything: every response carries the policy
     "dashboard.views.health.HealthzFirstMiddleware",  # before sessions: /healthz must not need the database

@@ -8,14 +8,31 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 
 from django.db.models import Min, Q
 from django.utils.timezone import localtime
 
 from jobs.models import Pipeline, Run
+from vendors.base import ACTIVE_STATES
 
-RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-DEFAULT_RANGE = "7d"
+RANGES = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+DEFAULT_RANGE = "24h"
+# Per range: the step between labelled ticks (6 to 8 labels) and how a label reads.
+STEPS = {
+    "1h": (timedelta(minutes=10), "%H:%M"),
+    "6h": (timedelta(hours=1), "%H:%M"),
+    "24h": (timedelta(hours=3), "%H:%M"),
+    "7d": (timedelta(days=1), "%a %d"),
+    "30d": (timedelta(days=5), "%b %d"),
+}
+RUNS_IN_VIEW = 6  # a default range shows at least this many runs at the pipeline's cadence
 WIDTH = 1000  # SVG user units; the SVG scales to its container
 MAX_RUNS = 2000
 # Runs longer than this that started before the window are not looked for.
@@ -32,10 +49,26 @@ class Bar:
 
 
 @dataclass
+class Tick:
+    x: float  # SVG user units, 0..WIDTH
+    label: str
+    minor: bool  # every other label: hidden on narrow screens so labels never collide
+
+    @property
+    def percent(self) -> float:
+        return self.x / WIDTH * 100
+
+    @property
+    def anchor(self) -> str:
+        """Labels near an edge grow inwards, so none is cut off."""
+        return "start" if self.percent < 6 else "end" if self.percent > 94 else "middle"
+
+
+@dataclass
 class Axis:
     start: datetime
     end: datetime
-    ticks: list[tuple[float, str]]
+    ticks: list[Tick]
 
     def x(self, when: datetime) -> float:
         span = (self.end - self.start).total_seconds()
@@ -43,24 +76,50 @@ class Axis:
 
 
 def axis(range_key: str, now: datetime) -> Axis:
-    span = RANGES.get(range_key, RANGES[DEFAULT_RANGE])
-    start = now - span
-    step = timedelta(hours=3) if span <= timedelta(days=1) else timedelta(days=1 if span <= timedelta(days=7) else 5)
-    fmt = "%H:%M" if span <= timedelta(days=1) else "%b %d"
+    key = range_key if range_key in RANGES else DEFAULT_RANGE
+    start = now - RANGES[key]
+    step, fmt = STEPS[key]
     result = Axis(start, now, [])
-    # Ticks on the reader's whole hours (24h) or midnights (longer ranges).
-    local = localtime(start).replace(minute=0, second=0, microsecond=0)
-    tick = (local if step < timedelta(days=1) else local.replace(hour=0)) + step
+    # Ticks on the reader's round minutes/hours (short ranges) or midnights (days).
+    local = localtime(start).replace(second=0, microsecond=0)
+    if step < timedelta(hours=1):
+        minutes = int(step.total_seconds() // 60)
+        tick = local.replace(minute=local.minute - local.minute % minutes)
+    elif step < timedelta(days=1):
+        hours = int(step.total_seconds() // 3600)
+        tick = local.replace(minute=0, hour=local.hour - local.hour % hours)
+    else:
+        tick = local.replace(minute=0, hour=0)
+    tick += step
+    n = 0
     while tick < now:
-        result.ticks.append((result.x(tick), localtime(tick).strftime(fmt)))
+        result.ticks.append(Tick(result.x(tick), localtime(tick).strftime(fmt), minor=n % 2 == 1))
         tick += step
+        n += 1
     return result
 
 
+def default_range(pipeline: Pipeline) -> str:
+    """The shortest range that shows a handful of runs: its cadence, else its recent spacing."""
+    every = pipeline.cadence_seconds()
+    if not every:
+        recent = list(pipeline.runs.order_by("-sort_at").values_list("sort_at", flat=True)[:10])
+        gaps = sorted((a - b).total_seconds() for a, b in pairwise(recent))
+        every = gaps[len(gaps) // 2] if gaps else None
+    if not every:
+        return DEFAULT_RANGE
+    for key, span in RANGES.items():
+        if span.total_seconds() >= every * RUNS_IN_VIEW:
+            return key
+    return "30d"
+
+
 def runs_in_window(pipeline_ids: list[int], ax: Axis) -> dict[int, list[Run]]:
+    recent = Q(sort_at__gte=ax.start - LONGEST_RUN) & (Q(finished_at__isnull=True) | Q(finished_at__gte=ax.start))
+    still_open = Q(finished_at__isnull=True, state__in=ACTIVE_STATES)  # began long ago, runs to the now line
     runs = (
-        Run.objects.filter(pipeline_id__in=pipeline_ids, sort_at__gte=ax.start - LONGEST_RUN, sort_at__lte=ax.end)
-        .filter(Q(finished_at__isnull=True) | Q(finished_at__gte=ax.start))
+        Run.objects.filter(pipeline_id__in=pipeline_ids, sort_at__lte=ax.end)
+        .filter(recent | still_open)
         .only(
             "uuid",
             "pipeline_id",
@@ -75,10 +134,10 @@ def runs_in_window(pipeline_ids: list[int], ax: Axis) -> dict[int, list[Run]]:
             "external_id",
             "progress",
         )
-        .order_by("sort_at")[:MAX_RUNS]
+        .order_by("-sort_at")[:MAX_RUNS]  # past the cap, the oldest are the ones left out
     )
     grouped: dict[int, list[Run]] = defaultdict(list)
-    for run in runs:
+    for run in reversed(list(runs)):
         grouped[run.pipeline_id].append(run)
     return grouped
 

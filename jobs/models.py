@@ -441,6 +441,8 @@ class Run(models.Model):
             models.Index(fields=["pipeline", "-sort_at"], name="run_pipeline_recent_idx"),
             # poll path: the open jobs of one-shot pipelines
             models.Index(fields=["pipeline"], name="run_open_idx", condition=models.Q(closed=False)),
+            # the overview's live version check: the newest change, read from the index's end
+            models.Index(fields=["last_change_at"], name="run_last_change_idx"),
         ]
         ordering = ["-sort_at", "-id"]
 

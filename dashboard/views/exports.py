@@ -42,7 +42,7 @@ def overview_runs(request: HttpRequest, fmt: Format) -> HttpResponse:
     params = {k: request.GET.get(k, "").strip() for k in FILTER_KEYS}
     if params["health"] and params["health"] not in HEALTHS:
         return HttpResponseBadRequest(f"health must be one of {', '.join(HEALTHS)}")
-    pipelines = filtered(params)
+    pipelines = filtered(params, request.user)
     if params["health"]:
         pipelines = pipelines.filter(health_status=params["health"])
     return _download(request, pipelines.order_by().values("pk"), "runs", fmt)

@@ -23,6 +23,7 @@ from jobs.suppression import MUTE_CHOICES
 from vendors.registry import VENDORS
 
 from ..csvsafe import SafeWriter
+from ..live import VERSION_HEADER, counters_summary, overview_version
 from ..presenters import (
     SORTS,
     STRIP_LENGTH,
@@ -52,11 +53,28 @@ OVERVIEW_PAGE_SIZE = 50
 FILTER_KEYS = ("vendor", "kind", "health", "account", "team", "q", "sort")
 
 
+def filter_params(request: HttpRequest) -> dict[str, str]:
+    return {k: request.GET.get(k, "").strip() for k in FILTER_KEYS}
+
+
+def filter_context(params: dict[str, str]) -> dict[str, object]:
+    """What the shared filter form (_filters.html) needs, on every page that filters pipelines."""
+    return {
+        "params": params,
+        "filtering": any(params[k] for k in FILTER_KEYS if k != "sort"),
+        "vendors": [(name, cls.label) for name, cls in VENDORS.items()],
+        "accounts": list(Account.objects.order_by("name").values_list("name", flat=True)),
+    }
+
+
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    params = {k: request.GET.get(k, "").strip() for k in FILTER_KEYS}
+    params = filter_params(request)
     pipelines = filtered(params, request.user)
+    version = overview_version(pipelines, now, extra=request.GET.urlencode())
+    if request.htmx and request.headers.get(VERSION_HEADER) == version:
+        return HttpResponse(status=204)  # nothing shown has changed: no body, no rendering
     counters = counts_by_health(pipelines)
     if params["health"] in counters:
         pipelines = pipelines.filter(health_status=params["health"])
@@ -68,21 +86,20 @@ def overview(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     base = urlencode({k: v for k, v in params.items() if v and k != "health"})
     context = {
+        **filter_context(params),
         "rows": rows,
         "page": page,
         "counters": counters,
-        "params": params,
-        "filtering": any(params[k] for k in ("vendor", "kind", "health", "account", "team", "q")),
         "query": query.urlencode(),
         "base_query": base,
-        "vendors": [(name, cls.label) for name, cls in VENDORS.items()],
-        "accounts": list(Account.objects.order_by("name").values_list("name", flat=True)),
         "sorts": SORTS,
         "strip_length": STRIP_LENGTH,
         "poll_every": poll_interval(active),
         "live": active,
         "now": now,
         "has_accounts": _has_accounts(),
+        "version": version,
+        "summary": counters_summary(counters),
     }
     if request.htmx:
         return render(request, "dashboard/overview.html#live", context)
