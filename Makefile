@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := dashboard.settings
 
-.PHONY: run soak run-setup test lint format bench bench-scale venv dev-deps demo-data clean
+.PHONY: run soak run-setup test lint format bench bench-scale venv dev-deps demo-data clean api-schema
 
 $(BIN)/.installed: requirements.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -69,6 +69,11 @@ bench-scale: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pipewatch
 bench-scale: export REDIS_URL ?= redis://127.0.0.1:6379/9
 bench-scale: $(BIN)/.dev-installed
 	$(BIN)/python -m bench.run --only scale $(BENCH_ARGS)
+
+## make api-schema: regenerate docs/api/openapi.json from the code (tests/api fails while they differ).
+api-schema: export TESTING = true
+api-schema: $(BIN)/.installed
+	$(BIN)/python manage.py api_schema
 
 lint: export TESTING = true
 lint: $(BIN)/.dev-installed

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from .envelope import api_error
 from .roles import NO_ROLE, has_role
 
 # Signing in and out, resetting a password, probes: reachable without a role.
@@ -35,5 +36,5 @@ class RoleRequiredMiddleware:
         if not user.is_authenticated or has_role(user) or request.resolver_match.url_name in OPEN_VIEWS:
             return None
         if request.path.startswith("/api/"):
-            return JsonResponse({"error": NO_ROLE}, status=403)
+            return api_error(403, NO_ROLE, "no_role")
         return render(request, "dashboard/no_role.html", {"message": NO_ROLE}, status=403)

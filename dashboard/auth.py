@@ -19,16 +19,24 @@ from jobs import tokens
 from jobs.models import ApiToken
 from jobs.tokens import issue_token
 
+from .envelope import api_error
 from .roles import NO_ROLE, OPERATOR, has_role, lacks
 
-__all__ = ["api_auth_layers", "api_auth_required", "api_operator_required", "issue_token", "operate_refusal"]
+__all__ = [
+    "api_auth_layers",
+    "api_auth_required",
+    "api_operator_required",
+    "api_route",
+    "issue_token",
+    "operate_refusal",
+]
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 View = Callable[..., HttpResponse]
 
 
 def _unauthorized(message: str, token_sent: bool) -> JsonResponse:
-    response = JsonResponse({"error": message}, status=401)
+    response = api_error(401, message, "invalid_token" if token_sent else "unauthenticated")
     # RFC 6750: say why a token that was sent did not work, so clients stop retrying it.
     response["WWW-Authenticate"] = 'Bearer realm="api", error="invalid_token"' if token_sent else 'Bearer realm="api"'
     return response
@@ -40,7 +48,7 @@ def _authenticate(request: HttpRequest) -> HttpResponse | None:
         if request.method not in SAFE_METHODS:
             reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
             if reason is not None:
-                return JsonResponse({"error": "CSRF token missing or incorrect"}, status=403)
+                return api_error(403, "CSRF token missing or incorrect", "csrf_failed")
         request.api_token = None
         return None
     scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
@@ -50,7 +58,7 @@ def _authenticate(request: HttpRequest) -> HttpResponse | None:
     if checked.token is None:
         return _unauthorized(checked.error, True)
     if not has_role(checked.token.user):
-        return JsonResponse({"error": NO_ROLE}, status=403)
+        return api_error(403, NO_ROLE, "no_role")
     request.user, request.api_token = checked.token.user, checked.token
     return None
 
@@ -59,10 +67,10 @@ def operate_refusal(request: HttpRequest) -> JsonResponse | None:
     """None if this authenticated request may act on pipelines: the operator role, and for
     a token the operate scope (a read token never writes, whoever owns it)."""
     if lacks(request, OPERATOR):
-        return JsonResponse({"error": "this needs the operator role"}, status=403)
+        return api_error(403, "this needs the operator role", "role_required")
     token: ApiToken | None = getattr(request, "api_token", None)
     if token is not None and token.scope != ApiToken.OPERATE:
-        return JsonResponse({"error": f"this token has the {token.scope} scope; writing needs operate"}, status=403)
+        return api_error(403, f"this token has the {token.scope} scope; writing needs operate", "scope_required")
     return None
 
 
@@ -78,7 +86,8 @@ def api_auth_layers(view: Callable[..., object]) -> int:
     return count
 
 
-def _wrap(view: View, operate: bool) -> View:
+def _wrap(view: View, operate: bool | None) -> View:
+    """`operate`: True always, False never, None only for writes (a method other than GET/HEAD/OPTIONS)."""
     if api_auth_layers(view):
         raise TypeError(f"{view.__qualname__} is already wrapped by the API auth")
 
@@ -87,7 +96,8 @@ def _wrap(view: View, operate: bool) -> View:
         # An outer API view may have authenticated this request already: not twice.
         if not hasattr(request, "api_token") and (refusal := _authenticate(request)):
             return refusal
-        if operate and (refusal := operate_refusal(request)):
+        writes = operate or (operate is None and request.method not in SAFE_METHODS)
+        if writes and (refusal := operate_refusal(request)):
             return refusal
         return view(request, *args, **kwargs)
 
@@ -103,3 +113,9 @@ def api_auth_required(view: View) -> View:
 def api_operator_required(view: View) -> View:
     """Writes: the operator role, and the operate scope for a token."""
     return _wrap(view, operate=True)
+
+
+def api_route(view: View) -> View:
+    """A route serving reads and writes (the OpenAPI-described API): any role reads; a write
+    needs the operator role, and the operate scope for a token."""
+    return _wrap(view, operate=None)

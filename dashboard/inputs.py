@@ -19,8 +19,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template.loader import render_to_string
+
+from .envelope import api_error
 
 # PostgreSQL text and jsonb cannot hold U+0000; UTF-8 cannot encode a lone surrogate.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -101,10 +103,7 @@ def wants_json(request: HttpRequest) -> bool:
 
 def bad_input_response(request: HttpRequest, exc: BadInput) -> HttpResponse:
     if wants_json(request):
-        body: dict[str, Any] = {"ok": False, "error": str(exc)}
-        if exc.field:
-            body["errors"] = {exc.field: exc.message}
-        return JsonResponse(body, status=exc.status)
+        return api_error(exc.status, str(exc), fields={exc.field: exc.message} if exc.field else None)
     if getattr(request, "htmx", False) or request.headers.get("HX-Request"):
         return HttpResponse(str(exc), status=exc.status, content_type="text/plain; charset=utf-8")
     # A page of its own, not base.html: this can answer before sessions and users exist.

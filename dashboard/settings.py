@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "axes",
+    "ninja",  # its static files: the API docs page's Swagger UI, served from here, not a CDN
     "jobs",
     "dashboard",
 ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import escape
 
 from jobs.uploads import too_large_message
+
+from .envelope import api_error
 
 FORM_ROOM = 1024 * 1024  # the form's other fields and the multipart framing around the file
 
@@ -30,7 +32,7 @@ class RequestSizeLimitMiddleware:
             return self.get_response(request)
         message = f"Refused: {too_large_message()}. Nothing was read or sent."
         if request.content_type == "application/json" or request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse({"error": message}, status=413)
+            response: HttpResponse = api_error(413, message, "too_large")
         elif request.headers.get("HX-Request"):
             response = HttpResponse(f'<p class="action-result error" role="alert">{escape(message)}</p>', status=413)
             response["HX-Retarget"] = "#upload-refused"

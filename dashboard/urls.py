@@ -1,13 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
+from .apiv1.app import urlpatterns as api_urlpatterns
 from .views import (
     accounts,
     actions,
-    api,
-    api_actions,
-    api_settings,
     audit,
     charts,
     create,
@@ -56,17 +54,7 @@ urlpatterns = [
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
-    path("api/v1/pipelines/", api.pipelines, name="api-pipelines"),
-    path("api/v1/pipelines/<uuid:pipeline_uuid>/", api_settings.pipeline_item, name="api-pipeline"),
-    path("api/v1/pipelines/<uuid:pipeline_uuid>/runs/", api.pipeline_runs, name="api-pipeline-runs"),
-    path("api/v1/pipelines/new/", api_actions.create_pipeline, name="api-pipeline-create"),
-    path("api/v1/failures/", failures.api_failures, name="api-failures"),
-    path("api/v1/failures/<str:incident_id>/ack/", failures.api_failure_ack, name="api-failure-ack"),
-    path(
-        "api/v1/pipelines/<uuid:pipeline_uuid>/actions/<slug:action>/",
-        api_actions.pipeline_action,
-        name="api-pipeline-action",
-    ),
+    path("api/v1/", include(api_urlpatterns())),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),

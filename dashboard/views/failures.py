@@ -1,5 +1,5 @@
 """The on-call page: everything that needs a human, newest first, with acknowledge and
-snooze (recorded with who and when, visible to everyone), and its API twin."""
+snooze (recorded with who and when, visible to everyone), and the JSON of its API twin (dashboard/apiv1)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,11 +21,10 @@ from jobs.models import RUNNING, Account, Acknowledgement
 from jobs.suppression import MUTE_CHOICES
 from vendors.registry import VENDORS
 
-from ..auth import api_auth_required, api_operator_required
-from ..inputs import BadInput, Fields, read_json
+from ..inputs import BadInput, Fields
 from ..presenters import filtered
 from ..roles import OPERATOR, is_operator, lacks
-from .api import iso, page_of, suppression_json
+from .api import iso, suppression_json
 from .pages import poll_interval
 
 INCIDENTS_PER_PAGE = 50
@@ -181,22 +180,3 @@ def incident_json(i: Incident) -> dict[str, Any]:
             "snoozed_until": iso(i.ack.snoozed_until),
         },
     }
-
-
-@api_auth_required
-def api_failures(request: HttpRequest) -> JsonResponse:
-    listed = _listed(_filters(request, strict=True), show_snoozed=True, user=request.user)
-    items, next_url = page_of(request, listed)
-    attach_suppressions(items, timezone.now())
-    return JsonResponse({"results": [incident_json(i) for i in items], "next": next_url})
-
-
-@require_POST
-@api_operator_required
-def api_failure_ack(request: HttpRequest, incident_id: str) -> JsonResponse:
-    body = read_json(request)
-    note = body.text("note", max_length=MAX_NOTE)
-    minutes = body.integer("snooze_minutes", 0, minimum=0, maximum=MAX_SNOOZE_MINUTES)
-    incident = _find(incident_id)
-    acknowledge(incident, request.user, note, minutes)
-    return JsonResponse(incident_json(incident))

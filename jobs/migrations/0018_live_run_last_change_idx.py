@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0014_poll_attempt_deadline'),
+        ('jobs', '0017_runpage_run_label'),
     ]
 
     operations = [

@@ -128,7 +128,7 @@ def test_session_register_needs_the_csrf_token(client, one_shot) -> None:
     client.force_login(user_with_role("op", "operator"))
     url, body = f"/api/v1/pipelines/{one_shot.uuid}/runs/", json.dumps({"external_id": "fs-2"})
     refused = client.post(url, body, content_type="application/json")
-    assert refused.status_code == 403 and "CSRF" in refused.json()["error"]
+    assert refused.status_code == 403 and "CSRF" in refused.json()["error"]["message"]
     assert not Run.objects.exists()
     ok = client.post(url, body, content_type="application/json", **csrf_headers(client))
     assert ok.status_code == 201, ok.content

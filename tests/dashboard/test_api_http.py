@@ -71,7 +71,7 @@ def test_session_post_without_csrf_is_refused(live_server, one_shot) -> None:
     session = _browser_session(live_server.url, "olga")
     url = f"{live_server.url}/api/v1/pipelines/{one_shot.uuid}/actions/pause/"
     refused = session.post(url, timeout=10)
-    assert refused.status_code == 403 and "CSRF" in refused.json()["error"]
+    assert refused.status_code == 403 and "CSRF" in refused.json()["error"]["message"]
     refused = session.post(f"{live_server.url}/api/v1/pipelines/{one_shot.uuid}/runs/", json={"external_id": "x"})
     assert refused.status_code == 403
     assert not Pipeline.objects.get(pk=one_shot.pk).paused and not Run.objects.exists()

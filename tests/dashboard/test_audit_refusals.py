@@ -73,7 +73,7 @@ def test_a_viewers_refused_page_post_is_audited(targets, viewer, case) -> None:
 def test_a_viewers_refused_api_call_is_audited(targets, viewer, case) -> None:
     path, body = API_CASES[case](targets)
     response = bearer_client(viewer).post(path, json.dumps(body), content_type="application/json")
-    assert response.status_code == 403 and "operator" in response.json()["error"]
+    assert response.status_code == 403 and "operator" in response.json()["error"]["message"]
     nothing_happened(targets)
     [event] = refusals(viewer, path)
     assert event.target_type == "api" and event.detail["method"] == "POST" and event.detail["reason"] == "role"

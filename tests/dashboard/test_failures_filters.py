@@ -79,7 +79,7 @@ def test_acknowledged_or_not(logged_in, trouble) -> None:
 @pytest.mark.parametrize("query", ["kind=sideways", "acknowledged=maybe"])
 def test_a_value_that_cannot_match_is_a_400_for_the_api_and_ignored_by_the_page(logged_in, trouble, query) -> None:
     response = logged_in.get(f"/api/v1/failures/?{query}")
-    assert response.status_code == 400 and query.split("=")[0] in response.json()["error"]
+    assert response.status_code == 400 and query.split("=")[0] in response.json()["error"]["fields"]
     assert _shown(logged_in, query) == {"mp-import", "mp-export", "sg-import"}
 
 

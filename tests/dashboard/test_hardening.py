@@ -135,7 +135,7 @@ def test_nul_in_a_form_field_is_a_400(csrf_admin, polled) -> None:
 def test_an_offset_out_of_range_is_a_400_naming_it(csrf_admin, polled, url, offset) -> None:
     response = csrf_admin.get(f"{url}?offset={offset}")
     assert response.status_code == 400
-    assert set(response.json()["errors"]) == {"offset"}
+    assert set(response.json()["error"]["fields"]) == {"offset"}
 
 
 def test_a_limit_above_the_maximum_is_the_maximum(csrf_admin, polled) -> None:
@@ -163,9 +163,9 @@ def test_ack_api_type_checks_every_field(csrf_admin, polled, body, field) -> Non
     response = _post_json(csrf_admin, f"/api/v1/failures/{incident['id']}/ack/", body)
     assert response.status_code == 400, response.content
     answer = response.json()
-    assert answer["ok"] is False and answer["error"]
+    assert answer["error"]["code"] == "invalid" and answer["error"]["message"]
     if field:
-        assert set(answer["errors"]) == {field} and answer["error"].startswith(field)
+        assert set(answer["error"]["fields"]) == {field} and answer["error"]["message"].startswith(field)
     assert not Acknowledgement.objects.exists()
 
 
@@ -176,7 +176,7 @@ def test_register_refuses_anything_but_a_job_id_string(csrf_admin, job_stream, e
     )
     assert response.status_code == 400, response.content
     if external_id != NUL:  # a NUL anywhere in the body is refused before the field is read
-        assert set(response.json()["errors"]) == {"external_id"}
+        assert set(response.json()["error"]["fields"]) == {"external_id"}
     assert not job_stream.runs.exists()
     ok = _post_json(csrf_admin, f"/api/v1/pipelines/{job_stream.uuid}/runs/", '{"external_id": "job-1"}')
     assert ok.status_code == 201 and job_stream.runs.get().external_id == "job-1"
@@ -203,7 +203,7 @@ def test_create_api_type_checks_every_field(csrf_admin, mp_account, body, field)
     response = _post_json(csrf_admin, "/api/v1/pipelines/new/", json.dumps(body))
     assert response.status_code == 400, response.content
     if field:
-        assert set(response.json()["errors"]) == {field}
+        assert set(response.json()["error"]["fields"]) == {field}
     assert not Pipeline.objects.exists() and not AuditEvent.objects.filter(action="pipeline.create").exists()
 
 
@@ -213,7 +213,7 @@ def test_create_api_type_checks_every_field(csrf_admin, mp_account, body, field)
 )
 def test_a_body_that_is_not_a_json_object_is_a_400(csrf_admin, mp_account, raw) -> None:
     response = _post_json(csrf_admin, "/api/v1/pipelines/new/", raw)
-    assert response.status_code == 400 and response.json()["ok"] is False
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
 
 
 def test_a_multipart_body_to_the_json_api_is_a_400(csrf_admin, polled) -> None:
@@ -221,7 +221,7 @@ def test_a_multipart_body_to_the_json_api_is_a_400(csrf_admin, polled) -> None:
     response = csrf_admin.post(
         f"/api/v1/failures/{incident['id']}/ack/", {"note": "x"}, HTTP_X_CSRFTOKEN=csrf_admin.csrf
     )
-    assert response.status_code == 400 and "JSON" in response.json()["error"]
+    assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
 
 
 def test_an_empty_admin_to_field_is_a_400(csrf_admin, polled) -> None:

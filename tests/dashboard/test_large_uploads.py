@@ -165,7 +165,7 @@ def test_over_the_cap_is_refused_with_413_before_the_body_is_read(browser, micro
     api = browser.generic(
         "POST", "/api/v1/pipelines/new/", b"", **{**plain.environ(), "CONTENT_TYPE": "application/json"}
     )
-    assert api.status_code == 413 and "larger than 2 MB" in api.json()["error"]
+    assert api.status_code == 413 and "larger than 2 MB" in api.json()["error"]["message"]
     assert not Upload.objects.exists() and not Run.objects.exists()
 
 

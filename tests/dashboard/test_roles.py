@@ -64,17 +64,21 @@ EXPECTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
         (302, 302, 302, 302, 302),
     ),  # a valid link forwards to the set-password form
     "password_reset_complete": (OPEN, NO_SUCH_METHOD),
-    "api-pipelines": (API_READ, API_READ),
+    # Lists answer GET only: a POST was once served as a GET; now 405, as the OpenAPI schema says.
+    "api-pipelines": (API_READ, (405, 403, 405, 405, 405)),
     # One pipeline: GET reads, PATCH (an operator's) changes its team and empty-day option; POST is no method.
-    "api-pipeline": (API_READ, (401, 403, 405, 405, 405)),
+    "api-pipeline": (API_READ, (405, 403, 405, 405, 405)),
     "api-pipeline-runs": (API_READ, (401, 403, 403, 400, 400)),  # registering a run is a write: an empty body is a 400
     "api-pipeline-create": (
         (405, 403, 405, 405, 405),
         (401, 403, 403, 400, 400),
     ),  # no role: the middleware answers before the method check
-    "api-failures": (API_READ, API_READ),
+    "api-failures": (API_READ, (405, 403, 405, 405, 405)),
     "api-failure-ack": ((405, 403, 405, 405, 405), (401, 403, 403, 400, 400)),
     "api-pipeline-action": ((405, 403, 405, 405, 405), (401, 403, 403, 200, 200)),
+    # The API's OpenAPI schema and its docs page: readers of the API read them; GET only.
+    "api-openapi": (API_READ, (405, 403, 405, 405, 405)),
+    "api-docs": (API_READ, (405, 403, 405, 405, 405)),
     "healthz": (OPEN, OPEN),
     "metrics": (OPEN, OPEN),
     "admin:index": (ADMIN, ADMIN),
@@ -250,13 +254,13 @@ def test_no_role_is_told_to_ask_an_admin_everywhere(polled, mp_account) -> None:
     assert len(refused) > 100
     for route in refused:
         response = client.get(url_for(route, world, "no_role", users))
-        body = response.json()["error"] if route.pattern.startswith("api/") else response.content.decode()
+        body = response.json()["error"]["message"] if route.pattern.startswith("api/") else response.content.decode()
         # admin:logout shares the open url name "logout": the admin's own refusal answers it
         assert response.status_code == 403 and "ask an admin" in body.lower(), route.key
     token = issue_token(users["no_role"])
     client.logout()
     bearer = client.get("/api/v1/pipelines/", HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert bearer.status_code == 403 and "role" in bearer.json()["error"]
+    assert bearer.status_code == 403 and "role" in bearer.json()["error"]["message"]
 
 
 @pytest.mark.django_db

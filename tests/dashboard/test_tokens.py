@@ -23,7 +23,7 @@ def _get(client, token: str):
 
 
 def _error(response) -> str:
-    return response.json()["error"]
+    return response.json()["error"]["message"]
 
 
 def test_tokens_expire_after_the_default_lifetime(api_client, viewer, settings) -> None:
