@@ -59,3 +59,5 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "dashboard.views.errors.not_found"  # the API answers in its error envelope
