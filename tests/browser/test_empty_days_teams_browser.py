@@ -115,3 +115,17 @@ def test_empty_marks_day_grids_and_team_filters(live_server, page, screenshot, o
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/?team=mine")
     screenshot("teams-overview-390")
+
+
+def test_admin_team_channel_and_pipeline_forms(live_server, page, screenshot, owned, django_user_model) -> None:
+    django_user_model.objects.create_superuser("ada", "ada@example.com", "correct-horse-battery")
+    login(page, live_server.url, "ada", "correct-horse-battery")
+    page.goto(f"{live_server.url}/admin/jobs/team/{Team.objects.get(slug='growth').pk}/change/")
+    expect(page.locator("#id_members_to option, #id_members option").first).to_be_attached()
+    screenshot("admin-team")
+    page.goto(f"{live_server.url}/admin/jobs/alertchannel/add/")
+    expect(page.get_by_label("Growth")).to_be_visible()  # a checkbox per team
+    screenshot("admin-channel-teams")
+    page.goto(f"{live_server.url}/admin/jobs/pipeline/{owned['users'].pk}/change/")
+    expect(page.get_by_label("Empty day is failure")).to_be_checked()
+    screenshot("admin-pipeline-team-empty")
