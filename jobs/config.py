@@ -425,7 +425,10 @@ class _Applier:
         if not slug:
             return None
         if slug not in self.teams:
-            self.teams[slug] = Team.objects.get(slug=slug)
+            team = Team.objects.filter(slug=slug).first()
+            if team is None:  # specs loaded without their [[teams]] (`load`), naming a team not made yet
+                raise ConfigError([f"{self.where}: field 'team': no team {shown(slug)!r} in the database"])
+            self.teams[slug] = team
         return self.teams[slug]
 
     def apply(self, accounts: list[AccountSpec], pipelines: list[PipelineSpec], prune: bool) -> None:

@@ -122,7 +122,7 @@ def _candidates(unpollable: set[int], scope: QuerySet[Pipeline] | None = None) -
     account we cannot poll is left out: one incident for the account says it all."""
     return (
         (scope if scope is not None else Pipeline.objects.all())
-        .select_related("account", "current_run")
+        .select_related("account", "current_run", "team", "account__team")
         .defer("current_run__raw")
         .filter(paused=False, health_status__in=(FAILING, STUCK, LATE, UNKNOWN))
         .exclude(health_status=UNKNOWN, poll_error_kind="")  # waiting for a first poll

@@ -11,7 +11,7 @@ from django.test import Client
 
 from jobs import alerts, polling
 from jobs.emptydays import set_empty_day_is_failure
-from jobs.models import EMPTY, FAILING, HEALTHY, AlertEvent, Pipeline, Team
+from jobs.models import EMPTY, FAILING, HEALTHY, AlertEvent, Pipeline, Run, Team
 from vendors.simulator.core import Clock, SimServer, Simulator
 from vendors.statsig.simulator import SimConsole, SimSource, StatsigWorld, scripted_day
 
@@ -143,3 +143,37 @@ def test_switching_the_option_rereads_recorded_empty_days_both_ways(world) -> No
     assert set_empty_day_is_failure(pipeline, False)
     pipeline = _pipeline()
     assert pipeline.missing_days == {} and pipeline.health_status == HEALTHY
+
+
+@pytest.mark.django_db
+def test_a_job_stream_whose_last_run_loaded_nothing_fails_only_with_the_option(mp_account) -> None:
+    """Runs that are not days (a Mixpanel import connector): the current run speaks."""
+    from django.utils import timezone
+
+    from jobs.failures import incidents
+    from jobs.payload import build
+
+    now = timezone.now()
+    pipeline = Pipeline.objects.create(
+        account=mp_account, kind="import_connector", external_id="c1", last_polled_at=now
+    )
+    run = Run.objects.create(
+        pipeline=pipeline, external_id="r1", state="succeeded", vendor_status="succeeded", counts={"processed": 0}
+    )
+    pipeline.current_run = run
+    pipeline.save()
+    pipeline = Pipeline.objects.select_related("account", "current_run").get(pk=pipeline.pk)
+    assert run.is_empty and not pipeline.is_periodic
+    assert pipeline.health(now).status == HEALTHY
+    assert set_empty_day_is_failure(pipeline, True, now)
+    pipeline = Pipeline.objects.select_related("account", "current_run").get(pk=pipeline.pk)
+    assert pipeline.missing_days == {}  # not a daily pipeline: nothing kept as a missing day
+    assert pipeline.health_status == FAILING and "loaded no data" in pipeline.health(now).reason
+    [incident] = incidents(now)
+    assert (incident.what, incident.error_kind, incident.code) == ("failed", EMPTY, "succeeded")
+    body = build(pipeline, "failed", now, "t", "m", pipeline.incident_since)
+    assert body["error"]["kind"] == EMPTY and body["run"]["id"] == str(run.uuid)
+    run.counts = {"processed": 10}
+    run.save()
+    pipeline = Pipeline.objects.select_related("account", "current_run").get(pk=pipeline.pk)
+    assert pipeline.health(now).status == HEALTHY  # rows again: fine

@@ -132,3 +132,25 @@ def test_a_failure_is_delivered_to_its_teams_channel_and_names_the_team(sim, mp_
     assert event.payload["team"] == {"slug": "growth", "name": "Growth"}
     assert "team Growth" in event.title and "Team: Growth" in event.message
     assert list(AlertDelivery.objects.values_list("channel__name", flat=True)) == ["growth-hook"]
+
+
+@pytest.mark.django_db
+def test_the_demo_has_teams_and_its_admin_is_in_one(capsys) -> None:
+    call_command("demo_setup", "--allow-without-debug")
+    assert set(Team.objects.values_list("slug", flat=True)) == {"data-eng", "growth"}
+    assert Account.objects.get(name="mp-prod").team.slug == "data-eng"
+    assert Account.objects.get(name="statsig-prod").team.slug == "growth"
+    admin = Team.objects.get(slug="data-eng").members.get()
+    assert admin.is_superuser
+    capsys.readouterr()
+    call_command("demo_setup", "--allow-without-debug")  # idempotent
+    assert "demo config: 0 created, 0 updated" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_specs_loaded_without_their_teams_are_a_config_error(tmp_path) -> None:
+    accounts, pipelines = config.load(write(tmp_path, TEAMS))  # the file's [[teams]] left out
+    with pytest.raises(config.ConfigError) as caught:
+        config.apply(accounts, pipelines)
+    assert "field 'team': no team 'growth' in the database" in caught.value.problems[0]
+    assert not Account.objects.exists()

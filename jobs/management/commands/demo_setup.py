@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs import config
+from jobs.models import Team
 
 DEMO_CONFIG = Path(settings.BASE_DIR) / "demo" / "demo.toml"
 
@@ -35,11 +36,12 @@ class Command(BaseCommand):
             user.set_password(options["password"])
             user.save()
         try:
-            accounts, pipelines = config.load(DEMO_CONFIG)
+            teams, accounts, pipelines = config.load_all(DEMO_CONFIG)
             if options["base_url"]:
                 for account in accounts:
                     account.base_url = options["base_url"]
-            result = config.apply(accounts, pipelines, actor_label="demo_setup")
+            result = config.apply(accounts, pipelines, actor_label="demo_setup", teams=teams)
+            user.teams.add(*Team.objects.filter(slug="data-eng"))  # so that "My teams" shows in the demo
         except config.ConfigError as exc:
             raise CommandError("\n".join(exc.problems)) from None
         self.stdout.write(f"demo config: {result.summary()}")
