@@ -26,6 +26,10 @@
     var el = event.target;  // after an outerHTML swap: the new element
     if (el && el.hasAttribute && el.hasAttribute("data-poll-every")) { last.set(el, Date.now()); }
   });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var el = event.detail.elt;  // a 204 "nothing changed" is a fresh look too, with no swap
+    if (el && el.hasAttribute && el.hasAttribute("data-poll-every") && event.detail.successful) { last.set(el, Date.now()); }
+  });
   document.addEventListener("visibilitychange", function () {
     if (document.hidden || !window.htmx) { return; }
     var live = document.querySelectorAll("[data-poll-every]");

@@ -59,6 +59,17 @@ def test_focus_stays_on_a_link_across_three_refreshes(live_server, page, seeded,
     expect(page.locator("#live-announce")).to_have_text("Pipelines: 2 failing, 2 running")
     screenshot("overview-live-focus-kept")
 
+    # time left: shown at a measurable rate, and kept (no flicker) when one poll has no progress
+    Run.objects.filter(pk=run.pk).update(started_at=timezone.now(), progress=0.5, last_change_at=timezone.now())
+    _refresh(page)
+    eta = row.locator(".eta")
+    expect(eta).to_contain_text("left")
+    shown_left = eta.inner_text()
+    Run.objects.filter(pk=run.pk).update(progress=None, last_change_at=timezone.now())
+    _refresh(page)
+    expect(row).not_to_contain_text("50%")
+    assert eta.inner_text() == shown_left
+
     page.evaluate("document.activeElement.blur()")
     page.clock.run_for(10)
     page.mouse.move(0, 0)
