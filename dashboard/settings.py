@@ -289,8 +289,9 @@ POLL_IDLE_SECONDS = _positive("POLL_IDLE_SECONDS", 300)
 POLL_ERROR_BACKOFF_MAX_SECONDS = _positive("POLL_ERROR_BACKOFF_MAX_SECONDS", 1800)
 POLL_LEASE_SECONDS = _positive("POLL_LEASE_SECONDS", 120)
 # One tick reads at most this many due pipelines (most overdue first, ADR 14) and hands
-# the accounts it claims to workers in shards of POLL_SHARD_SIZE, one task each.
-POLL_TICK_MAX_PIPELINES = env.int("POLL_TICK_MAX_PIPELINES", default=50000)
+# the accounts it claims to workers in shards of POLL_SHARD_SIZE, one task each. It must
+# exceed what one tick finds due: 1,000,000 pipelines a minute with 5 s ticks is 83,334.
+POLL_TICK_MAX_PIPELINES = env.int("POLL_TICK_MAX_PIPELINES", default=100000)
 POLL_SHARD_SIZE = env.int("POLL_SHARD_SIZE", default=200)
 DISCOVERY_SECONDS = _positive("DISCOVERY_SECONDS", 600)
 # Every tick handles new state changes; every pipeline is re-checked for conditions that come

@@ -242,12 +242,11 @@ class Pipeline(models.Model):
         ]
         indexes = [
             # tick: "which unpaused pipelines are due?", most overdue first, paged by (time, id);
-            # account_id included so the scan reads the index only (ADR 14)
+            # account_id a key column (SQLite has no INCLUDE) so the scan reads the index only (ADR 14)
             models.Index(
-                fields=["next_poll_at", "id"],
+                fields=["next_poll_at", "id", "account_id"],
                 name="pipeline_due_idx",
                 condition=models.Q(paused=False),
-                include=["account_id"],
             ),
             # alert scan: "whose condition of time may have changed?"
             models.Index(

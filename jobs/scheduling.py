@@ -47,7 +47,7 @@ def error_backoff(consecutive_errors: int, retry_after: float | None = None) -> 
     return delay
 
 
-# The due scan (ADR 14): pages of the partial index (next_poll_at, id) INCLUDE (account_id),
+# The due scan (ADR 14): pages of the partial index (next_poll_at, id, account_id),
 # most overdue first, each page a bounded index range scan whatever the statistics say
 # (the `id IN (subquery) OR discovery-due` form it replaced became a per-row subplan when
 # they were stale: over 120 s at 1,000,000 pipelines). `%(p)s` placeholders for any backend.

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='pipeline',
-            index=models.Index(condition=models.Q(('paused', False)), fields=['next_poll_at', 'id'], include=('account_id',), name='pipeline_due_idx'),
+            index=models.Index(condition=models.Q(('paused', False)), fields=['next_poll_at', 'id', 'account_id'], name='pipeline_due_idx'),
         ),
         migrations.AddIndex(
             model_name='pipeline',
