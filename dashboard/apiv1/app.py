@@ -55,8 +55,18 @@ class OfflineSwagger(Swagger):
 
 
 class PipewatchAPI(NinjaAPI):
+    _schemas: dict[str, Any]
+
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
-        schema = super().get_openapi_schema(path_prefix=PREFIX if path_prefix is None else path_prefix)
+        # Made once per process: it is fixed by the code, and building it takes ~0.5 s.
+        prefix = PREFIX if path_prefix is None else path_prefix
+        cache = self.__dict__.setdefault("_schemas", {})
+        if prefix not in cache:
+            cache[prefix] = self._build_schema(prefix)
+        return cache[prefix]
+
+    def _build_schema(self, prefix: str) -> Any:
+        schema = super().get_openapi_schema(path_prefix=prefix)
         schema["components"]["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer", "description": "An API token from /preferences/."},
             "session": {"type": "apiKey", "in": "cookie", "name": "sessionid", "description": "Signed in."},

@@ -146,6 +146,8 @@ def ask(route: Route, world: dict[str, Any], persona: str, method: str, users: d
     with transaction.atomic():
         client, token = client_for(persona, users)
         url = url_for(route, world, persona, users)
+        if route.key == "healthz":  # a running scheduler ticks: a beat from the start of a slow run is not one
+            Heartbeat.objects.update_or_create(name="beat", defaults={"at": timezone.now()})
         if method == "GET":
             status = client.get(url).status_code
         else:
