@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from vendors import base as vb
-from vendors.client import CANCEL, CREATE, PAUSE, RUN_NOW
+from vendors.adapter import CANCEL, CREATE, PAUSE, RUN_NOW
 
 from . import audit, health
 from .config import register_job
@@ -55,7 +55,7 @@ def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream
     """Validate as the vendor would, call it, and start tracking what it created."""
     client = client_for_account(account)
     label = f"{account.name}/{kind}"
-    if CREATE not in client.capabilities or kind not in client.schema.kinds:
+    if CREATE not in client.capabilities_for(kind):
         return ActionResult(False, f"{client.label} cannot create {kind!r} from here")
     try:
         cleaned = client.validate_create(kind, spec)
@@ -108,7 +108,7 @@ def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream
 def cancel(pipeline: Pipeline, actor: Any) -> ActionResult:
     client = client_for_account(pipeline.account)
     label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
-    if CANCEL not in client.capabilities:
+    if CANCEL not in client.capabilities_for(pipeline.kind):
         return ActionResult(False, f"{client.label} offers no cancel for {pipeline.kind}")
     try:
         message = client.cancel(pipeline.target())
@@ -125,7 +125,7 @@ def set_vendor_paused(pipeline: Pipeline, paused: bool, actor: Any) -> ActionRes
     client = client_for_account(pipeline.account)
     label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
     action = "pipeline.vendor_pause" if paused else "pipeline.vendor_resume"
-    if PAUSE not in client.capabilities or pipeline.kind != "export_pipeline":
+    if PAUSE not in client.capabilities_for(pipeline.kind):
         return ActionResult(False, f"{client.label} cannot pause {pipeline.kind} at the vendor")
     try:
         message = client.pause(pipeline.target()) if paused else client.resume(pipeline.target())
@@ -148,7 +148,7 @@ def set_monitoring_paused(pipeline: Pipeline, paused: bool, actor: Any) -> Actio
 def run_now(pipeline: Pipeline, actor: Any) -> ActionResult:
     client = client_for_account(pipeline.account)
     label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
-    if RUN_NOW not in client.capabilities or pipeline.kind != "warehouse_import":
+    if RUN_NOW not in client.capabilities_for(pipeline.kind):
         return ActionResult(False, f"{client.label} cannot start {pipeline.kind} on demand")
     try:
         result = client.run_now(pipeline.target())

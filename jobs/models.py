@@ -242,10 +242,6 @@ class Pipeline(models.Model):
         noun = "day" if len(days) == 1 else "days"
         return f"{len(days)} {noun} failed and not loaded since: {shown}"
 
-    @property
-    def vendor_client_class(self) -> type | None:
-        return VENDORS.get(self.account.vendor)
-
     def health(self, now: datetime | None = None) -> Health:
         """Derived like a monitor's up/late/down; needs `account` and `current_run` loaded."""
         now = now or timezone.now()
@@ -284,7 +280,8 @@ class Pipeline(models.Model):
         frequency = (self.vendor_info or {}).get("frequency")
         if frequency in CADENCES:
             return CADENCES[frequency]
-        return CADENCES["daily"] if self.kind == "ingestion" else None
+        cls = VENDORS.get(self.account.vendor)
+        return cls.cadence_for(self.kind) if cls else None
 
     def lateness(self, now: datetime) -> str:
         cadence = self.cadence_seconds()
