@@ -280,7 +280,6 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.housekeeping": {"queue": "housekeeping"},
     "jobs.tasks.process_upload": {"queue": "uploads"},
 }
-CELERY_QUEUES_ALL = "polling,alerts,housekeeping,uploads"
 
 # --- Polling engine ----------------------------------------------------------------------
 POLL_TICK_SECONDS = _positive("POLL_TICK_SECONDS", 5)

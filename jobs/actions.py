@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from vendors import base as vb
-from vendors.client import CANCEL, CREATE, PAUSE, RUN_NOW
+from vendors.adapter import CANCEL, CREATE, PAUSE, RUN_NOW
+from vendors.registry import VENDORS
 
 from . import audit, health
 from .config import register_job
@@ -56,7 +57,7 @@ def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream
     """Validate as the vendor would, call it, and start tracking what it created."""
     client = client_for_account(account)
     label = f"{account.name}/{kind}"
-    if CREATE not in client.capabilities or kind not in client.schema.kinds:
+    if CREATE not in client.capabilities_for(kind):
         return ActionResult(False, f"{client.label} cannot create {kind!r} from here")
     try:
         cleaned = client.validate_create(kind, spec)
@@ -117,33 +118,25 @@ def create(account: Account, kind: str, spec: dict[str, Any], actor: Any, stream
     return ActionResult(True, result.message, pipelines=pipelines, details=result.details)
 
 
-# Vendor actions: the capability the client must declare and the one kind that takes it.
-VENDOR_ACTIONS = {
-    "run-now": (RUN_NOW, "warehouse_import"),
-    "vendor-pause": (PAUSE, "export_pipeline"),
-    "vendor-resume": (PAUSE, "export_pipeline"),
-    "cancel": (CANCEL, "export_pipeline"),
-}
+# Vendor actions: the capability the pipeline's kind must declare (its adapter says).
+VENDOR_ACTIONS = {"run-now": RUN_NOW, "vendor-pause": PAUSE, "vendor-resume": PAUSE, "cancel": CANCEL}
 
 
 def available(pipeline: Pipeline) -> list[str]:
-    """The actions that make sense for this pipeline now, in button order: what its vendor's
-    capabilities allow for its kind, nothing at the vendor once it was canceled there."""
+    """The actions that make sense for this pipeline now, in button order: what its kind's
+    capabilities allow, nothing at the vendor once it was canceled there."""
     if pipeline.canceled_at:
         return []  # the vendor deleted it: nothing to pause, resume, run or poll any more
     offered = ["resume"] if pipeline.paused else ["poll", "pause"]
-    cls = pipeline.vendor_client_class
-    capabilities = cls.capabilities if cls else frozenset()
-    offered += [
-        action for action, (needs, kind) in VENDOR_ACTIONS.items() if needs in capabilities and pipeline.kind == kind
-    ]
-    return offered
+    cls = VENDORS.get(pipeline.account.vendor)
+    capabilities = cls.capabilities_for(pipeline.kind) if cls else frozenset()
+    return offered + [action for action, needs in VENDOR_ACTIONS.items() if needs in capabilities]
 
 
 def cancel(pipeline: Pipeline, actor: Any) -> ActionResult:
     client = client_for_account(pipeline.account)
     label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
-    if CANCEL not in client.capabilities:
+    if CANCEL not in client.capabilities_for(pipeline.kind):
         return ActionResult(False, f"{client.label} offers no cancel for {pipeline.kind}")
     if pipeline.canceled_at:  # asking again would only earn the vendor's 404
         _audit(actor, "pipeline.cancel", label, "refused", error="already canceled at the vendor")
@@ -167,7 +160,7 @@ def set_vendor_paused(pipeline: Pipeline, paused: bool, actor: Any) -> ActionRes
     client = client_for_account(pipeline.account)
     label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
     action = "pipeline.vendor_pause" if paused else "pipeline.vendor_resume"
-    if PAUSE not in client.capabilities or pipeline.kind != "export_pipeline":
+    if PAUSE not in client.capabilities_for(pipeline.kind):
         return ActionResult(False, f"{client.label} cannot pause {pipeline.kind} at the vendor")
     try:
         message = client.pause(pipeline.target()) if paused else client.resume(pipeline.target())
@@ -192,7 +185,7 @@ def set_monitoring_paused(pipeline: Pipeline, paused: bool, actor: Any) -> Actio
 def run_now(pipeline: Pipeline, actor: Any) -> ActionResult:
     client = client_for_account(pipeline.account)
     label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
-    if RUN_NOW not in client.capabilities or pipeline.kind != "warehouse_import":
+    if RUN_NOW not in client.capabilities_for(pipeline.kind):
         return ActionResult(False, f"{client.label} cannot start {pipeline.kind} on demand")
     try:
         result = client.run_now(pipeline.target())

@@ -34,12 +34,11 @@ from .models import (
     Run,
     Team,
 )
+from .roles import ADMIN, is_admin, lacks
 
 
 def _admin_site_permission(request: HttpRequest) -> bool:
     """The Django admin is for the admin role only (superusers included), staff flag or not."""
-    from dashboard.roles import is_admin
-
     return request.user.is_active and is_admin(request.user)
 
 
@@ -53,8 +52,6 @@ def _admin_view_refusing(view: Callable[..., HttpResponse], cacheable: bool = Fa
 
     @wraps(inner)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        from dashboard.roles import ADMIN, lacks
-
         if request.user.is_authenticated and lacks(request, ADMIN):
             raise PermissionDenied("The admin needs the admin role. Ask an admin.")
         return inner(request, *args, **kwargs)

@@ -12,6 +12,7 @@ from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 
 from vendors import base as vb
+from vendors.registry import VENDORS
 
 from .models import EMPTY, FAILING, LATE, STUCK, UNKNOWN, Account, Acknowledgement, Pipeline, day_label
 from .suppression import Suppression, suppressions
@@ -52,7 +53,8 @@ GZIP_HINT = "Compression setting mismatch: set the connector's compression to gz
 
 
 def hint_for(kind: str, message: str = "", pipeline: Pipeline | None = None) -> str:
-    vendor_hints = pipeline.vendor_client_class.hints if pipeline and pipeline.vendor_client_class else {}
+    cls = VENDORS.get(pipeline.account.vendor) if pipeline else None
+    vendor_hints = cls.hints if cls else {}
     if hint := vendor_hints.get((pipeline.kind, kind)) if pipeline else None:
         return hint
     if "gzip" in message.lower() or "compression" in message.lower():

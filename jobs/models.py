@@ -301,10 +301,6 @@ class Pipeline(models.Model):
         return f"{len(days)} {noun} {how} and not loaded since: {shown}"
 
     @property
-    def vendor_client_class(self) -> type | None:
-        return VENDORS.get(self.account.vendor)
-
-    @property
     def owning_team(self) -> Team | None:
         """Its own team, else its account's (load `team` and `account__team` for lists)."""
         return self.team if self.team_id else self.account.team
@@ -356,7 +352,8 @@ class Pipeline(models.Model):
         frequency = (self.vendor_info or {}).get("frequency")
         if frequency in CADENCES:
             return CADENCES[frequency]
-        return CADENCES["daily"] if self.kind == "ingestion" else None
+        cls = VENDORS.get(self.account.vendor)
+        return cls.cadence_for(self.kind) if cls else None
 
     def lateness(self, now: datetime) -> str:
         cadence = self.cadence_seconds()

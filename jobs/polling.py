@@ -22,7 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from vendors import base as vb
-from vendors.client import DISCOVER, VendorClient
+from vendors.adapter import DISCOVER
+from vendors.client import VendorClient
 from vendors.http import HttpSettings, guarded
 from vendors.registry import client_for, vendor_class
 

@@ -2,7 +2,10 @@
 
 viewer: reads everything but secrets. operator: also acts on pipelines. admin: also
 accounts, credentials, alert channels, users and roles (the Django admin). A user in no
-role group (and not a superuser) sees nothing but a page asking for a role."""
+role group (and not a superuser) sees nothing but a page asking for a role.
+
+The checks (`is_admin`, `lacks`, ...) live here too: the admin site (jobs/admin.py) asks
+them, and jobs/ imports nothing from dashboard/; dashboard/roles.py re-exports them."""
 
 from __future__ import annotations
 
@@ -17,3 +20,42 @@ ADMIN_APPS = ("jobs", "auth", "axes")
 def ensure_roles(**kwargs: Any) -> None:
     groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
     groups["admin"].permissions.set(Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))
+
+
+# -- who may do what ------------------------------------------------------------------
+VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
+NO_ROLE = "Your account has no role yet: ask an admin for a role (viewer, operator or admin)."
+
+
+def _groups(user: Any) -> set[str]:
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    cache = getattr(user, "_pw_groups", None)
+    if cache is None:
+        cache = set(user.groups.values_list("name", flat=True))
+        user._pw_groups = cache
+    return cache
+
+
+def is_admin(user: Any) -> bool:
+    return bool(getattr(user, "is_superuser", False)) or ADMIN in _groups(user)
+
+
+def is_operator(user: Any) -> bool:
+    return is_admin(user) or OPERATOR in _groups(user)
+
+
+_CHECKS = {OPERATOR: is_operator, ADMIN: is_admin}
+
+
+def lacks(request: Any, role: str) -> bool:
+    """True when the request's user lacks `role`. The 403 that follows is audited once, by
+    dashboard.auditing, which reads the role needed from `request.refused_role`."""
+    if _CHECKS[role](request.user):
+        return False
+    request.refused_role = role
+    return True
+
+
+def has_role(user: Any) -> bool:
+    return bool(getattr(user, "is_superuser", False)) or bool({VIEWER, OPERATOR, ADMIN} & _groups(user))

@@ -12,10 +12,9 @@ from typing import Any, Literal
 from django.db.models import QuerySet
 from django.utils import timezone
 
-# csvsafe is a dependency-free leaf (no models, no views): the one CSV sanitiser stays one.
-from dashboard.csvsafe import SafeWriter
 from vendors.base import COUNT_KEYS
 
+from .csvsafe import SafeWriter
 from .models import Pipeline, Run
 
 Format = Literal["csv", "jsonl"]

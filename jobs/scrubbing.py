@@ -224,10 +224,11 @@ IDENTITY_FIELDS = frozenset(
 # VendorClient methods that talk to the vendor: what they return or raise is scrubbed.
 # The local ones answer from our own rules, and validate_create's answer is sent on to the
 # vendor: scrubbing it would break it. A test keeps every public method in one of the two.
-LOCAL_CALLS = frozenset({"create_fields", "describe_create", "validate_create", "close", "error_parser"})
+LOCAL_CALLS = frozenset(
+    {"create_fields", "describe_create", "validate_create", "close", "error_parser", "capabilities_for", "cadence_for"}
+)
 VENDOR_CALLS = frozenset(
-    {"poll", "poll_one", "poll_target", "discover", "check_credentials", "create", "cancel", "pause", "resume",
-     "run_now"}
+    {"poll", "call", "check_credentials", "create", "cancel", "pause", "resume", "run_now"}
 )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -22,6 +23,7 @@ from .uploads import RowReader, UploadError
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20
+PROCESS_TASK = "jobs.tasks.process_upload"
 STALE_CLAIM = timedelta(minutes=30)  # a claim this old belongs to a worker that died
 KEEP_DAYS = 7  # finished (or never processed) uploads are forgotten after this
 PROGRESS_EVERY_SECONDS = 1.0
@@ -31,8 +33,6 @@ def store(
     file: Any, *, account: Account, kind: str, field: str, spec: dict[str, Any], preview: bool, user: Any
 ) -> Upload:
     """Keep an uploaded file (a Django UploadedFile, on disk) and queue its processing."""
-    from .tasks import process_upload
-
     with transaction.atomic():
         upload = Upload(
             created_by=user if getattr(user, "pk", None) else None,
@@ -48,15 +48,15 @@ def store(
         file.seek(0)
         for seq, piece in enumerate(file.chunks(CHUNK_BYTES)):
             UploadChunk.objects.create(upload=upload, seq=seq, data=piece)
-        transaction.on_commit(lambda: _enqueue(process_upload, upload))
+        transaction.on_commit(lambda: _enqueue(upload))
     return upload
 
 
-def _enqueue(task: Any, upload: Upload) -> None:
+def _enqueue(upload: Upload) -> None:
     """The file is kept whatever happens here; a broker that cannot be reached is logged and
-    the upload's page says that no worker has taken it."""
+    the upload's page says that no worker has taken it. Queued by name: jobs.tasks imports us."""
     try:
-        task.delay(upload.pk)
+        current_app.send_task(PROCESS_TASK, args=[upload.pk])
     except Exception:
         log.exception("upload %s is stored but could not be queued", upload.uuid)
 

@@ -98,10 +98,15 @@ class Observation:
     items: list[RunItem] | None = None
     # When the vendor will forget this job (Micro: 7 days).
     expires_at: datetime | None = None
+    # What we concluded that `raw` alone does not show (Statsig: a failed step's quiet
+    # period is over). Part of the fingerprint, so `raw` stays the vendor's words verbatim.
+    verdict: str = ""
 
     def fingerprint(self) -> str:
         """A stable hash of what the vendor said: equal fingerprints mean nothing changed."""
         payload = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
+        if self.verdict:
+            payload += "\n" + self.verdict
         return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -134,6 +134,13 @@ def default_error_parser(body: Any) -> tuple[str, str]:
     return "", ""
 
 
+def code_message_envelope(body: Any) -> tuple[str, str]:
+    """`{"message", "code"}`: the error envelope FullStory and Micro share."""
+    if isinstance(body, dict):
+        return str(body.get("code") or ""), str(body.get("message") or "")
+    return "", ""
+
+
 class HttpClient:
     """A `requests.Session` per account with the product's safety rails."""
 

@@ -95,3 +95,10 @@ def classify_message(message: str) -> str:
         if any(word in text for word in words):
             return kind
     return "vendor" if text else "unknown"
+
+
+def status_text(value: Any, where: str) -> str | None:
+    """A vendor status is a string or absent: the one check every normalizer makes."""
+    if value is not None and not isinstance(value, str):
+        raise BadResponse(f"{where}: expected a string, got {type(value).__name__}")
+    return value

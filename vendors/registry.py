@@ -1,5 +1,7 @@
-"""Vendor name -> client class. Each vendor package lists its clients in `CLIENTS`;
-adding a vendor is one package plus its name in VENDOR_PACKAGES."""
+"""Vendor name -> client class (the account session, whose `adapters` are its kinds).
+
+Each vendor package's client.py lists its clients in `CLIENTS`; adding a vendor is one
+package plus its name in packages.py's VENDOR_PACKAGES (docs/adding-a-vendor.md)."""
 
 from __future__ import annotations
 
@@ -9,14 +11,13 @@ from collections.abc import Callable
 from .base import AccountConfig
 from .client import VendorClient
 from .http import HttpSettings
-
-VENDOR_PACKAGES = ("mixpanel", "fullstory", "micro", "statsig")
+from .packages import VENDOR_PACKAGES
 
 
 def _load() -> dict[str, type[VendorClient]]:
     found: dict[str, type[VendorClient]] = {}
     for package in VENDOR_PACKAGES:
-        module = importlib.import_module(f"vendors.{package}")
+        module = importlib.import_module(f"vendors.{package}.client")
         for cls in getattr(module, "CLIENTS", ()):
             found[cls.vendor] = cls
     return found

@@ -17,12 +17,12 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
+from jobs.csvsafe import SafeWriter
 from jobs.models import Account, Pipeline, Run, Snapshot
 from jobs.run_export import DEFAULT_DAYS
 from jobs.suppression import MUTE_CHOICES
 from vendors.registry import VENDORS
 
-from ..csvsafe import SafeWriter
 from ..live import VERSION_HEADER, counters_summary, overview_version
 from ..presenters import (
     SORTS,

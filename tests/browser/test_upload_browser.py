@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from jobs import upload_queue
 from jobs.models import Account, Pipeline, Upload
-from vendors.fullstory import client as fs_client
+from vendors.fullstory import imports as fs_client
 from vendors.fullstory.simulator import FullStoryWorld
 from vendors.simulator.core import SimServer, Simulator
 

@@ -24,6 +24,7 @@ from vendors.seeds import SEED_DIR
 from vendors.simulator.core import Clock, SimServer, Simulator
 
 from ..conftest import T0
+from ..vendors.polling import poll_one
 from . import micro_sdk
 from .exchanges import Exchange, Recorder
 from .schema_cases import field_cases
@@ -327,5 +328,5 @@ def test_an_earlier_comment_import_still_polls() -> None:
     for m in serve(_world):  # a job started as a comment import before Pipewatch stopped offering it
         m.world.jobs["imp_comment"] = SimImport("imp_comment", T0, [{"id": None, "created": True}], 0)
         m.sim.clock.advance(timedelta(hours=1).total_seconds())
-        [obs] = m.client().poll_one(Target(IMPORT, IMPORT, ("imp_comment",))).observations
+        [obs] = poll_one(m.client(), Target(IMPORT, IMPORT, ("imp_comment",))).observations
         assert obs.state == "succeeded"

@@ -24,15 +24,8 @@ from vendors.http import USER_AGENT, HttpSettings
 from vendors.seeds import SEED_DIR
 from vendors.simulator.core import Clock, SimServer, Simulator
 from vendors.statsig.client import BACKFILL, BACKFILLS, StatsigClient, error_parser
-from vendors.statsig.normalize import (
-    INGESTION_STATES,
-    RUN_STATES,
-    backfill_run_id,
-    ingestion_state,
-    normalize_ingestion,
-    normalize_run,
-    run_state,
-)
+from vendors.statsig.normalize import INGESTION_STATES, ingestion_state, normalize_ingestion
+from vendors.statsig.runs import RUN_STATES, backfill_run_id, normalize_run, run_state
 from vendors.statsig.simulator import (
     BUSY_KEY,
     DEMO_KEY,

@@ -78,7 +78,7 @@ def test_upload_is_previewed_then_split_into_jobs(operator_client, monkeypatch) 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from jobs.models import Account, Run
-    from vendors.fullstory import client as fs_client
+    from vendors.fullstory import imports as fs_client
     from vendors.fullstory.simulator import FullStoryWorld
     from vendors.simulator.core import SimServer, Simulator
 

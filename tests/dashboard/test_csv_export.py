@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard.csvsafe import safe_cell
+from jobs.csvsafe import safe_cell
 from jobs.models import Pipeline, Run, RunItem
 
 FORMULAS = [
@@ -71,4 +71,4 @@ def test_every_csv_writer_is_the_safe_one() -> None:
         for path in (root / package).rglob("*.py")
         if "csv.writer(" in path.read_text() or "csv.DictWriter(" in path.read_text()
     ]
-    assert writers == ["dashboard/csvsafe.py"]
+    assert writers == ["jobs/csvsafe.py"]

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from jobs import upload_queue
 from jobs.models import Account, Pipeline, Run, Upload, UploadChunk
-from vendors.fullstory import client as fs_client
+from vendors.fullstory import imports as fs_client
 from vendors.fullstory.simulator import FullStoryWorld
 from vendors.micro.simulator import MicroWorld
 from vendors.simulator.core import SimServer, Simulator

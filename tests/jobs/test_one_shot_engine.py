@@ -145,7 +145,7 @@ def test_micro_upload_sync_and_async_then_expiry_keeps_results(world, viewer) ->
 
 @pytest.mark.django_db
 def test_fullstory_upload_over_the_batch_limit_makes_several_jobs(world, viewer, monkeypatch) -> None:
-    from vendors.fullstory import client as fs_client
+    from vendors.fullstory import imports as fs_client
 
     monkeypatch.setattr(fs_client, "BATCH_LIMIT", 100)
     _, _, _, url = world

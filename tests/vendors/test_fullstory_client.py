@@ -11,9 +11,8 @@ import requests
 from vendors import base as vb
 from vendors.base import AccountConfig, Target
 from vendors.connection_check import CheckFailed
-from vendors.fullstory import CLIENTS
-from vendors.fullstory import client as fs_client
-from vendors.fullstory.client import ErrorsNotReady, FullStoryClient
+from vendors.fullstory import imports as fs_imports
+from vendors.fullstory.client import CLIENTS, ErrorsNotReady, FullStoryClient
 from vendors.fullstory.simulator import (
     DEMO_KEY,
     ENVELOPES,
@@ -28,6 +27,7 @@ from vendors.http import HttpSettings
 from vendors.simulator.core import Clock, Fault, SimServer, Simulator
 
 from ..conftest import T0
+from .polling import poll_one
 
 FAST = HttpSettings(connect_timeout=1, read_timeout=5, total_timeout=10, retries=0)
 KEY = "na1.test-key"
@@ -69,7 +69,7 @@ def test_package_exports_the_client_and_its_region_hosts() -> None:
     assert (FullStoryClient,) == CLIENTS
     eu = FullStoryClient(AccountConfig("fullstory", "eu", region="eu1", credentials={"api_key": "k"}))
     assert eu.base_url == "https://api.eu1.fullstory.com"
-    assert eu._headers == {"Authorization": "Basic k"}  # as-is, not base64 user:pass
+    assert eu._headers() == {"Authorization": "Basic k"}  # as-is, not base64 user:pass
 
 
 # -- polling ---------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def test_partial_failure_collects_every_error_page(fs) -> None:
 
 
 def test_error_items_are_capped_with_a_note(fs, monkeypatch) -> None:
-    monkeypatch.setattr(fs_client, "MAX_ERROR_ITEMS", 150)
+    monkeypatch.setattr(fs_imports, "MAX_ERROR_ITEMS", 150)
     fs.world.jobs["big"] = SimJob("big", "users", T0, rows=400, failed_rows=400, process_seconds=0)
     [obs] = fs.poll("big", kind="users_import").observations
     assert len(obs.items) == 151 and fs.errors_calls() == 2
@@ -114,7 +114,7 @@ def test_error_items_are_capped_with_a_note(fs, monkeypatch) -> None:
 
 
 def test_a_page_token_handed_back_twice_is_a_bad_response(fs, monkeypatch) -> None:
-    monkeypatch.setattr(fs_client, "MAX_ERROR_ITEMS", 50)  # without the guard: capped, not refused
+    monkeypatch.setattr(fs_imports, "MAX_ERROR_ITEMS", 50)  # without the guard: capped, not refused
     fs.world.jobs["loop"] = SimJob("loop", "events", T0, rows=5, failed_rows=1, process_seconds=0)
     page = {"results": [{"message": "m", "code": "c", "event": {}}], "next_page_token": "again"}
     fs.sim.inject(Fault("wrong_shape", path="/v2/events/batch/loop/errors", body=page))
@@ -234,7 +234,7 @@ def test_create_splits_at_the_real_batch_limit(fs) -> None:
 
 
 def test_a_retried_upload_replays_the_same_jobs(fs, monkeypatch) -> None:
-    monkeypatch.setattr(fs_client, "BATCH_LIMIT", 100)
+    monkeypatch.setattr(fs_imports, "BATCH_LIMIT", 100)
     rows = [{"name": "Page Viewed", "properties": {"n": i}} for i in range(250)]
     first = fs.client().create("events_import", {"requests": rows})
     again = fs.client().create("events_import", {"requests": rows})
@@ -244,7 +244,7 @@ def test_a_retried_upload_replays_the_same_jobs(fs, monkeypatch) -> None:
 
 
 def test_an_upload_that_broke_halfway_can_be_retried_safely(fs, monkeypatch) -> None:
-    monkeypatch.setattr(fs_client, "BATCH_LIMIT", 10)
+    monkeypatch.setattr(fs_imports, "BATCH_LIMIT", 10)
     real_create, calls = fs.world.create, []
 
     def flaky(req, kind):
@@ -342,8 +342,8 @@ def test_demo_jobs_are_live_done_partial_and_expired() -> None:
         assert (partial.state, partial.flags, len(partial.items)) == ("failed", ("partial",), 7)
         assert any("<img src=x onerror=alert(1)>" in i.message for i in partial.items)
         sim.clock.advance(150)
-        assert client.poll_one(Target("events_import", "e", ("fs-demo-live",))).observations[0].state == "succeeded"
+        assert poll_one(client, Target("events_import", "e", ("fs-demo-live",))).observations[0].state == "succeeded"
         sim.clock.advance(3690)  # an hour on (16 cycles of 240 s), a new lap has just started
-        assert client.poll_one(Target("events_import", "e", ("fs-demo-live",))).observations[0].state == "running"
+        assert poll_one(client, Target("events_import", "e", ("fs-demo-live",))).observations[0].state == "running"
     finally:
         server.stop()

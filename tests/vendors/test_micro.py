@@ -20,6 +20,7 @@ from vendors.seeds import SEED_DIR
 from vendors.simulator.core import Clock, SimServer, Simulator
 
 from ..conftest import T0
+from .polling import poll_one
 from .test_mixpanel_normalizer import json_values
 
 FAST = HttpSettings(connect_timeout=1, read_timeout=2, total_timeout=3, retries=0)
@@ -142,10 +143,10 @@ def test_large_imports_become_jobs_with_results_and_dedupe(micro) -> None:
     [job_id] = created.run_keys
     target = Target("import", "import", open_runs=(job_id,))
     sim.clock.advance(30)
-    [half] = client(url).poll_one(target).observations
+    [half] = poll_one(client(url), target).observations
     assert half.state == "running" and half.progress == pytest.approx(0.5, abs=0.02) and half.items is None
     sim.clock.advance(31)
-    [done] = client(url).poll_one(target).observations
+    [done] = poll_one(client(url), target).observations
     assert done.state == "succeeded" and len(done.items) == 150
     assert sum(1 for i in done.items if i.data["existing"]) == 5  # matched case-insensitively
     assert done.expires_at == T0 + timedelta(days=7)
@@ -155,7 +156,7 @@ def test_after_seven_days_the_job_is_gone(micro) -> None:
     _, sim, url = micro
     [job_id] = client(url).create("import", {"object_type": "deal", "rows": rows(100)}).run_keys
     sim.clock.advance(7 * 86400 + 1)
-    result = client(url).poll_one(Target("import", "import", open_runs=(job_id,)))
+    result = poll_one(client(url), Target("import", "import", open_runs=(job_id,)))
     assert result.gone == [job_id]
 
 

@@ -13,14 +13,14 @@ from vendors.mixpanel.nessie_seed import (
     SEED_PIPELINE,
     SEED_PROJECT_ID,
     seed_jobs_text,
-    seed_pipeline_project,
     seed_summary_text,
 )
 from vendors.mixpanel.nessie_simulator import SimPipeline
-from vendors.mixpanel.simulator import install_demo
+from vendors.mixpanel.simulator import install_demo, seed_pipeline_project
 from vendors.simulator.core import Clock, Fault, Simulator
 
 from ..conftest import T0
+from .polling import discover, poll_one
 
 FAST = HttpSettings(connect_timeout=1, read_timeout=2, total_timeout=3, retries=0)
 NESSIE = "/api/2.0/nessie/pipeline"
@@ -56,9 +56,11 @@ def add_pipeline(sim, name: str = "events-daily-gcs-raw", **kwargs) -> SimPipeli
 def test_hosts_per_region_and_base_url_override() -> None:
     for region, host in (("us", "data"), ("eu", "data-eu"), ("in", "data-in")):
         account = AccountConfig("mixpanel", "t", {"project_id": "1"}, {"api_secret": "x"}, region=region)
-        assert MixpanelClient(account).nessie.base == f"https://{host}.mixpanel.com/api/2.0/nessie"
+        assert (
+            MixpanelClient(account)._adapters["export_pipeline"].base == f"https://{host}.mixpanel.com/api/2.0/nessie"
+        )
     account = AccountConfig("mixpanel", "t", {"project_id": "1"}, {"api_secret": "x"}, base_url="http://sim:1/")
-    assert MixpanelClient(account).nessie.base == "http://sim:1/api/2.0/nessie"
+    assert MixpanelClient(account)._adapters["export_pipeline"].base == "http://sim:1/api/2.0/nessie"
 
 
 def test_a_daily_task_goes_pending_running_succeeded(sim) -> None:
@@ -67,7 +69,7 @@ def test_a_daily_task_goes_pending_running_succeeded(sim) -> None:
     target = Target("export_pipeline", "events-daily-gcs-raw")
 
     def observe():
-        [obs] = c.poll_one(target).observations
+        [obs] = poll_one(c, target).observations
         return obs
 
     obs = observe()
@@ -84,13 +86,13 @@ def test_a_retried_window_runs_retrying_then_succeeds(sim) -> None:
     c = client(sim)
     target = Target("export_pipeline", "events-daily-gcs-raw")
     sim.advance(660)  # the first attempt ended retried
-    [obs] = c.poll_one(target).observations
+    [obs] = poll_one(c, target).observations
     assert (obs.state, obs.flags) == ("running", ("retrying",))
     sim.advance(300)  # the second attempt is pending
-    [obs] = c.poll_one(target).observations
+    [obs] = poll_one(c, target).observations
     assert (obs.state, obs.flags) == ("queued", ("retrying",))
     sim.advance(660)
-    result = c.poll_one(target)
+    result = poll_one(c, target)
     [obs] = result.observations
     assert (obs.run_key, obs.state, obs.flags) == (WINDOW, "succeeded", ())
     assert result.info["summary"] == {"retried": 1, "succeeded": 1}
@@ -155,7 +157,7 @@ def test_the_seed_pipeline_is_served_verbatim(sim) -> None:
         timeout=5,
     )
     assert summary.text == seed_summary_text()
-    result = c.poll_one(Target("export_pipeline", SEED_PIPELINE))
+    result = poll_one(c, Target("export_pipeline", SEED_PIPELINE))
     assert result.info["summary"] == {"canceled": 933, "retried": 80, "succeeded": 1}
     [obs] = result.observations
     assert (obs.state, obs.finished_at) == ("canceled", None)
@@ -166,7 +168,7 @@ def test_discovery_from_the_seed_jobs_example_with_legacy_auth(sim) -> None:
     c = seed_client(sim)
     raw = requests.get(sim.url + NESSIE + "/jobs", auth=("seed-api-secret", ""), timeout=5)
     assert raw.text == seed_jobs_text()
-    [found] = c.discover()
+    [found] = discover(c)
     assert found.target == Target("export_pipeline", "events-daily-bigquery-monoschema")
     assert found.name == "events-daily-bigquery-monoschema" and found.observations == []
     assert found.info == {"frequency": "hourly", "sync_enabled": True, "last_dispatched": "2019-02-01T20:00:00+00:00"}
@@ -184,7 +186,7 @@ def test_poll_with_discover_adds_only_unknown_pipelines(sim) -> None:
 def test_unknown_pipeline_is_not_found(sim) -> None:
     c = client(sim)
     with pytest.raises(vb.NotFound, match="does not exist"):
-        c.poll_one(Target("export_pipeline", "nope"))
+        poll_one(c, Target("export_pipeline", "nope"))
     for action in (c.cancel, c.pause, c.resume):
         with pytest.raises(vb.NotFound):
             action(Target("export_pipeline", "nope"))
@@ -194,12 +196,12 @@ def test_cancel_deletes_the_pipeline_and_its_history(sim) -> None:
     add_pipeline(sim)
     c = client(sim)
     target = Target("export_pipeline", "events-daily-gcs-raw")
-    assert c.poll_one(target).observations
+    assert poll_one(c, target).observations
     message = c.cancel(target)
     assert "deletes the pipeline and its task history" in message
     with pytest.raises(vb.NotFound):
-        c.poll_one(target)
-    assert c.discover() == []
+        poll_one(c, target)
+    assert discover(c) == []
 
 
 def test_pause_holds_new_tasks_and_resume_releases_them(sim) -> None:
@@ -208,9 +210,9 @@ def test_pause_holds_new_tasks_and_resume_releases_them(sim) -> None:
     target = Target("export_pipeline", "events-daily-gcs-raw")
     assert "paused" in c.pause(target)
     sim.advance(2 * 3600)
-    assert c.poll_one(target).observations == []
+    assert poll_one(c, target).observations == []
     assert "resumed" in c.resume(target)
-    [obs] = c.poll_one(target).observations
+    [obs] = poll_one(c, target).observations
     assert (obs.state, obs.started_at) == ("queued", T0 + timedelta(hours=2))
 
 

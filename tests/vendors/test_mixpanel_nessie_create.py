@@ -14,6 +14,7 @@ from vendors.mixpanel.nessie_seed import seed_sample
 from vendors.mixpanel.nessie_spec import PIPELINE_TYPES, TYPE_FIELDS, to_form, validate_pipeline_spec
 
 from ..conftest import T0
+from .polling import poll_one
 
 FAST = HttpSettings(connect_timeout=1, read_timeout=2, total_timeout=3, retries=0)
 TODAY = T0.date()
@@ -129,7 +130,7 @@ def test_create_every_type(sim, kind: str) -> None:
     assert set(sim.mixpanel.projects["12345"].pipelines) == set(names)
     assert ("bigquery_dataset_name" in result.details) == (kind == "bigquery")
     assert SECRET not in repr(result) and SNOWFLAKE_PASSWORD not in repr(result)
-    polled = c.poll_one(result.targets[0])  # the new pipeline answers status at once
+    polled = poll_one(c, result.targets[0])  # the new pipeline answers status at once
     assert polled.observations and polled.info["summary"]
 
 

@@ -12,6 +12,7 @@ from vendors.seeds import readme_code_samples
 from vendors.timeparse import parse_time
 
 from ..conftest import T0
+from .polling import poll_one
 
 SEED = readme_code_samples("mixpanel-import-connector-history.txt")
 
@@ -44,7 +45,7 @@ def test_scripted_run_queues_progresses_and_finishes(sim) -> None:
     target = Target("import_connector", "scripted")
 
     def observe():
-        [obs] = client.poll_target(target)
+        [obs] = poll_one(client, target).observations
         return obs
 
     assert observe().state == "queued"

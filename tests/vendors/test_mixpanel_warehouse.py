@@ -15,6 +15,7 @@ from vendors.mixpanel.warehouse import WAREHOUSE_STATES, normalize_warehouse_his
 from vendors.mixpanel.warehouse_simulator import SimWarehouseImport, WarehouseRun
 
 from ..conftest import T0
+from .polling import poll_one
 
 FAST = HttpSettings(connect_timeout=1, read_timeout=2, total_timeout=3, retries=0)
 TARGET = Target("warehouse_import", "4242")
@@ -141,7 +142,7 @@ def test_history_goes_from_running_to_succeeded(sim) -> None:
     c = client(sim)
 
     def observe():
-        [obs] = c.poll_target(TARGET)
+        [obs] = poll_one(c, TARGET).observations
         return obs
 
     obs = observe()
@@ -167,14 +168,14 @@ def test_failed_and_cancelled_runs(sim) -> None:
         WarehouseRun(T0 - timedelta(hours=2), outcome="FAILED"),
         WarehouseRun(T0 - timedelta(hours=1), outcome="CANCELLED", events=900),
     )
-    cancelled, failed = client(sim).poll_target(TARGET)  # newest first
+    cancelled, failed = poll_one(client(sim), TARGET).observations  # newest first
     assert (cancelled.state, cancelled.counts) == ("canceled", {"succeeded": 300})
     assert (failed.state, failed.counts, failed.error.kind) == ("failed", {}, "unknown")
 
 
 def test_history_keeps_only_the_30_most_recent_runs(sim) -> None:
     add_import(sim, *(WarehouseRun(T0 - timedelta(hours=h), run_seconds=10) for h in range(1, 41)))
-    observations = client(sim).poll_target(TARGET)
+    observations = poll_one(client(sim), TARGET).observations
     assert len(observations) == 30
     assert observations[0].started_at == T0 - timedelta(hours=1)
 
@@ -182,20 +183,20 @@ def test_history_keeps_only_the_30_most_recent_runs(sim) -> None:
 def test_manual_sync_adds_a_run(sim) -> None:
     add_import(sim, WarehouseRun(T0 - timedelta(hours=1), run_seconds=60))
     c = client(sim)
-    assert len(c.poll_target(TARGET)) == 1
+    assert len(poll_one(c, TARGET).observations) == 1
     result = c.run_now(TARGET)
     assert isinstance(result, vb.CreateResult)
     assert result.run_keys == [] and result.details["run_id"]
     assert "4242" in result.message and result.details["run_id"] in result.message
     assert result.raw["status"] == "ok"
-    newest, older = c.poll_target(TARGET)
+    newest, older = poll_one(c, TARGET).observations
     assert (newest.state, newest.provisional_key) == ("running", True)
     assert older.state == "succeeded"
     sim.advance(5)
-    newest, _ = c.poll_target(TARGET)
+    newest, _ = poll_one(c, TARGET).observations
     assert newest.run_key == f"t:{int((T0 + timedelta(seconds=5)).timestamp())}"
     sim.advance(60)
-    assert c.poll_target(TARGET)[0].state == "succeeded"
+    assert poll_one(c, TARGET).observations[0].state == "succeeded"
 
 
 def test_a_second_trigger_while_a_sync_runs_answers_the_running_sync(sim) -> None:
@@ -206,7 +207,7 @@ def test_a_second_trigger_while_a_sync_runs_answers_the_running_sync(sim) -> Non
     sim.advance(10)
     again = c.run_now(TARGET)
     assert isinstance(first.details["run_id"], str) and again.details["run_id"] == first.details["run_id"]
-    assert len(c.poll_target(TARGET)) == 1
+    assert len(poll_one(c, TARGET).observations) == 1
 
 
 def test_manual_sync_needs_the_json_body_the_spec_requires(sim) -> None:
@@ -226,13 +227,13 @@ def test_the_app_api_takes_a_service_account_only(sim) -> None:
     secret_only = {"api_secret": "project-secret"}
     account = AccountConfig("mixpanel", "t", {"project_id": "12345"}, secret_only, base_url=sim.url)
     with pytest.raises(vb.Rejected, match="service account"):
-        MixpanelClient(account, FAST).poll_target(TARGET)
+        poll_one(MixpanelClient(account, FAST), TARGET)
 
 
 def test_unknown_import_is_not_found_with_the_vendor_message(sim) -> None:
     c = client(sim)
     with pytest.raises(vb.NotFound, match="Import 99 not found"):
-        c.poll_target(Target("warehouse_import", "99"))
+        poll_one(c, Target("warehouse_import", "99"))
     with pytest.raises(vb.NotFound):
         c.run_now(Target("warehouse_import", "99"))
     [result] = c.poll([Target("warehouse_import", "99")])

@@ -200,7 +200,7 @@ def test_pages_are_followed(ssim) -> None:
 
 
 def test_pages_are_bounded(ssim, monkeypatch) -> None:
-    monkeypatch.setattr("vendors.statsig.client.MAX_PAGES", 3)
+    monkeypatch.setattr("vendors.statsig.ingestion.MAX_PAGES", 3)
     ssim.world.page_size = 4
     [result] = ssim.client().poll([SNOWFLAKE])
     assert result.error is None and ssim.status_calls() == 3

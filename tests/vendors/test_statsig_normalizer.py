@@ -10,16 +10,8 @@ from hypothesis import strategies as st
 
 from vendors.base import BadResponse, Target
 from vendors.seeds import SEED_DIR
-from vendors.statsig.normalize import (
-    INGESTION_STATES,
-    QUIET_KEY,
-    RUN_STATES,
-    ingestion_state,
-    normalize_ingestion,
-    normalize_run,
-    parse_status_page,
-    run_state,
-)
+from vendors.statsig.normalize import INGESTION_STATES, ingestion_state, normalize_ingestion, parse_status_page
+from vendors.statsig.runs import RUN_STATES, normalize_run, run_state
 from vendors.statsig.simulator import seed_status_example
 
 SEED_TEXT = (
@@ -321,8 +313,11 @@ def test_recent_error_is_a_retry_and_a_settled_one_a_failure() -> None:
     assert settled.state == "failed" and settled.flags == ()
     assert settled.error.code == "download_error" and "download_error" in settled.error.message
     # Same vendor answer, different verdict: the fingerprint must differ or the engine skips it.
-    assert recent.raw[QUIET_KEY] is False and settled.raw[QUIET_KEY] is True
-    assert recent.fingerprint() != settled.fingerprint()
+    body = run_body("download_error", updated=NOW - timedelta(minutes=9))
+    before, after = normalize_run(BACKFILLS, body, NOW), normalize_run(BACKFILLS, body, NOW + timedelta(minutes=1))
+    assert before.raw == after.raw == body["data"]  # the vendor's words, verbatim
+    assert (before.state, after.state) == ("running", "failed")
+    assert before.fingerprint() != after.fingerprint()
 
 
 def test_latest_status_falls_back_to_the_newest_history_entry() -> None:

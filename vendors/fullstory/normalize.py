@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..base import FAILED, RUNNING, SUCCEEDED, UNKNOWN, BadResponse, Observation, RunError, RunItem, Target
-from ..normalizing import as_count, expect, nonempty_str
+from ..normalizing import as_count, expect, nonempty_str, status_text
 from ..timeparse import parse_time
 
 # vendor status -> state. FAILED includes partial failures (flagged below). UNKNOWN is
@@ -29,9 +29,7 @@ def normalize_job(target: Target, body: Any, items: list[RunItem] | None = None)
     job_id = nonempty_str(job.get("id"))
     if not job_id:
         raise BadResponse("unexpected shape: job.id is missing")
-    status = job.get("status")
-    if status is not None and not isinstance(status, str):
-        raise BadResponse(f"job.status: expected a string, got {type(status).__name__}")
+    status = status_text(job.get("status"), "job.status")
     state = JOB_STATES.get(status or "", UNKNOWN)
     imports = as_count(body.get("imports"), "imports")
     errors = as_count(body.get("errors"), "errors")  # "only included for failed imports"

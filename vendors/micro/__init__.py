@@ -1,5 +1,2 @@
 """Micro (micro.so) Prism imports (VENDORS.md §4)."""
-
-from .client import MicroClient
-
-CLIENTS = (MicroClient,)
+# The client is listed in client.py's CLIENTS: importing the package (its simulator) loads no client code.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..base import FAILED, RUNNING, SUCCEEDED, UNKNOWN, BadResponse, Observation, RunError, RunItem, Target
-from ..normalizing import classify_message, count_fields, expect, nonempty_str
+from ..normalizing import classify_message, count_fields, expect, nonempty_str, status_text
 from ..timeparse import parse_time
 
 # vendor status -> state; `complete` with failed rows is partial.
@@ -24,9 +24,7 @@ def normalize_job(target: Target, body: Any, run_key: str = "") -> Observation:
         raise BadResponse("unexpected shape: job_id is missing")
     if "status" not in body:
         raise BadResponse("unexpected shape: the import job has no status")
-    status = body.get("status")
-    if status is not None and not isinstance(status, str):
-        raise BadResponse(f"status: expected a string, got {type(status).__name__}")
+    status = status_text(body.get("status"), "status")
     state = JOB_STATES.get(status or "", UNKNOWN)
     counts = count_fields(body, COUNTS, "job")
     total, processed = counts.get("total"), counts.get("processed")

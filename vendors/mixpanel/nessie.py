@@ -8,16 +8,24 @@ project secret's requests carry it as well.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ..base import BadResponse, CreateResult, InvalidSpec, Target, TargetResult, VendorError
+from ..adapter import CANCEL, CREATE, DISCOVER, PAUSE, Adapter
+from ..base import (
+    AuthError,
+    BadResponse,
+    CreateResult,
+    FormField,
+    Target,
+    TargetResult,
+    VendorError,
+)
 from ..normalizing import expect
 from .nessie_normalize import normalize_jobs, normalize_status, normalize_summary, normalize_timeline
-from .nessie_spec import to_form, validate_pipeline_spec
+from .nessie_spec import form_fields, to_form, validate_pipeline_spec
 
 if TYPE_CHECKING:
-    from .client import MixpanelClient
+    from .session import MixpanelSession
 
 EXPORT_PIPELINE = "export_pipeline"
 NESSIE_HOSTS = {
@@ -29,69 +37,91 @@ NESSIE_PATH = "/api/2.0/nessie"
 JOB_INFO_KEYS = ("frequency", "sync_enabled", "last_dispatched")
 
 
-class Nessie:
-    def __init__(self, client: MixpanelClient) -> None:
-        self.client = client
-        # One `pipeline/jobs` answer per poll(): name -> job, or the error it gave.
-        self.jobs_cache: dict[str, dict[str, Any]] | None = None
-        self.jobs_error: VendorError | None = None
+class DataPipelines(Adapter):
+    kind = EXPORT_PIPELINE
+    capabilities = frozenset({CREATE, CANCEL, PAUSE, DISCOVER})
+    periodic = True
+    session: MixpanelSession
 
     # -- plumbing ------------------------------------------------------------------
     @property
     def base(self) -> str:
-        account = self.client.account  # an account's base_url replaces every host
+        account = self.session.account  # an account's base_url replaces every host
         host = account.base_url.rstrip("/") if account.base_url else NESSIE_HOSTS[account.region or "us"]
         return host + NESSIE_PATH
 
     def _project_params(self) -> dict[str, str]:
-        return {"project_id": self.client.project_id}
+        return {"project_id": self.session.project_id}
 
     def get(self, path: str, **params: str) -> Any:
-        body, _ = self.client.http.call_json(
-            "GET", self.base + path, params={**params, **self._project_params()}, auth=self.client.auth
+        body, _ = self.session.http.call_json(
+            "GET", self.base + path, params={**params, **self._project_params()}, auth=self.session.auth
         )
         return body
 
     def post(self, path: str, form: list[tuple[str, str]]) -> Any:
         fields = form + list(self._project_params().items())
-        body, _ = self.client.http.call_json("POST", self.base + path, data=fields, auth=self.client.auth)
+        body, _ = self.session.http.call_json("POST", self.base + path, data=fields, auth=self.session.auth)
         return body
 
     # -- reading -------------------------------------------------------------------
-    def poll_one(self, target: Target) -> TargetResult:
+    def observe(self, targets: list[Target], discover: bool = False) -> list[TargetResult]:
+        """One `pipeline/jobs` listing serves every pipeline's info and discovery."""
+        jobs: dict[str, dict[str, Any]] = {}
+        listing_error: VendorError | None = None
+        try:
+            jobs = {job["name"]: job for job in self.jobs()}
+        except VendorError as exc:
+            listing_error = exc  # info stays partial; discovery reports it
+        results: list[TargetResult] = []
+        for target in targets:
+            try:
+                results.append(self.read(target, jobs.get(target.external_id)))
+            except VendorError as exc:
+                results.append(TargetResult(target, error=exc, http_status=exc.http_status))
+                if exc.account_wide:
+                    return results
+        if not discover:
+            return results
+        if listing_error is None:
+            known = {t.key for t in targets}
+            results.extend(r for r in self.listed(jobs.values()) if r.target.key not in known)
+        elif listing_error.account_wide and not _forbidden(listing_error):
+            # A 403 on the listing: data pipelines need Admin or Owner [M5]; the credentials
+            # are fine and the connectors still poll. Anything else account-wide stops the poll.
+            results.append(TargetResult(Target("", ""), error=listing_error, http_status=listing_error.http_status))
+        return results
+
+    def read(self, target: Target, job: dict[str, Any] | None) -> TargetResult:
         name = target.external_id
         observations = normalize_status(target, self.get("/pipeline/status", name=name))
         info: dict[str, Any] = {
             "summary": normalize_summary(self.get("/pipeline/status", name=name, summary="true")),
             "timeline": normalize_timeline(self.get("/pipeline/timeline", name=name)),
         }
-        job = (self.jobs_cache or {}).get(name)
         if job:
-            info.update({k: job[k] for k in JOB_INFO_KEYS if job.get(k) is not None})
+            info.update(_job_info(job))
         return TargetResult(target, observations, info=info)
 
     def jobs(self) -> list[dict[str, Any]]:
-        return normalize_jobs(self.get("/pipeline/jobs"), self.client.project_id)
+        return normalize_jobs(self.get("/pipeline/jobs"), self.session.project_id)
 
-    def discover(self) -> list[TargetResult]:
-        if self.jobs_error is not None:
-            raise self.jobs_error
-        jobs = list(self.jobs_cache.values()) if self.jobs_cache is not None else self.jobs()
-        return [
-            TargetResult(
-                Target(EXPORT_PIPELINE, job["name"]),
-                name=job["name"],
-                info={k: job[k] for k in JOB_INFO_KEYS if job.get(k) is not None},
-            )
-            for job in jobs
-        ]
+    @staticmethod
+    def listed(jobs: Any) -> list[TargetResult]:
+        return [TargetResult(Target(EXPORT_PIPELINE, j["name"]), name=j["name"], info=_job_info(j)) for j in jobs]
 
     # -- acting --------------------------------------------------------------------
-    def create(self, spec: dict[str, Any], today: date) -> CreateResult:
-        cleaned = validate_pipeline_spec(spec, today)
+    def create_fields(self, spec: dict[str, Any]) -> list[FormField]:
+        return form_fields(str(spec.get("type") or ""))
+
+    def validate_create(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return validate_pipeline_spec(spec, self.today())
+
+    def create(self, spec: dict[str, Any]) -> CreateResult:
+        cleaned = validate_pipeline_spec(spec, self.today())
         return read_create_answer(self.post("/pipeline/create", to_form(cleaned)))
 
-    def cancel(self, target: Target) -> str:
+    def cancel(self, target: Target, run_key: str = "") -> str:
         self.post("/pipeline/cancel", [("name", target.external_id)])
         return (
             f"Mixpanel deleted pipeline {target.external_id}: no further exports are scheduled, "
@@ -105,6 +135,14 @@ class Nessie:
     def resume(self, target: Target) -> str:
         self.post("/pipeline/resume", [("name", target.external_id)])
         return f"Mixpanel resumed pipeline {target.external_id}."
+
+
+def _forbidden(error: VendorError) -> bool:
+    return isinstance(error, AuthError) and error.http_status == 403
+
+
+def _job_info(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: job[k] for k in JOB_INFO_KEYS if job.get(k) is not None}
 
 
 def read_create_answer(body: Any) -> CreateResult:
@@ -121,7 +159,3 @@ def read_create_answer(body: Any) -> CreateResult:
     if "bigquery_dataset_name" in details:
         message += f" BigQuery dataset: {dataset}"
     return CreateResult(message, targets=[Target(EXPORT_PIPELINE, n) for n in names], details=details, raw=body)
-
-
-def reject_kind(kind: str) -> InvalidSpec:
-    return InvalidSpec({"kind": f"Mixpanel pipelines of kind {kind!r} cannot be created from here"})

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..seeds import SEED_DIR
-from .nessie_simulator import SimPipeline
-
-if TYPE_CHECKING:
-    from .simulator import SimProject
 
 NESSIE_SEED = "mixpanel-data-pipelines-api.txt"
 SEED_PROJECT_ID = "9876543210"
@@ -58,32 +53,3 @@ SEED_TIMELINE = {
         {"date": "2019-08-20", "sync_times": ["2019-08-20 14:33:09.315098 -0700 PDT"], "status": "synced"},
     ]
 }
-
-
-def seed_pipeline_project(today: date) -> SimProject:
-    """Project 9876543210 of the seed: legacy secret "seed-api-secret", the jobs sample
-    verbatim, and the seed's backfill pipeline with its summary and canceled task."""
-    from .simulator import SimProject
-
-    project = SimProject(
-        SEED_PROJECT_ID,
-        username="seed-svc",
-        secret="seed-svc-secret",
-        api_secret="seed-api-secret",
-        jobs_verbatim=seed_jobs_text(),
-    )
-    project.add_pipelines(
-        SimPipeline(
-            SEED_PIPELINE,
-            origin=date(2016, 7, 26),
-            frequency="hourly",
-            to_date=date(2016, 7, 31),
-            summary_verbatim=seed_summary_text(),
-            tasks_verbatim={"canceled": [seed_canceled_task()]},
-            timeline_verbatim=SEED_TIMELINE,
-        ),
-        SimPipeline(
-            "events-daily-bigquery-monoschema", origin=today - timedelta(days=7), frequency="hourly", delay_seconds=600
-        ),
-    )
-    return project

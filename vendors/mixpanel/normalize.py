@@ -15,7 +15,7 @@ from ..base import (
     RunError,
     Target,
 )
-from ..normalizing import as_fraction, classify_message, count_fields, expect, nonempty_str
+from ..normalizing import as_fraction, classify_message, count_fields, expect, nonempty_str, status_text
 from ..timeparse import parse_time
 
 # vendor status -> (state, flags). Anything else maps to `unknown` and keeps its raw value.
@@ -58,9 +58,7 @@ def normalize_history(target: Target, body: Any) -> list[Observation]:
 def normalize_connector_run(target: Target, run: Any, index: int = 0) -> Observation:
     run = expect(run, dict, f"results.data[{index}]")
     where = f"results.data[{index}]"
-    status = run.get("status")
-    if status is not None and not isinstance(status, str):
-        raise BadResponse(f"{where}.status: expected a string, got {type(status).__name__}")
+    status = status_text(run.get("status"), f"{where}.status")
     state, flags = CONNECTOR_RUN_STATES.get(status or "", (UNKNOWN, ()))
     started = parse_time(run.get("start_time"), f"{where}.start_time")
     finished = parse_time(run.get("end_time"), f"{where}.end_time")

@@ -13,13 +13,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..seeds import readme_code_samples
 from ..simulator.core import Handler, SimRequest, SimResponse, Simulator, json_response
 from ..timeparse import format_go_time
-from .nessie_seed import seed_pipeline_project
+from .nessie_seed import (
+    SEED_PIPELINE,
+    SEED_PROJECT_ID,
+    SEED_TIMELINE,
+    seed_canceled_task,
+    seed_jobs_text,
+    seed_summary_text,
+)
 from .nessie_simulator import NessieApi, SimPipeline
 from .simulator_specs import judge, specs
 from .warehouse_simulator import SimWarehouseImport, WarehouseApi, WarehouseCycle, WarehouseRun
@@ -367,3 +374,30 @@ def _add_demo_pipelines(project: SimProject, origin: datetime) -> None:
             cycle=WarehouseCycle(origin, period=600, run_seconds=90, events=9_500),
         ),
     )
+
+
+def seed_pipeline_project(today: date) -> SimProject:
+    """Project 9876543210 of the seed: legacy secret "seed-api-secret", the jobs sample
+    verbatim, and the seed's backfill pipeline with its summary and canceled task."""
+    project = SimProject(
+        SEED_PROJECT_ID,
+        username="seed-svc",
+        secret="seed-svc-secret",
+        api_secret="seed-api-secret",
+        jobs_verbatim=seed_jobs_text(),
+    )
+    project.add_pipelines(
+        SimPipeline(
+            SEED_PIPELINE,
+            origin=date(2016, 7, 26),
+            frequency="hourly",
+            to_date=date(2016, 7, 31),
+            summary_verbatim=seed_summary_text(),
+            tasks_verbatim={"canceled": [seed_canceled_task()]},
+            timeline_verbatim=SEED_TIMELINE,
+        ),
+        SimPipeline(
+            "events-daily-bigquery-monoschema", origin=today - timedelta(days=7), frequency="hourly", delay_seconds=600
+        ),
+    )
+    return project

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ..adapter import RUN_NOW, PerTarget
 from ..base import (
     CANCELED,
     FAILED,
@@ -20,13 +21,14 @@ from ..base import (
     Observation,
     RunError,
     Target,
+    TargetResult,
 )
-from ..normalizing import as_count, expect, nonempty_str
+from ..normalizing import as_count, expect, nonempty_str, status_text
 from ..timeparse import parse_time
 from .normalize import PENDING_KEY, _dedupe_keys
 
 if TYPE_CHECKING:
-    from .client import MixpanelClient
+    from .session import MixpanelSession
 
 WAREHOUSE_IMPORT = "warehouse_import"
 
@@ -53,9 +55,7 @@ def normalize_warehouse_history(target: Target, body: Any) -> list[Observation]:
 def normalize_warehouse_run(target: Target, run: Any, index: int = 0) -> Observation:
     where = f"results.runs[{index}]"
     run = expect(run, dict, where)
-    status = run.get("status")
-    if status is not None and not isinstance(status, str):
-        raise BadResponse(f"{where}.status: expected a string, got {type(status).__name__}")
+    status = status_text(run.get("status"), f"{where}.status")
     state = WAREHOUSE_STATES.get(status or "", UNKNOWN)
     start_raw = run.get("start_time")
     if start_raw is not None and (isinstance(start_raw, bool) or not isinstance(start_raw, int)):
@@ -85,21 +85,23 @@ def normalize_warehouse_run(target: Target, run: Any, index: int = 0) -> Observa
     )
 
 
-class Warehouse:
-    def __init__(self, client: MixpanelClient) -> None:
-        self.client = client
+class WarehouseImports(PerTarget):
+    kind = WAREHOUSE_IMPORT
+    capabilities = frozenset({RUN_NOW})
+    is_import = True
+    session: MixpanelSession
 
     def _url(self, target: Target, action: str) -> str:
-        return self.client.app_url(f"/warehouse-sources/imports/{quote(target.external_id, safe='')}/{action}")
+        return self.session.app_url(f"/warehouse-sources/imports/{quote(target.external_id, safe='')}/{action}")
 
-    def poll_target(self, target: Target) -> list[Observation]:
-        body, _ = self.client.http.call_json("GET", self._url(target, "history"), auth=self.client.app_auth())
-        return normalize_warehouse_history(target, body)
+    def read(self, target: Target) -> TargetResult:
+        body, _ = self.session.http.call_json("GET", self._url(target, "history"), auth=self.session.app_auth())
+        return TargetResult(target, normalize_warehouse_history(target, body))
 
     def run_now(self, target: Target) -> CreateResult:
         # The spec requires a JSON body and documents no field for it: an empty object.
-        body, _ = self.client.http.call_json(
-            "PUT", self._url(target, "manual-sync"), json={}, auth=self.client.app_auth()
+        body, _ = self.session.http.call_json(
+            "PUT", self._url(target, "manual-sync"), json={}, auth=self.session.app_auth()
         )
         body = expect(body, dict, "manual-sync response")
         if body.get("status") != "ok":

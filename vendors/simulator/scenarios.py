@@ -12,7 +12,7 @@ import importlib
 import importlib.util
 from datetime import timedelta
 
-from ..registry import VENDOR_PACKAGES
+from ..packages import VENDOR_PACKAGES
 from .core import Clock, Simulator
 
 

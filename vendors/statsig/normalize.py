@@ -1,4 +1,4 @@
-"""Statsig ingestion status rows and backfill runs -> Observations (VENDORS.md §5 and §6).
+"""Statsig ingestion status rows -> Observations (VENDORS.md §5 and §6).
 
 The status endpoint answers with one row per status change of one (source, dataset, day):
 a day is scheduled, started, then succeeds, comes back empty or fails, and may later be
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ..base import (
@@ -37,11 +37,10 @@ from ..base import (
     RunError,
     Target,
 )
-from ..normalizing import as_count, expect
+from ..normalizing import as_count, expect, status_text
 from ..timeparse import parse_time
 
 INGESTION = "ingestion"
-BACKFILL = "backfill"
 DEFAULT_SOURCE = "default"
 UNKNOWN_DATASET = "unknown"
 
@@ -82,39 +81,8 @@ INGESTION_STATES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "%Other": (UNKNOWN, (), ""),
 }
 
-# Backfill run statuses (runHistory / latestStatus) -> (state, flags, error kind).
-RUN_STATES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "enqueued": (QUEUED, (), ""),
-    "started": (RUNNING, (), ""),
-    "download_started": (RUNNING, (), ""),
-    "download_complete": (RUNNING, (), ""),
-    "metrics_started": (RUNNING, (), ""),
-    "metrics_complete": (RUNNING, (), ""),
-    "pulse_started": (RUNNING, (), ""),
-    "pulse_complete": (SUCCEEDED, (), ""),  # the last step of a run [I]
-    "download_error": (FAILED, (), "unknown"),
-    "metrics_error": (FAILED, (), "vendor"),
-    "pulse_error": (FAILED, (), "vendor"),
-}
-# The steps of a run in order, for its progress.
-RUN_STEPS = (
-    "enqueued",
-    "started",
-    "download_started",
-    "download_complete",
-    "metrics_started",
-    "metrics_complete",
-    "pulse_started",
-    "pulse_complete",
-)
-# A run whose latest status is an error but that changed less than this ago may still
-# retry (the examples retry after download_error): running + "retrying" until then.
-QUIET_PERIOD = timedelta(minutes=10)
-# Added to `raw` of a run whose latest status is an error: has the quiet period passed?
-QUIET_KEY = "pipewatch_quiet_period_over"
-
-_DATE_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:$|[T ])")
 _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
+_DATE_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:$|[T ])")
 
 
 # Last words of a status name, for statuses missing from the tables (upper case).
@@ -153,14 +121,6 @@ def ingestion_state(status: str | None) -> tuple[str, tuple[str, ...], str]:
         return INGESTION_STATES[status]
     upper = status.strip().upper()
     return INGESTION_STATES.get(upper) or _by_last_word(upper)
-
-
-def run_state(status: str | None) -> tuple[str, tuple[str, ...], str]:
-    """(state, flags, error kind) of one backfill run status, with the same rule."""
-    if not status:
-        return UNKNOWN, (), ""
-    lower = status.strip().lower()
-    return RUN_STATES.get(lower) or _by_last_word(lower.upper())
 
 
 # -- the status listing -------------------------------------------------------------
@@ -254,9 +214,7 @@ def normalize_ingestion(rows: Any) -> list[IngestionGroup]:
 
 
 def _parse_row(index: int, raw: dict[str, Any], where: str) -> _Row:
-    status = raw.get("status")
-    if status is not None and not isinstance(status, str):
-        raise BadResponse(f"{where}.status: expected a string, got {type(status).__name__}")
+    status = status_text(raw.get("status"), f"{where}.status")
     timestamp = parse_time(raw.get("timestamp"), f"{where}.timestamp")
     day = _day(raw.get("ds"), f"{where}.ds")
     if day is None and timestamp is not None:
@@ -346,77 +304,3 @@ def _day(value: Any, where: str) -> date | None:
             raise BadResponse(f"{where}: unreadable date {value[:40]!r}") from None
     parsed = parse_time(value, where)
     return parsed.date() if parsed else None
-
-
-# -- backfill runs ------------------------------------------------------------------
-def backfill_run_id(body: Any) -> str:
-    """`POST /ingestion/backfill`'s `{message, data: {runID}}`: the new run's id."""
-    data = expect(expect(body, dict, "backfill response").get("data"), dict, "data")
-    run_id = _text(data.get("runID"), "data.runID")
-    if not run_id:
-        raise BadResponse("backfill response: data.runID is missing")
-    return run_id
-
-
-def normalize_run(target: Target, body: Any, now: datetime, run_id: str = "") -> Observation:
-    """`GET /ingestion/runs/{id}`: `{message, data: run}` -> one Observation."""
-    body = expect(body, dict, "run response")
-    run = expect(body.get("data"), dict, "data")
-    key = _text(run.get("runID"), "data.runID") or run_id
-    if not key:
-        raise BadResponse("data.runID: missing")
-    history = run.get("runHistory")
-    entries: list[tuple[datetime | None, str | None, int]] = []
-    if history is not None:
-        for i, entry in enumerate(expect(history, list, "data.runHistory")):
-            where = f"data.runHistory[{i}]"
-            entry = expect(entry, dict, where)
-            status = entry.get("status")
-            if status is not None and not isinstance(status, str):
-                raise BadResponse(f"{where}.status: expected a string, got {type(status).__name__}")
-            entries.append((parse_time(entry.get("statusTimestamp"), f"{where}.statusTimestamp"), status, i))
-    entries.sort(key=lambda e: (e[0] or _EPOCH, e[2]))
-    latest = run.get("latestStatus")
-    if latest is not None and not isinstance(latest, str):
-        raise BadResponse(f"data.latestStatus: expected a string, got {type(latest).__name__}")
-    if not latest and entries:
-        latest = entries[-1][1]
-    updated = parse_time(run.get("lastUpdatedAt"), "data.lastUpdatedAt")
-    if updated is None and entries:
-        updated = entries[-1][0]
-    created = parse_time(run.get("createdAt"), "data.createdAt")
-    if created is None and entries:
-        created = entries[0][0]
-    for name in ("sources", "dateStamps", "granularHistory"):
-        if run.get(name) is not None:
-            expect(run.get(name), list, f"data.{name}")
-
-    state, flags, error_kind = run_state(latest)
-    error = None
-    raw: dict[str, Any] = run
-    if state == FAILED:
-        quiet_over = updated is None or now - updated >= QUIET_PERIOD
-        # The engine only looks again when `raw` changes: the verdict must be part of it,
-        # or a run that stays on download_error would stay "retrying" forever.
-        raw = {**run, QUIET_KEY: quiet_over}
-        if not quiet_over:
-            state, flags = RUNNING, (*flags, "retrying")  # Statsig retries after an error
-        else:
-            error = RunError(message=f"Statsig backfill run stopped at {latest}", code=latest or "", kind=error_kind)
-    progress = None
-    if state == SUCCEEDED:
-        progress = 1.0
-    elif latest and latest.lower() in RUN_STEPS:
-        progress = round(RUN_STEPS.index(latest.lower()) / (len(RUN_STEPS) - 1), 2)
-    return Observation(
-        target=target,
-        run_key=key,
-        state=state,
-        vendor_status=latest or "",
-        progress=progress,
-        started_at=created,
-        finished_at=updated if state in FINISHED_STATES else None,
-        error=error,
-        flags=flags,
-        raw=raw,
-    )
