@@ -23,7 +23,7 @@ from ninja.parser import Parser
 from ..auth import SAFE_METHODS, api_route
 from ..envelope import api_error
 from ..inputs import BadInput, read_json
-from . import reads, writes  # noqa: F401  (writes registers its routes on import)
+from . import exports, reads, writes  # noqa: F401  (exports and writes register their routes on import)
 
 PREFIX = "/api/v1/"
 DESCRIPTION = """Pipewatch's API: pipelines, their runs and open failures; acting on pipelines.
