@@ -215,3 +215,12 @@ def test_jobs_read_every_field_and_a_name_once() -> None:
     assert normalize_jobs({"42": [{"name": "p", "sync_enabled": "true"}]}, "42")[0]["sync_enabled"] is True
     first = normalize_jobs({"42": [{"name": "p", "frequency": "daily", "Dispatcher": "gcs"}]}, "42")[0]
     assert (first["frequency"], first["dispatcher"]) == ("daily", "gcs")
+
+
+def test_a_task_with_a_null_state_takes_its_groups() -> None:
+    [obs] = normalize_status(TARGET, {"canceled": [{**task(), "state": None}]})
+    assert (obs.state, obs.vendor_status) == ("canceled", "canceled")
+
+
+def test_an_empty_list_under_another_key_does_not_hide_the_next() -> None:
+    assert [j["name"] for j in normalize_jobs({"a": None, "b": [{"name": "p"}]}, "42")] == ["p"]
