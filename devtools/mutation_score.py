@@ -22,6 +22,8 @@ SKIPPED = {34}
 # left out of the score like skipped ones. Names are mutmut's, stable while the function is.
 EQUIVALENT = {
     "vendors.fullstory.normalize.x_normalize_job__mutmut_46": 'status or "XXXX": unknown, as "" is',
+    "vendors.micro.normalize.x_normalize_job__mutmut_42": 'status or "XXXX": unknown, as "" is',
+    "vendors.mixpanel.nessie_normalize.x_normalize_task__mutmut_25": "an unknown state makes no error to give a kind",
     "vendors.mixpanel.nessie_normalize.x__stamp__mutmut_6": 'float("-INF") is float("-inf")',
     "vendors.mixpanel.nessie_normalize.x_normalize_task__mutmut_10": "a missing state is None, then the group",
     "vendors.mixpanel.nessie_normalize.x_normalize_task__mutmut_12": "a missing state is None, then the group",

@@ -57,6 +57,7 @@ def test_the_bare_runs_list_and_the_envelope_read_alike() -> None:
     bare = normalize_history(TARGET, {"url": "/x", "has_more": False, "data": [run]})
     wrapped = normalize_history(TARGET, history(run))
     assert [o.run_key for o in bare] == [o.run_key for o in wrapped] == ["r1"]
+    assert [o.target for o in bare] == [o.target for o in wrapped] == [TARGET]
     # both present: the envelope is the answer
     both = normalize_history(TARGET, {"results": {"data": [run]}, "data": [{"id": "other"}]})
     assert [o.run_key for o in both] == ["r1"]

@@ -224,3 +224,22 @@ def test_a_task_with_a_null_state_takes_its_groups() -> None:
 
 def test_an_empty_list_under_another_key_does_not_hide_the_next() -> None:
     assert [j["name"] for j in normalize_jobs({"a": None, "b": [{"name": "p"}]}, "42")] == ["p"]
+
+
+def test_observations_are_for_the_target_asked_about() -> None:
+    assert [o.target for o in normalize_status(TARGET, {"running": [task()]})] == [TARGET]
+
+
+def test_a_retry_anywhere_before_the_newest_attempt_counts() -> None:
+    body = {
+        "pending": [task("pending", run_at="2026-11-20T07:00:00Z"), task("pending", run_at="2026-11-20T09:00:00Z")],
+        "retried": [task("retried", run_at="2026-11-20T08:00:00Z")],
+    }
+    [obs] = normalize_status(TARGET, body)
+    assert (obs.state, obs.flags) == ("queued", ("retrying",))
+
+
+def test_a_retried_attempt_after_another_is_flagged_once() -> None:
+    body = {"retried": [task("retried", run_at="2026-11-20T07:00:00Z"), task("retried")]}
+    [obs] = normalize_status(TARGET, body)
+    assert (obs.state, obs.flags) == ("running", ("retrying",))

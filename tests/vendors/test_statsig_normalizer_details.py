@@ -154,6 +154,7 @@ def test_a_day_only_scheduled_has_no_start_and_rows_without_a_time_count_as_olde
         (" loaded_empty_data ", ("succeeded", ("empty",), "")),
         ("NEW_THING_FAILURE", ("failed", (), "unknown")),
         ("EXPORT_QUEUED", ("queued", (), "")),
+        ("DEDUPE_RUNNING", ("running", (), "")),
         ("ENQUEUED", ("queued", (), "")),
         ("SOMETHING", ("unknown", (), "")),
     ],
