@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := dashboard.settings
 
-.PHONY: run soak run-setup test lint format bench bench-scale venv dev-deps demo-data clean api-schema
+.PHONY: run soak run-setup test test-future mutation lint format bench bench-scale venv dev-deps demo-data clean api-schema
 
 $(BIN)/.installed: requirements.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -74,6 +74,31 @@ bench-scale: $(BIN)/.dev-installed
 api-schema: export TESTING = true
 api-schema: $(BIN)/.installed
 	$(BIN)/python manage.py api_schema
+
+## make test-future: tests/jobs and tests/browser as if the machine's clock read a day years ahead,
+## then a day before the fixtures' T0 (PW_TEST_PRETEND_NOW): no test may depend on today's date.
+## `make test-future PRETEND_DATES=2031-06-15T12:00:00+00:00 FUTURE_TESTS=tests/jobs` for less.
+PRETEND_DATES ?= 2031-06-15T12:00:00+00:00 2025-03-01T08:00:00+00:00
+FUTURE_TESTS ?= tests/jobs tests/browser
+test-future: export TESTING = true
+test-future: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pipewatch
+test-future: export REDIS_URL ?= redis://127.0.0.1:6379/15
+test-future: $(BIN)/.dev-installed
+	for when in $(PRETEND_DATES); do \
+	  echo "--- as if it were $$when"; \
+	  PW_TEST_PRETEND_NOW=$$when $(BIN)/python -m pytest -q -p no:cacheprovider $(FUTURE_TESTS) $(PYTEST_ARGS) || exit 1; \
+	done
+
+## make mutation: mutmut over the vendor normalizers and jobs/health.py ([tool.mutmut] in
+## pyproject.toml), with their fast unit tests; the tree is copied to ./mutants (gitignored).
+## Prints the score per module; `$(BIN)/mutmut browse` or `mutmut show <name>` for survivors.
+MUTATION_CHILDREN ?= 2
+mutation: export TESTING = true
+mutation: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pipewatch_mutation
+mutation: export REDIS_URL ?= redis://127.0.0.1:6379/15
+mutation: $(BIN)/.dev-installed
+	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN)
+	$(BIN)/python -m devtools.mutation_score --min 85
 
 lint: export TESTING = true
 lint: $(BIN)/.dev-installed

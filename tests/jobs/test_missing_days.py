@@ -180,7 +180,10 @@ def test_the_next_day_running_or_landing_does_not_hide_a_failed_day(world, viewe
 
 
 @pytest.mark.django_db
-def test_a_mixpanel_data_pipeline_window_that_failed_stays_failing_until_retried(sim, mp_account, logged_in) -> None:
+def test_a_mixpanel_data_pipeline_window_that_failed_stays_failing_until_retried(
+    product_at_t0, sim, mp_account, logged_in
+) -> None:
+    # Signed in on T0 too (product_at_t0): a session cookie dated on another day would have expired at T0.
     from vendors.mixpanel.nessie_simulator import SimPipeline
 
     from .test_mixpanel_engine import YESTERDAY, add_nessie, poll

@@ -68,7 +68,8 @@ def test_cancel_tells_what_the_vendor_does_and_keeps_our_history(sim, mp_account
 
 
 @pytest.mark.django_db
-def test_create_validates_first_then_tracks_what_mixpanel_created(sim, mp_account, viewer) -> None:
+def test_create_validates_first_then_tracks_what_mixpanel_created(product_at_t0, sim, mp_account, viewer) -> None:
+    # from_date is checked against Pipewatch's clock: on the simulator's T0 (product_at_t0), any real date
     bad = actions.create(mp_account, "export_pipeline", {"type": "gcs-raw", "from_date": "11/01/2026"}, viewer)
     assert not bad.ok and "from_date" in bad.field_errors and "gcs_bucket" in bad.field_errors
     assert not Pipeline.objects.filter(kind="export_pipeline").exists()

@@ -1,0 +1,152 @@
+"""jobs.health: which status a pipeline row stores and when its trouble began (`incident_since`).
+
+derive() works on unsaved rows with the health given, so these run without the database; store()
+is checked against PostgreSQL (it writes only the rows that moved)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from jobs import health
+from jobs.models import FAILING, HEALTHY, LATE, PAUSED, RUNNING, STUCK, UNKNOWN, Account, Health, Pipeline, Run
+
+from ..conftest import T0
+
+NOW = T0
+EARLIER = T0 - timedelta(hours=5)
+MUCH_EARLIER = T0 - timedelta(days=2)
+
+
+def pipeline(**fields: object) -> Pipeline:
+    fields.setdefault("created_at", MUCH_EARLIER - timedelta(days=1))
+    fields.setdefault("health_status", HEALTHY)
+    return Pipeline(kind="import_connector", external_id="p", **fields)
+
+
+def with_run(p: Pipeline, **fields: object) -> Pipeline:
+    p.current_run = Run(external_id="r1", state="running", **fields)
+    return p
+
+
+@pytest.mark.parametrize("status", [HEALTHY, RUNNING, PAUSED])
+def test_no_trouble_has_no_since_and_clears_an_old_one(status: str) -> None:
+    p = pipeline(health_status=FAILING, incident_since=EARLIER)
+    assert health.derive(p, NOW, Health(status)) is True
+    assert (p.health_status, p.incident_since) == (status, None)
+
+
+def test_unchanged_healthy_row_did_not_move() -> None:
+    p = pipeline(health_status=HEALTHY, incident_since=None)
+    assert health.derive(p, NOW, Health(HEALTHY)) is False
+    assert (p.health_status, p.incident_since) == (HEALTHY, None)
+
+
+def test_failing_begins_when_days_went_missing_first() -> None:
+    p = with_run(pipeline(missing_since=MUCH_EARLIER, last_failure_at=EARLIER), finished_at=NOW)
+    assert health.derive(p, NOW, Health(FAILING)) is True
+    assert (p.health_status, p.incident_since) == (FAILING, MUCH_EARLIER)
+
+
+def test_failing_begins_at_the_last_failure_without_missing_days() -> None:
+    p = with_run(pipeline(last_failure_at=EARLIER), finished_at=NOW - timedelta(minutes=1))
+    health.derive(p, NOW, Health(FAILING))
+    assert p.incident_since == EARLIER
+
+
+def test_failing_without_a_recorded_failure_begins_when_the_run_finished() -> None:
+    p = with_run(pipeline(), finished_at=EARLIER)
+    health.derive(p, NOW, Health(FAILING))
+    assert p.incident_since == EARLIER
+
+
+def test_failing_with_nothing_recorded_begins_now() -> None:
+    p = pipeline()
+    health.derive(p, NOW, Health(FAILING))
+    assert p.incident_since == NOW
+
+
+def test_failing_run_not_finished_begins_now() -> None:
+    p = with_run(pipeline(), finished_at=None)
+    health.derive(p, NOW, Health(FAILING))
+    assert p.incident_since == NOW
+
+
+def test_stuck_begins_at_the_runs_last_change() -> None:
+    p = with_run(pipeline(), last_change_at=EARLIER, finished_at=MUCH_EARLIER)
+    health.derive(p, NOW, Health(STUCK))
+    assert (p.health_status, p.incident_since) == (STUCK, EARLIER)
+
+
+def test_stuck_without_a_run_begins_now() -> None:
+    p = pipeline(last_success_at=EARLIER)
+    health.derive(p, NOW, Health(STUCK))
+    assert p.incident_since == NOW
+
+
+def test_late_begins_at_the_last_success() -> None:
+    p = pipeline(last_success_at=EARLIER)
+    health.derive(p, NOW, Health(LATE))
+    assert (p.health_status, p.incident_since) == (LATE, EARLIER)
+
+
+def test_late_never_succeeded_begins_at_creation() -> None:
+    p = pipeline(created_at=MUCH_EARLIER)
+    health.derive(p, NOW, Health(LATE))
+    assert p.incident_since == MUCH_EARLIER
+
+
+def test_unknown_begins_now() -> None:
+    p = with_run(pipeline(last_success_at=EARLIER, last_failure_at=EARLIER), last_change_at=EARLIER)
+    health.derive(p, NOW, Health(UNKNOWN, "gone"))
+    assert (p.health_status, p.incident_since) == (UNKNOWN, NOW)
+
+
+def test_lasting_trouble_keeps_its_start() -> None:
+    p = pipeline(health_status=FAILING, incident_since=MUCH_EARLIER, last_failure_at=EARLIER)
+    assert health.derive(p, NOW, Health(FAILING)) is False
+    assert p.incident_since == MUCH_EARLIER
+
+
+def test_same_trouble_without_a_stored_start_gets_one() -> None:
+    p = pipeline(health_status=LATE, incident_since=None, last_success_at=EARLIER)
+    assert health.derive(p, NOW, Health(LATE)) is True
+    assert p.incident_since == EARLIER
+
+
+def test_new_kind_of_trouble_starts_again() -> None:
+    p = pipeline(health_status=LATE, incident_since=MUCH_EARLIER, last_failure_at=EARLIER)
+    assert health.derive(p, NOW, Health(FAILING)) is True
+    assert (p.health_status, p.incident_since) == (FAILING, EARLIER)
+
+
+def test_without_a_given_health_the_rows_own_is_derived() -> None:
+    p = pipeline(paused=True, health_status=FAILING, incident_since=EARLIER)
+    assert health.derive(p, NOW) is True
+    assert (p.health_status, p.incident_since) == (PAUSED, None)
+
+
+def test_every_trouble_status_is_trouble() -> None:
+    assert set(health.TROUBLE) == {FAILING, STUCK, LATE, UNKNOWN}
+
+
+@pytest.mark.django_db
+def test_store_writes_only_the_rows_that_moved() -> None:
+    account = Account.objects.create(name="h", vendor="mixpanel", base_url="http://127.0.0.1:9", settings={})
+    moved = Pipeline.objects.create(account=account, kind="k", external_id="a", paused=True, health_status=FAILING)
+    steady = Pipeline.objects.create(account=account, kind="k", external_id="b", paused=True, health_status=PAUSED)
+    rows = list(Pipeline.objects.select_related("account", "current_run").order_by("external_id"))
+    # Written by someone else after loading: a row whose health did not move is not written back.
+    Pipeline.objects.filter(pk=steady.pk).update(health_status=LATE)
+
+    assert health.store(rows, NOW) == 1
+    moved.refresh_from_db()
+    steady.refresh_from_db()
+    assert (moved.health_status, moved.incident_since) == (PAUSED, None)
+    assert steady.health_status == LATE
+
+
+@pytest.mark.django_db
+def test_store_with_nothing_changed_writes_nothing() -> None:
+    assert health.store([], NOW) == 0
