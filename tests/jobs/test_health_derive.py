@@ -22,7 +22,9 @@ MUCH_EARLIER = T0 - timedelta(days=2)
 def pipeline(**fields: object) -> Pipeline:
     fields.setdefault("created_at", MUCH_EARLIER - timedelta(days=1))
     fields.setdefault("health_status", HEALTHY)
-    return Pipeline(kind="import_connector", external_id="p", **fields)
+    fields.setdefault("next_check_at", None)  # no look owed: only what the test changes moves
+    # An unsaved account: derive() reads its thresholds for the next time-based check (next_check_at).
+    return Pipeline(account=Account(name="h", vendor="mixpanel"), kind="import_connector", external_id="p", **fields)
 
 
 def with_run(p: Pipeline, **fields: object) -> Pipeline:
@@ -136,6 +138,8 @@ def test_store_writes_only_the_rows_that_moved() -> None:
     account = Account.objects.create(name="h", vendor="mixpanel", base_url="http://127.0.0.1:9", settings={})
     moved = Pipeline.objects.create(account=account, kind="k", external_id="a", paused=True, health_status=FAILING)
     steady = Pipeline.objects.create(account=account, kind="k", external_id="b", paused=True, health_status=PAUSED)
+    # A saved row is owed a look by the alert scan (next_check_at); paused ones owe none.
+    Pipeline.objects.update(next_check_at=None)
     rows = list(Pipeline.objects.select_related("account", "current_run").order_by("external_id"))
     # Written by someone else after loading: a row whose health did not move is not written back.
     Pipeline.objects.filter(pk=steady.pk).update(health_status=LATE)

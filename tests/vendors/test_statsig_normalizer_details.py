@@ -8,15 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from vendors.base import BadResponse, Target
-from vendors.statsig.normalize import (
-    QUIET_KEY,
-    backfill_run_id,
-    ingestion_state,
-    normalize_ingestion,
-    normalize_run,
-    parse_status_page,
-    run_state,
-)
+from vendors.statsig.normalize import ingestion_state, normalize_ingestion, parse_status_page
+from vendors.statsig.runs import QUIET_OVER, backfill_run_id, normalize_run, run_state
 
 BACKFILLS = Target("backfill", "backfills")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -266,7 +259,8 @@ def test_an_error_is_a_failure_once_quiet_and_without_a_time_at_once() -> None:
         "pulse_error",
         "vendor",
     )
-    assert settled.raw == {"runID": "r-1", "latestStatus": "pulse_error", QUIET_KEY: True}
+    assert settled.raw == {"runID": "r-1", "latestStatus": "pulse_error"}  # verbatim: the verdict is apart
+    assert settled.verdict == QUIET_OVER
     updated = (NOW - timedelta(minutes=10, seconds=1)).isoformat()
     assert normalize_run(BACKFILLS, run(latestStatus="pulse_error", lastUpdatedAt=updated), NOW).state == "failed"
     recent = (NOW - timedelta(minutes=3)).isoformat()
