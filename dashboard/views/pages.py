@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
 from jobs.csvsafe import SafeWriter
-from jobs.models import Account, Pipeline, Run, Snapshot
+from jobs.models import Account, Pipeline, Run, Snapshot, Team
 from jobs.run_export import DEFAULT_DAYS
 from jobs.suppression import MUTE_CHOICES
 from vendors.registry import VENDORS
@@ -147,6 +147,7 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
         "mute_choices": MUTE_CHOICES,
     }
     if not request.htmx:  # the alert log and the export form are not part of the polled fragment
+        context["teams"] = list(Team.objects.order_by("name"))
         context.update(_export_defaults(now))
         events = pipeline.alert_events.annotate(sent_to=Count("deliveries")).only("at", "kind", "suppressed")
         context["alert_events"] = list(events[:RECENT_ALERTS])

@@ -30,6 +30,8 @@ def test_the_schema_describes_every_route(logged_in) -> None:
         "get_pipeline": ("get", "/api/v1/pipelines/{pipeline_uuid}/"),
         "update_pipeline": ("patch", "/api/v1/pipelines/{pipeline_uuid}/"),
         "list_pipeline_runs": ("get", "/api/v1/pipelines/{pipeline_uuid}/runs/"),
+        "export_pipeline_runs": ("get", "/api/v1/pipelines/{pipeline_uuid}/runs/export/"),
+        "export_runs": ("get", "/api/v1/runs/export/"),
         "register_run": ("post", "/api/v1/pipelines/{pipeline_uuid}/runs/"),
         "create_pipeline": ("post", "/api/v1/pipelines/new/"),
         "act_on_pipeline": ("post", "/api/v1/pipelines/{pipeline_uuid}/actions/{action}/"),

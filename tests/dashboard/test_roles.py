@@ -49,6 +49,7 @@ EXPECTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     # Mute and unmute are POST only and go back to the page they came from.
     "pipeline-mute": ((302, 403, 405, 405, 405), (302, 403, 403, 303, 303)),  # 303: see the page again
     "pipeline-unmute": ((302, 403, 405, 405, 405), (302, 403, 403, 303, 303)),
+    "pipeline-owner": ((302, 403, 405, 405, 405), (302, 403, 403, 303, 303)),  # team and empty-day option
     "preferences": (READ, (302, 403, 302, 302, 302)),  # saving redirects back
     "token-create": (
         (302, 403, 405, 405, 405),
