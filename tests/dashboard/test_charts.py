@@ -19,7 +19,10 @@ def _queries(client, url: str) -> int:
 def _daily(account, n: int, start: int = 0) -> None:
     now = timezone.now()
     for i in range(start, start + n):
-        p = Pipeline.objects.create(account=account, kind="ingestion", external_id=f"src-{i}/events")
+        # Daily by configuration: the account is Mixpanel's, whose kinds have no cadence of their own.
+        p = Pipeline.objects.create(
+            account=account, kind="ingestion", external_id=f"src-{i}/events", expected_every_seconds=86400
+        )
         for d in range(5):
             day = (now - timedelta(days=d)).date()
             Run.objects.create(

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from dashboard.create import CreateForm
 from jobs.models import Pipeline, Run
 from jobs.naming import default_name, stream_name
+from jobs.polling import client_for_account
 from vendors.mixpanel.nessie_spec import form_fields
-from vendors.statsig.client import StatsigClient
 
 from ..jobs.test_statsig_engine import TODAY, statsig  # noqa: F401  (the fixture)
 
@@ -58,7 +58,7 @@ def test_errors_name_labels_not_keys(operator, statsig) -> None:  # noqa: F811
     html = answer.content.decode()
     error = html.split('id="id_datestamp_end-error"')[1].split("</p>")[0]
     assert "must be on or after First day" in error and "datestamp" not in error
-    form = CreateForm(StatsigClient.create_fields(None, "backfill", {}))
+    form = CreateForm(client_for_account(account).create_fields("backfill", {}))
     assert form.readable("table_name", "is required") == "table name: is required"
 
 
