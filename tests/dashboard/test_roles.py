@@ -67,6 +67,9 @@ EXPECTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "password_reset_complete": (OPEN, NO_SUCH_METHOD),
     # Lists answer GET only: a POST was once served as a GET; now 405, as the OpenAPI schema says.
     "api-pipelines": (API_READ, (405, 403, 405, 405, 405)),
+    # Run history downloads (streamed CSV or JSON lines): GET only, as the lists.
+    "api-runs-export": (API_READ, (405, 403, 405, 405, 405)),
+    "api-pipeline-runs-export": (API_READ, (405, 403, 405, 405, 405)),
     # One pipeline: GET reads, PATCH (an operator's) changes its team and empty-day option; POST is no method.
     "api-pipeline": (API_READ, (405, 403, 405, 405, 405)),
     "api-pipeline-runs": (API_READ, (401, 403, 403, 400, 400)),  # registering a run is a write: an empty body is a 400
