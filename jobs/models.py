@@ -191,8 +191,9 @@ class Pipeline(models.Model):
         related_name="pipelines",
         help_text="Owning team (blank: the account's team).",
     )
+    # db_default too: rows written in bulk by SQL (bench-scale, the plan tests) get it as well.
     empty_day_is_failure = models.BooleanField(
-        default=False, help_text="A run or day that loaded no rows counts as a failed (missing) day."
+        default=False, db_default=False, help_text="A run or day that loaded no rows counts as a failed (missing) day."
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -426,7 +427,7 @@ class Run(models.Model):
     items_fingerprint = models.CharField(max_length=64, blank=True)
     items_count = models.PositiveIntegerField(default=0)
     # What was asked for, when the job was created here ("Statsig backfill Events 2026-11-01..2026-11-07").
-    label = models.CharField(max_length=200, blank=True)
+    label = models.CharField(max_length=200, blank=True, db_default="")  # db_default: bulk SQL inserts
 
     class Meta:
         constraints = [

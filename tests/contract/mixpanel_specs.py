@@ -197,9 +197,19 @@ def example_spec(kind: str, today: date) -> dict[str, Any]:
             spec[name] = (today - timedelta(days=1)).isoformat()
         elif prop.get("type") == "boolean":
             spec[name] = True
+        elif name in AWS_SHAPED:
+            spec[name] = AWS_SHAPED[name]
         else:
             spec[name] = f"example-{name.replace('_', '-')}"
     return spec
+
+
+# The spec types these as plain strings; AWS's naming rules (vendors/aws_names.py, checked by the
+# client before Mixpanel is called) want real shapes, so the smallest valid request uses them.
+AWS_SHAPED = {
+    "s3_role": "arn:aws:iam::123456789012:role/mixpanel-export",
+    "glue_role": "arn:aws:iam::123456789012:role/mixpanel-glue",
+}
 
 
 def invalid_variants(kind: str, today: date) -> list[tuple[str, dict[str, Any]]]:
