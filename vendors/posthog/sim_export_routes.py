@@ -80,12 +80,17 @@ class ExportRoutes:
         runs.sort(key=lambda r: (keys[field_name](r), r.id), reverse=ordering.startswith("-"))
         return cursor_page(req, [r.body(now) for r in runs], RUNS_PAGE)
 
-    def _run(self, project: SimProject, eid: str, rid: str) -> tuple[SimExport, Any] | SimResponse:
+    def _child(self, project: SimProject, eid: str, kind: str, cid: str) -> tuple[SimExport, Any] | SimResponse:
+        """An export's run or backfill by id (runs only once made), with its export; else the 404."""
         export = self._export(project, eid)
         if isinstance(export, SimResponse):
             return export
-        run = next((r for r in export.runs if r.id == rid and r.created_at <= self.now), None)
-        return (export, run) if run else error(404, *NOT_FOUND)
+        items = [r for r in export.runs if r.created_at <= self.now] if kind == "run" else export.backfills
+        found = next((item for item in items if item.id == cid), None)
+        return (export, found) if found else error(404, *NOT_FOUND)
+
+    def _run(self, project: SimProject, eid: str, rid: str) -> tuple[SimExport, Any] | SimResponse:
+        return self._child(project, eid, "run", rid)
 
     def get_run(self, req: SimRequest, project: SimProject, eid: str, rid: str) -> SimResponse:
         found = self._run(project, eid, rid)
@@ -149,11 +154,7 @@ class ExportRoutes:
         return json_response({"backfill_id": backfill.id}, 201)
 
     def _backfill(self, project: SimProject, eid: str, bid: str) -> tuple[SimExport, Any] | SimResponse:
-        export = self._export(project, eid)
-        if isinstance(export, SimResponse):
-            return export
-        backfill = next((b for b in export.backfills if b.id == bid), None)
-        return (export, backfill) if backfill else error(404, *NOT_FOUND)
+        return self._child(project, eid, "backfill", bid)
 
     def get_backfill(self, req: SimRequest, project: SimProject, eid: str, bid: str) -> SimResponse:
         found = self._backfill(project, eid, bid)
