@@ -498,9 +498,14 @@ class RunItem(models.Model):
 
 
 class Snapshot(models.Model):
-    """One observation of a run, written only when it differs from the one before."""
+    """One observation of a run, written only when it differs from the one before.
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="snapshots")
+    On PostgreSQL the table is partitioned (ADR 17, `jobs.partitions`): by `kept`, then new
+    snapshots by day of `observed_at`; its primary key there is (id, observed_at, kept),
+    `id` alone still unique (one sequence)."""
+
+    # snapshot_run_time_idx leads with run: no index of its own (one less to write per insert)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="snapshots", db_index=False)
     observed_at = models.DateTimeField(default=timezone.now)
     state = models.CharField(max_length=20)
     vendor_status = models.CharField(max_length=100, blank=True)
@@ -510,6 +515,10 @@ class Snapshot(models.Model):
     flags = models.JSONField(default=list, blank=True)
     changed = models.JSONField(default=list, blank=True, help_text="Fields that differ from the previous snapshot.")
     raw = models.JSONField(null=True, blank=True)
+    # Kept for good by retention (a run's first and last snapshot, its state and flag
+    # changes) once its day was thinned; on PostgreSQL the outer partition key. db_default:
+    # rows written by SQL land among the new ones.
+    kept = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         indexes = [
@@ -548,7 +557,9 @@ class PollAttempt(models.Model):
     # "deadline": the poll ran out of time (`leases`) and left pipelines for the next one.
     OUTCOMES = [(k, k) for k in ("ok", *vb.POLL_ERROR_KINDS, vb.OutOfTime.kind, "internal")]
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="poll_attempts")
+    # pollattempt_recent_idx leads with account: no index of its own. On PostgreSQL the table
+    # is partitioned by day of `at` (ADR 17); its primary key there is (id, at).
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="poll_attempts", db_index=False)
     at = models.DateTimeField(default=timezone.now)
     duration_ms = models.PositiveIntegerField(default=0)
     outcome = models.CharField(max_length=20, choices=OUTCOMES)
