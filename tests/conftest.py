@@ -22,7 +22,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     problems = []
     engine = settings.DATABASES["default"]["ENGINE"]
     if engine.endswith("sqlite3") and os.environ.get("PW_TEST_EMBEDDED_DB"):
-        pass  # tests/jobs/test_retention_sqlite.py: the embedded default's own path, on purpose
+        pass  # tests/jobs/test_embedded_sqlite.py: the embedded default's own path, on purpose
     elif not engine.endswith("postgresql"):
         problems.append(f"the suite needs PostgreSQL (DATABASE_URL), got {engine}")
     else:

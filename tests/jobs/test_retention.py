@@ -64,8 +64,8 @@ def test_beat_makes_partitions_every_hour() -> None:
 
 
 @pytest.mark.django_db
-def test_partitions_exactly_on_postgresql() -> None:
-    """Run again on SQLite by test_retention_sqlite.py: there nothing is partitioned and
+def test_partitioned_tables_follow_the_database() -> None:
+    """Run again on SQLite by test_embedded_sqlite.py: there nothing is partitioned and
     making partitions is nothing to do, so retention deletes rows."""
     from django.db import connection
 
