@@ -76,3 +76,20 @@ def test_pages_send_the_same_bounded_queries_at_50_and_20000_pipelines(django_us
             if sql.lstrip().upper().startswith("SELECT"):
                 rows, node = _widest(sql)
                 assert rows <= MAX_ROWS, f"{page}: {node} handled {rows:,} rows:\n{sql[:400]}"
+
+
+@pytest.mark.django_db
+def test_the_account_filter_is_a_box_once_accounts_are_too_many_to_list(logged_in, make_pipeline) -> None:
+    from jobs.models import Account
+
+    make_pipeline("p", name="Only here")
+    listed = logged_in.get("/").content.decode()
+    assert '<select name="account">' in listed and 'name="account" value=""' not in listed
+    Account.objects.bulk_create(Account(name=f"acct-{i:04d}", vendor="mixpanel") for i in range(200))
+    for url in ("/", "/failures/"):
+        page = logged_in.get(url).content.decode()
+        assert '<select name="account">' not in page and '<input type="search" name="account"' in page
+        assert "acct-0150" not in page  # no name listed: 201 of them would be a list nobody reads
+    found = logged_in.get("/?account=mp-test").content.decode()  # the typed, exact name filters
+    assert "Only here" in found and 'value="mp-test"' in found
+    assert "Only here" not in logged_in.get("/?account=acct-0001").content.decode()
