@@ -236,7 +236,7 @@ def find_incident(incident_id: str, now: datetime | None = None) -> Incident | N
 
 
 def incidents(now: datetime | None = None) -> list[Incident]:
-    """Every open incident, newest first (acknowledging looks one up by id)."""
+    """Every open incident, newest first: all of them read (tests, tools); pages page through IncidentList."""
     now = now or timezone.now()
     found, unpollable = _account_incidents()
     found += [i for p in _candidates(unpollable) if (i := _pipeline_incident(p, now))]
