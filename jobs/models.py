@@ -152,12 +152,29 @@ class Health:
 def day_label(key: str) -> str:
     """`2026-11-24` for a day key, also for a window key such as Mixpanel's
     `2026-11-24T00:00:00-08:00..2026-11-25T00:00:00-08:00` (its first day; a longer window
-    names both ends)."""
-    start, _, end = key.partition("..")
+    names both ends) or PostHog's `<start>/<end>`; a window within a day reads
+    `2026-11-22 08:00-09:00 (an en dash)` (times as the vendor wrote them)."""
+    start, sep, end = key.partition("..")
+    if not sep:
+        start, _, end = key.partition("/")
     first, last = start[:10], end[:10]
     if not end or not _ISO_DAY.fullmatch(first) or not _ISO_DAY.fullmatch(last):
         return key
+    if _within_day(start, end):
+        return f"{first} {start[11:16]}–{end[11:16] if last == first else end[:16].replace('T', ' ')}"
     return first if last in (first, _next_day(first)) else f"{first} to {last}"
+
+
+def _within_day(start: str, end: str) -> bool:
+    """A window shorter than a day (an hourly interval), by its written times."""
+    return len(start) >= 16 and len(end) >= 16 and start[11:16] != end[11:16]
+
+
+def _and(reason: str, more: str) -> str:
+    """Two sentences of a health reason, the second only when there is one."""
+    if not more:
+        return reason
+    return f"{reason.rstrip()}{'' if reason.rstrip().endswith(('.', '!', '?')) else '.'} {more}."
 
 
 def _next_day(day: str) -> str:
@@ -296,7 +313,8 @@ class Pipeline(models.Model):
         if not days:
             return ""
         shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
-        noun = "day" if len(days) == 1 else "days"
+        noun = "interval" if any("–" in d for d in days) else "day"
+        noun += "" if len(days) == 1 else "s"
         empty = sum(1 for m in self.missing_days.values() if m.get("kind") == EMPTY)
         how = "failed" if not empty else "loaded no data" if empty == len(days) else "failed or loaded no data"
         return f"{len(days)} {noun} {how} and not loaded since: {shown}"
@@ -332,12 +350,17 @@ class Pipeline(models.Model):
                     STUCK,
                     f"No progress for {_span(quiet)} (threshold {_span(timedelta(seconds=self.stuck_threshold()))})",
                 )
+        vendor_paused = self.vendor_paused()
         if run is not None and run.state == vb.FAILED:
-            return Health(FAILING, run.error_message or f"Run {run.vendor_status}")
+            return Health(
+                FAILING, "; ".join(filter(None, [run.error_message or f"Run {run.vendor_status}", vendor_paused]))
+            )
         if self.missing_days:  # a later day running or landed does not bring a failed one back
-            return Health(FAILING, self.missing_reason())
+            return Health(FAILING, "; ".join(filter(None, [self.missing_reason(), vendor_paused])))
         if self.empty_day_is_failure and run is not None and run.is_empty and not self.is_periodic:
             return Health(FAILING, f"The last run loaded no data ({run.vendor_status or '0 rows'})")
+        if vendor_paused:  # on purpose, not trouble: nothing runs until someone resumes it there
+            return Health(PAUSED, vendor_paused)
         if run is not None and run.state in vb.ACTIVE_STATES:
             return Health(RUNNING, run.vendor_status)
         if run is not None and run.state == vb.UNKNOWN and "expired" not in run.flags:
@@ -346,15 +369,21 @@ class Pipeline(models.Model):
             return Health(LATE, late)
         return Health(HEALTHY, "" if run else "No runs reported yet")
 
+    def vendor_paused(self) -> str:
+        """ "Paused at PostHog: <why>" when the vendor reports the pipeline paused (vendor_info
+        `paused`, `paused_reason`), else ""."""
+        info = self.vendor_info or {}
+        if info.get("paused") is not True:
+            return ""
+        reason = info.get("paused_reason")
+        return f"Paused at {self.account.vendor_label}" + (f" ({reason})" if reason and isinstance(reason, str) else "")
+
     def cadence_seconds(self) -> int | None:
         """How often a success is expected: configured, or the vendor's own schedule."""
         if self.expected_every_seconds:
             return self.expected_every_seconds
-        frequency = (self.vendor_info or {}).get("frequency")
-        if frequency in CADENCES:
-            return CADENCES[frequency]
         cls = VENDORS.get(self.account.vendor)
-        return cls.cadence_for(self.kind) if cls else None
+        return cls.cadence_for(self.kind, self.vendor_info) if cls else None
 
     def lateness(self, now: datetime) -> str:
         cadence = self.cadence_seconds()
@@ -376,7 +405,6 @@ class Pipeline(models.Model):
         return int(self.stuck_after_seconds or self.stuck_after_learned or settings.STUCK_AFTER_SECONDS)
 
 
-CADENCES = {"hourly": 3600, "daily": 86400}
 # The error kind a day that loaded nothing is recorded under, when empty days count as failures.
 EMPTY = "empty"
 # Counts that measure rows loaded: all of them at 0 makes a successful run an empty one.

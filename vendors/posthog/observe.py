@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from ..base import BadResponse, NotFound, Target, TargetResult
 from ..timeparse import parse_time
-from .normalize import export_info, group_intervals, normalize_interval, normalize_job, table_info
+from .normalize import backfill_info, export_info, group_intervals, normalize_interval, normalize_job, table_info
 from .session import PostHogSession
 
 BATCH_EXPORT = "batch_export"
@@ -58,7 +58,8 @@ def observe_export(session: PostHogSession, target: Target, since: datetime) -> 
         return TargetResult(target, error=exc, http_status=exc.http_status)
     runs = session.runs(target.external_id, after=_iso(since))
     observations = [normalize_interval(target, attempts) for attempts in group_intervals(runs).values()]
-    return TargetResult(target, observations, info=export_info(export), name=str(export.get("name") or ""))
+    info = {**export_info(export), "backfills": backfill_info(session.recent_backfills(target.external_id))}
+    return TargetResult(target, observations, info=info, name=str(export.get("name") or ""))
 
 
 def observe_table(session: PostHogSession, target: Target, since: datetime) -> TargetResult:

@@ -99,6 +99,11 @@ class PostHogSession:
     def backfills(self, export_id: str) -> list[dict[str, Any]]:
         return list(self.pages(f"/batch_exports/{_id(export_id)}/backfills/"))
 
+    def recent_backfills(self, export_id: str) -> list[Any]:
+        """The newest page of an export's backfills (50, newest first): the ones to follow."""
+        page = expect(self.get(f"/batch_exports/{_id(export_id)}/backfills/"), dict, "backfills page")
+        return expect(page.get("results"), list, "results")
+
     def cancel_backfill(self, export_id: str, backfill_id: str) -> Any:
         return self.post(f"/batch_exports/{_id(export_id)}/backfills/{_id(backfill_id)}/cancel/")
 
