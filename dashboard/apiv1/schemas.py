@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, StrictBool, StrictInt, field_validator
+from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr, field_validator
 
 from jobs.models import HEALTHS
 from vendors import base as vb
@@ -85,6 +86,34 @@ class PipelineOut(Schema):
     suppressed: SuppressedOut | None
     team: TeamOut | None = Field(description="The owning team: the pipeline's own, else its account's; null if none.")
     empty_day_is_failure: bool = Field(description="Whether a day that loaded nothing counts as a failed day.")
+    facts: list[FactOut] = Field(description="What the vendor reports about the pipeline, as the page shows it.")
+    operations: list[OperationOut] = Field(description="What the pipeline's kind can do besides the fixed actions.")
+
+
+class FactOut(Schema):
+    label: str
+    value: str
+    note: str
+    done: int | None = Field(description="Progress: done of total (a running backfill's intervals).")
+    total: int | None
+
+
+class OperationFieldOut(Schema):
+    name: str
+    label: str
+    type: str = Field(description="text, date (YYYY-MM-DD), bool, choice, number")
+    required: bool
+
+
+class OperationOut(Schema):
+    name: str = Field(description="POST /api/v1/pipelines/<id>/operations/<name>/")
+    label: str
+    scope: str = Field(description="pipeline, or run (send the run's id)")
+    offered: bool = Field(description="pipeline scope: offered now; false: offered from a fact only")
+    run_states: list[str] = Field(description="run scope: the run states it applies to")
+    fields: list[OperationFieldOut]
+    confirm: str = Field(description="What cannot be undone: the pages ask before sending.")
+    help: str
 
 
 class AckOut(Schema):
@@ -210,6 +239,15 @@ class PipelineSettingsIn(Schema):
         None, max_length=100, description="A team's slug, or null for the account's team (leave it out to keep it)."
     )
     empty_day_is_failure: StrictBool | None = Field(None, description="Count an empty day as a failed day.")
+
+
+class OperationIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    run: UUID | None = Field(None, description="The run's id, for operations of scope run.")
+    values: dict[str, StrictStr | StrictBool] = Field(
+        default_factory=dict, description="The operation's fields by name (dates as YYYY-MM-DD)."
+    )
 
 
 class AckIn(Schema):

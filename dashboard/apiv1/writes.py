@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from jobs import actions, audit
 from jobs.emptydays import set_empty_day_is_failure
-from jobs.models import Account, Pipeline, Team
+from jobs.models import Account, Pipeline, Run, Team
 from jobs.suppression import suppressions
+from vendors.registry import VENDORS
 
 from ..envelope import api_error
 from ..inputs import BadInput
@@ -27,6 +28,7 @@ from .schemas import (
     CreatePipelineIn,
     Error,
     IncidentOut,
+    OperationIn,
     PipelineOut,
     PipelineSettingsIn,
     RegisterRunIn,
@@ -96,6 +98,28 @@ def pipeline_action(request: HttpRequest, pipeline_uuid: UUID, action: Action) -
     """cancel, pause / resume (monitoring), vendor-pause / vendor-resume, run-now, poll."""
     pipeline = get_object_or_404(Pipeline.objects.select_related("account"), uuid=pipeline_uuid)
     return answer(ACTIONS[action](pipeline, request.user))
+
+
+@router.post(
+    "pipelines/{pipeline_uuid}/operations/{name}/",
+    tags=["write"],
+    response={200: ActionOut, **WRITE_ERRORS, 404: Error, 502: Error},
+    url_name="api-pipeline-operation",
+    operation_id="operate_on_pipeline",
+)
+def pipeline_operation(request: HttpRequest, pipeline_uuid: UUID, name: str, payload: OperationIn) -> HttpResponse:
+    """One of the kind's own operations (listed in the pipeline's `operations`): retry or cancel
+    a run (send `run`), backfill a date range, cancel a backfill, full resync..."""
+    pipeline = get_object_or_404(Pipeline.objects.select_related("account"), uuid=pipeline_uuid)
+    cls = VENDORS.get(pipeline.account.vendor)
+    if cls is None or cls.operation(pipeline.kind, name) is None:
+        return api_error(404, f"{pipeline.kind} pipelines have no operation {name!r}")
+    run = None
+    if payload.run is not None:
+        run = Run.objects.filter(pipeline=pipeline, uuid=payload.run).first()
+        if run is None:
+            return api_error(404, "run: no such run of this pipeline", fields={"run": "no such run of this pipeline"})
+    return answer(actions.operate(pipeline, name, request.user, dict(payload.values), run))
 
 
 @router.patch(

@@ -194,6 +194,7 @@ def _run_context(run: Run, now) -> dict:
 def run_detail(request: HttpRequest, run_uuid: object) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("pipeline__account"), uuid=run_uuid)
     context = _run_context(run, timezone.now())
+    context["can_operate"] = is_operator(request.user)
     if request.htmx and request.htmx.target == "run-live":
         response = render(request, "dashboard/run.html#live", context)
         if not run.is_active:  # render the final state once more, then htmx stops polling
