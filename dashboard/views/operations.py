@@ -46,4 +46,7 @@ def pipeline_operation(request: HttpRequest, pipeline_uuid: object, name: str) -
     values = {k: v for k, v in request.POST.items() if k not in NOT_VALUES}
     result = actions.operate(pipeline, name, request.user, values, run)
     context = {"ok": result.ok, "message": result.message, "field_errors": result.field_errors}
-    return render(request, TEMPLATE, context, status=status_of(result))
+    response = render(request, TEMPLATE, context, status=status_of(result))
+    if result.ok:  # the pipeline page's live part refreshes, and keeps at it until the poll lands
+        response["HX-Trigger"] = "pw:operated"
+    return response
