@@ -274,9 +274,10 @@ def vendor_class_or_none(vendor: str) -> type[VendorClient] | None:
 
 
 def _targets(account: Account, pipelines: list[Pipeline]) -> list[vb.Target]:
-    """Targets for the vendor; one-shot pipelines carry the ids of their open jobs."""
+    """Targets for the vendor; kinds that ask for them (one-shot jobs, PostHog intervals)
+    carry the keys of their open runs."""
     cls = vendor_class_or_none(account.vendor)
-    one_shot = {p.pk for p in pipelines if cls and p.kind in cls.schema.one_shot_kinds}
+    one_shot = {p.pk for p in pipelines if cls and cls.asks_open_runs(p.kind)}
     open_runs: dict[int, list[str]] = {pk: [] for pk in one_shot}
     if one_shot:
         rows = Run.objects.filter(pipeline_id__in=one_shot, closed=False).values_list("pipeline_id", "external_id")

@@ -47,6 +47,9 @@ class Adapter:
     one_shot: ClassVar[bool] = False
     is_import: ClassVar[bool] = False
     periodic: ClassVar[bool] = False
+    # Targets carry the keys of the pipeline's open runs (one-shot jobs to read by id; PostHog
+    # reads back to its oldest open interval).
+    asks_open_runs: ClassVar[bool] = False
     # Seconds between expected successes when neither the user nor the vendor says.
     cadence_seconds: ClassVar[int | None] = None
     # What else it can do (operations.py): retry a run, backfill a range, resync...
@@ -132,8 +135,9 @@ class PerTarget(Adapter):
     def read(self, target: Target) -> TargetResult:
         raise NotImplementedError
 
-    def discover(self) -> list[TargetResult]:
-        """Every pipeline of this kind the vendor lists (DISCOVER)."""
+    def discover(self, known: frozenset[str]) -> list[TargetResult]:
+        """Every pipeline of this kind the vendor lists whose target key is not in `known`,
+        with what a first look reads (DISCOVER); the known ones are read by `read`."""
         raise NotImplementedError
 
     def observe(self, targets: list[Target], discover: bool = False) -> list[TargetResult]:
@@ -146,9 +150,9 @@ class PerTarget(Adapter):
                 if exc.account_wide:
                     return results
         if discover and DISCOVER in self.capabilities:
-            known = {t.key for t in targets}
+            known = frozenset(t.key for t in targets)
             try:
-                results.extend(r for r in self.discover() if r.target.key not in known)
+                results.extend(r for r in self.discover(known) if r.target.key not in known)
             except VendorError as exc:
                 if exc.account_wide:
                     results.append(TargetResult(Target("", ""), error=exc, http_status=exc.http_status))
@@ -160,6 +164,7 @@ class JobStream(PerTarget):
     job is read by id, and a 404 on one we know means the vendor forgot it (gone)."""
 
     one_shot = True
+    asks_open_runs = True
 
     def job_url(self, target: Target, job_id: str) -> str:
         raise NotImplementedError

@@ -121,6 +121,12 @@ class VendorClient:
         return adapter.cadence_from(info or {}) or adapter.cadence_seconds
 
     @classmethod
+    def asks_open_runs(cls, kind: str) -> bool:
+        """Do this kind's targets carry the keys of their open runs?"""
+        adapter = cls.adapter_class(kind)
+        return bool(adapter and adapter.asks_open_runs)
+
+    @classmethod
     def operations_for(cls, kind: str) -> tuple[Operation, ...]:
         adapter = cls.adapter_class(kind)
         return adapter.operations if adapter else ()

@@ -62,6 +62,7 @@ class BatchExports(PerTarget):
     kind = BATCH_EXPORT
     capabilities = frozenset({DISCOVER, PAUSE})
     periodic = True
+    asks_open_runs = True  # an interval still running past the lookback is read until it ends
     operations = (RETRY, CANCEL_RUN, BACKFILL, CANCEL_BACKFILL, UNPAUSE_BACKFILL)
 
     @classmethod
@@ -75,10 +76,10 @@ class BatchExports(PerTarget):
     def read(self, target: Target) -> TargetResult:
         return observe_export(self.session.project(), target, since_for(target, self.session.now(), first=False))
 
-    def discover(self) -> list[TargetResult]:
+    def discover(self, known: frozenset[str]) -> list[TargetResult]:
         """Newly found exports come with their last 30 days (PostHog lists 7 unless asked)."""
         project, now = self.session.project(), self.session.now()
-        found = discover_exports(project)
+        found = [r for r in discover_exports(project) if r.target.key not in known]
         return [observe_export(project, r.target, since_for(r.target, now, first=True)) for r in found]
 
     def pause(self, target: Target) -> str:

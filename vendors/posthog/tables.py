@@ -50,9 +50,9 @@ class WarehouseTables(PerTarget):
     def read(self, target: Target) -> TargetResult:
         return observe_table(self.session.project(), target, since_for(target, self.session.now(), first=False))
 
-    def discover(self) -> list[TargetResult]:
+    def discover(self, known: frozenset[str]) -> list[TargetResult]:
         project, now = self.session.project(), self.session.now()
-        found = discover_tables(project)
+        found = [r for r in discover_tables(project) if r.target.key not in known]
         results = [observe_table(project, r.target, since_for(r.target, now, first=True)) for r in found]
         for result, listed in zip(results, found, strict=True):
             result.name = listed.name  # "Stripe charges", not "charges"
