@@ -13,15 +13,18 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 
+from dashboard.auth import issue_token
 from jobs import alerts, polling
 from jobs.failures import hint_for, incidents
 from jobs.models import Account, AlertEvent, Pipeline, PollAttempt, Run
-from vendors.posthog.sim_exports import SimExport
+from vendors.posthog.sim_exports import Plan, SimExport, always
+from vendors.posthog.sim_tables import SimSchema, SimSource
 from vendors.posthog.simulator import DEMO_KEY, DEMO_PROJECT, DEMO_READONLY_KEY, PostHogWorld, install_demo
 from vendors.simulator.core import Clock, SimServer, Simulator
 from vendors.timeparse import parse_time
 
 from ..conftest import T0
+from ..hostile import LONG, MARKUP, WITH_NUL
 
 pytestmark = pytest.mark.django_db
 LATER = T0 + timedelta(minutes=10)  # the demo's origin is T0: the syncs that start then are over
@@ -206,3 +209,50 @@ def test_a_429_backs_off_and_a_read_only_key_still_polls(demo) -> None:
     assert throttled.backoff_until is not None and throttled.backoff_until > LATER
     attempt = PollAttempt.objects.filter(account=throttled).latest("at")
     assert (attempt.outcome, attempt.http_status) == ("rate_limited", 429)
+
+
+def test_posthog_pipelines_in_the_api_metrics_and_pages(demo, client, viewer) -> None:
+    """What every vendor's pipelines have: the API, the failures list, metrics, the pages."""
+    d, _ = demo
+    account = d.account()
+    poll(account)
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(viewer)}"}
+    listed = client.get("/api/v1/pipelines/?vendor=posthog", **bearer).json()["results"]
+    assert {(p["kind"], p["name"]) for p in listed} == DEMO_PIPELINES
+    s3 = next(p for p in listed if p["name"] == "Events to S3")
+    assert s3["health"] == "failing" and s3["missing_days"] and s3["current_run"]["state"] == "succeeded"
+    failures = {f["pipeline_name"]: f for f in client.get("/api/v1/failures/", **bearer).json()["results"]}
+    assert {"Events to S3", "Stripe customers", "Hubspot contacts"} <= set(failures)
+    billing = failures["Stripe customers"]
+    assert (billing["vendor"], billing["error_kind"]) == ("posthog", "config") and "billing" in billing["hint"]
+    metrics = client.get("/metrics").content.decode()
+    assert 'vendor="posthog"' in metrics and 'kind="batch_export"' in metrics and 'kind="warehouse_table"' in metrics
+    client.force_login(viewer)
+    assert "Stripe customers" in client.get("/failures/").content.decode()
+    for pipeline in Pipeline.objects.filter(account=account):
+        page = client.get(f"/pipelines/{pipeline.uuid}/")
+        assert page.status_code == 200 and pipeline.name in page.content.decode()
+    assert client.get("/timeline/?vendor=posthog").status_code == 200
+
+
+def test_hostile_strings_from_posthog_are_stored_without_a_crash(demo) -> None:
+    d, _ = demo
+    project = d.world.projects[DEMO_PROJECT]
+    born = LATER - timedelta(hours=3)
+    hostile = SimExport(
+        MARKUP + WITH_NUL, "hour", {"type": MARKUP, "config": {}}, born, always(Plan("Failed", 5, 0, LONG))
+    )
+    source = SimSource(MARKUP, born)
+    source.schemas = [SimSchema(WITH_NUL, source.id, "1hour", born, always(Plan("Failed", 5, 0, MARKUP + WITH_NUL)))]
+    project.exports[hostile.id], project.sources[source.id] = hostile, source
+    account = d.account()
+    summary = poll(account)
+    assert summary.outcome == "ok" and summary.discovered == 10, summary.line()
+    stored_nul = WITH_NUL.replace("\x00", "\ufffd")
+    export = Pipeline.objects.get(account=account, external_id=hostile.id)
+    assert export.name == (MARKUP + stored_nul)[:200] and export.vendor_info["destination"] == MARKUP
+    assert {r.error_message for r in Run.objects.filter(pipeline=export)} == {LONG}
+    table = Pipeline.objects.get(account=account, external_id__endswith=source.schemas[0].id)
+    assert table.name == f"{MARKUP} {stored_nul}"[:200]
+    assert {r.error_message for r in Run.objects.filter(pipeline=table, state="failed")} == {MARKUP + stored_nul}
+    assert poll(account).outcome == "ok"  # and again: nothing left half-written

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from jobs import payload
 from jobs.models import Account, Pipeline, Run
 from vendors.posthog.sim_exports import Plan, SimExport
 from vendors.posthog.sim_world import SimProject
@@ -56,6 +57,21 @@ def test_discovery_does_not_reread_the_history_of_known_exports(demo) -> None:  
     poll(account)  # poll_now discovers too
     pages = sum(1 for _, path in d.simulator.request_log[before:] if path == runs_path)
     assert pages <= 2  # two days of 96 intervals: what a known export's poll reads
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="jobs/payload.py calls hint_for without the pipeline, so no vendor's own hint (PostHog's "
+    "billing limit, any client's `hints`) reaches an alert: it says 'compression, format, bucket' instead",
+)
+def test_an_alert_for_a_billing_stop_carries_posthogs_hint(demo) -> None:  # noqa: F811
+    d, _ = demo
+    account = d.account()
+    poll(account)
+    customers = by_name(account)["Stripe customers"]
+    body = payload.build(customers, "failed", LATER, "Stripe customers failed", "billing", None)
+    assert body["error"]["kind"] == "config"  # holds
+    assert "billing limit" in body["error"]["hint"]
 
 
 @pytest.fixture
