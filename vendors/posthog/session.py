@@ -32,6 +32,11 @@ def error_parser(body: Any) -> tuple[str, str]:
     return str(body.get("code") or body.get("type") or ""), detail
 
 
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
 def _id(value: str) -> str:
     return quote(str(value), safe="")
 
@@ -61,8 +66,9 @@ class PostHogSession:
             following, params, pages = page.get("next"), None, pages + 1
             if not following:
                 return
-            if not isinstance(following, str) or urlsplit(following).netloc != urlsplit(self.base_url).netloc:
-                raise BadResponse("PostHog's next page points at another host: not followed")
+            if not isinstance(following, str) or _origin(following) != _origin(self.base_url):
+                # Another host, or the same over http: either would be sent the key.
+                raise BadResponse("PostHog's next page points at another host or scheme: not followed")
             if pages >= MAX_PAGES:
                 raise BadResponse(f"more than {MAX_PAGES} pages: stopped")
             url = following
