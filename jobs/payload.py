@@ -71,10 +71,10 @@ def build(
             "vendor_code": failed_run["code"],
             "vendor_message": failed_run["message"],
             "kind": error_kind,
-            "hint": hint_for(error_kind, failed_run["message"]),
+            "hint": hint_for(error_kind, failed_run["message"], pipeline),
         }
     elif kind in ("stuck", "late"):
-        error = {"vendor_code": "", "vendor_message": "", "kind": kind, "hint": hint_for(kind)}
+        error = {"vendor_code": "", "vendor_message": "", "kind": kind, "hint": hint_for(kind, "", pipeline)}
     elif kind == "credentials":
         account = pipeline.account
         error = {

@@ -3,8 +3,7 @@
 anything else, which the poller would take for our bug and fail the whole account with.
 
 The normalizers take each function's own fields (test_posthog_normalizer.py feeds them a
-job's); the observe functions get the bodies over HTTP from the simulator. Strict xfails
-are bugs in files the lead owns: remove the marker with the fix."""
+job's); the observe functions get the bodies over HTTP from the simulator."""
 
 from __future__ import annotations
 
@@ -72,9 +71,6 @@ sources = shaped(SOURCE_KEYS, {"schemas": st.lists(tables, max_size=3) | json_va
 @given(exports)
 @example({"latest_runs": 5})  # found by this test: iterated as a list
 @example({"latest_runs": [{"status": ["Failed"]}]})  # found by this test: a list as a dict key
-@pytest.mark.xfail(
-    strict=True, reason="export_info iterates latest_runs and looks statuses up unchecked (normalize.py)"
-)
 def test_export_info_of_arbitrary_json(body: Any) -> None:
     with contextlib.suppress(BadResponse):
         export_info(body)
@@ -133,7 +129,6 @@ def vendor_errors_only(call: Any) -> None:
 @FUZZ
 @given(page(exports))
 @example({"results": [{"id": "e", "latest_runs": 5}], "next": None})  # found by this test
-@pytest.mark.xfail(strict=True, reason="export_info, as test_export_info_of_arbitrary_json (normalize.py)")
 def test_discovering_exports_from_arbitrary_json(fuzzed: Fuzzed, body: Any) -> None:
     fuzzed.answer(f"{ROOT}/batch_exports/", body)
     vendor_errors_only(lambda: discover_exports(fuzzed.session))
@@ -142,7 +137,6 @@ def test_discovering_exports_from_arbitrary_json(fuzzed: Fuzzed, body: Any) -> N
 @FUZZ
 @given(page(sources))
 @example({"results": [{"id": "s", "schemas": 5}], "next": None})  # found by this test
-@pytest.mark.xfail(strict=True, reason="discover_tables and check iterate `schemas` unchecked (observe.py)")
 def test_discovering_tables_and_the_check_from_arbitrary_json(fuzzed: Fuzzed, body: Any) -> None:
     fuzzed.answer(f"{ROOT}/external_data_sources/", body)
     vendor_errors_only(lambda: discover_tables(fuzzed.session))

@@ -135,3 +135,17 @@ def test_the_demo_answers_only_statuses_posthog_has() -> None:
     assert seen["run"] <= set(RUN) and seen["backfill"] <= set(BACKFILL)
     assert seen["job"] <= set(JOB) and seen["schema"] <= {*SCHEMA, None} and seen["source"] <= set(SOURCE)
     assert {"Completed", "Failed", "FailedRetryable"} <= seen["run"] and "BillingLimitReached" in seen["job"]
+
+
+@pytest.mark.parametrize("status", BACKFILL)
+def test_every_backfill_status_reads_on_the_page(status: str) -> None:
+    """A backfill still going shows its progress and can be cancelled; an ended one cannot."""
+    from vendors.posthog.facts import export_facts
+    from vendors.posthog.normalize import backfill_info
+
+    body = [{"id": "b1", "status": status, "progress": {"finished_runs": 1, "total_runs": 3}}]
+    (fact,) = export_facts({"backfills": backfill_info(body)})
+    going = status in ("Starting", "Running", "ContinuedAsNew")
+    assert fact.value.startswith(status) and "1 of 3 intervals" in fact.value
+    assert (fact.operation == "cancel-backfill") == going and (fact.total == 3) == going
+    assert (fact.tone == "error") == (status in ("Failed", "FailedRetryable", "TimedOut", "Terminated"))

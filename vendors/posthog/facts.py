@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..base import FAILED
 from ..operations import Fact
-from .normalize import ACTIVE, BILLING_MESSAGES
+from .normalize import ACTIVE, BILLING_MESSAGES, RUN_STATES
 
 INTERVALS = {"hour": 3600, "day": 86400, "week": 604800, "every 5 minutes": 300, "every 15 minutes": 900}
 _FREQUENCY = re.compile(r"^(\d{1,3})\s*(min|hour|day)s?$")
@@ -72,7 +73,7 @@ def backfill_fact(backfill: dict[str, Any]) -> Fact:
         note=f"created {_when(backfill['created_at'])}" if backfill.get("created_at") else "",
         done=done if active and isinstance(done, int) else None,
         total=total if active and isinstance(total, int) else None,
-        tone="error" if status.startswith("Failed") else "",
+        tone="error" if RUN_STATES.get(status, ("",))[0] == FAILED else "",
         operation="cancel-backfill" if active and backfill.get("id") else "",
         values={"backfill_id": str(backfill.get("id") or "")} if active else {},
     )

@@ -164,8 +164,10 @@ def export_info(body: Any) -> dict[str, Any]:
     """Pipeline-level facts of a batch export, kept on the pipeline and shown as they are."""
     body = expect(body, dict, "batch export")
     destination = body.get("destination") if isinstance(body.get("destination"), dict) else {}
-    latest = [r for r in body.get("latest_runs") or [] if isinstance(r, dict)]
-    failures = sum(1 for r in latest if RUN_STATES.get(r.get("status") or "", ("",))[0] == FAILED)
+    rows = body.get("latest_runs")
+    latest = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+    statuses = [r.get("status") for r in latest]
+    failures = sum(1 for s in statuses if isinstance(s, str) and RUN_STATES.get(s, ("",))[0] == FAILED)
     paused = body.get("paused") is True
     info = {
         "interval": nonempty_str(body.get("interval")),

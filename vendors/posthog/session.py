@@ -84,6 +84,11 @@ class PostHogSession:
         """Runs created since `after` (ISO or PostHog's `-30d`): without it PostHog lists 7 days only."""
         return list(self.pages(f"/batch_exports/{_id(export_id)}/runs/", {"after": after}))
 
+    def runs_page(self, export_id: str, after: str, ordering: str) -> list[Any]:
+        """One page (100) of an export's runs created since `after`, in `ordering`."""
+        body = self.get(f"/batch_exports/{_id(export_id)}/runs/", {"after": after, "ordering": ordering})
+        return expect(expect(body, dict, "runs page").get("results"), list, "results")
+
     def cancel_run(self, export_id: str, run_id: str) -> Any:
         return self.post(f"/batch_exports/{_id(export_id)}/runs/{_id(run_id)}/cancel/")
 

@@ -1,5 +1,6 @@
-"""PostHog through the poller: what does not hold yet, each a strict xfail naming where the
-fix belongs (the files are the lead's). Remove the marker with the fix: the test then guards it."""
+"""PostHog through the poller, at its edges: a retry made long after its interval keeps every
+attempt, discovery reads only exports it does not know, an alert carries PostHog's own hint,
+and an interval running longer than the lookback is read until it ends."""
 
 from __future__ import annotations
 
@@ -22,11 +23,6 @@ from .test_posthog_engine import LATER, by_name, demo, poll  # noqa: F401  (the 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="observe_export lists runs created since `since`: a retry made after LOOKBACK lists only "
-    "the new row, and the run's raw loses the failed attempts ADR 16 says it keeps (observe.py)",
-)
 def test_a_late_retry_keeps_every_attempt_of_its_interval(demo) -> None:  # noqa: F811
     d, traveller = demo
     account = d.account()
@@ -41,12 +37,6 @@ def test_a_late_retry_keeps_every_attempt_of_its_interval(demo) -> None:  # noqa
     assert [a["status"] for a in run.raw.get("attempts", [])] == ["Failed", "Completed"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BatchExports.discover observes every listed export with 30 days of runs, and "
-    "PerTarget.observe drops the known ones afterwards: every discovery (10 minutes) re-reads "
-    "each known export's history, 10 pages for a 15-minute one (exports.py / adapter.py)",
-)
 def test_discovery_does_not_reread_the_history_of_known_exports(demo) -> None:  # noqa: F811
     d, _ = demo
     account = d.account()
@@ -59,11 +49,6 @@ def test_discovery_does_not_reread_the_history_of_known_exports(demo) -> None:  
     assert pages <= 2  # two days of 96 intervals: what a known export's poll reads
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs/payload.py calls hint_for without the pipeline, so no vendor's own hint (PostHog's "
-    "billing limit, any client's `hints`) reaches an alert: it says 'compression, format, bucket' instead",
-)
 def test_an_alert_for_a_billing_stop_carries_posthogs_hint(demo) -> None:  # noqa: F811
     d, _ = demo
     account = d.account()
@@ -100,12 +85,6 @@ def slow_interval():
         server.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="since_for reaches back to a target's oldest open interval, but the poller passes "
-    "open_runs for one-shot kinds only (jobs/polling.py _targets): an interval still running "
-    "after LOOKBACK (2 days) drops out of the listing and is never seen to finish",
-)
 def test_an_interval_running_longer_than_the_lookback_is_seen_to_finish(slow_interval) -> None:
     account, clock, traveller, start = slow_interval
     poll(account)
