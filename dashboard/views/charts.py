@@ -56,7 +56,12 @@ def pipeline_timeline(request: HttpRequest, pipeline_uuid: object) -> HttpRespon
         "width": tl.WIDTH,
         "now_x": tl.WIDTH,
     }
-    if pipeline.cadence_seconds() == 86400:
+    cadence = pipeline.cadence_seconds()
+    if pipeline.is_periodic and cadence is not None and cadence <= 3600:  # intervals of an hour or less
+        hour_runs = list(pipeline.runs.filter(sort_at__gte=now - timedelta(days=8)).order_by("sort_at")[:2000])
+        first = min([pipeline.created_at, *(r.started_at for r in hour_runs[:1] if r.started_at)])
+        context["hours"] = tl.hour_outcomes(hour_runs, now, first)
+    if cadence == 86400:
         days = [now.date() - timedelta(days=n) for n in range(29, -1, -1)]
         day_runs = list(pipeline.runs.filter(sort_at__gte=now - timedelta(days=32)).order_by("sort_at")[:500])
         first = tl.first_days([pipeline])[pipeline.pk]

@@ -152,3 +152,19 @@ def test_the_api_lists_and_runs_operations(posthog) -> None:
         f"/api/v1/pipelines/{bigquery.uuid}/operations/backfill/", {}, content_type="application/json"
     )
     assert refused.status_code == 403
+
+
+def test_hourly_exports_get_an_hour_grid_and_daily_ones_a_day_grid(posthog) -> None:
+    _, _, pipelines = posthog
+    viewer, _ = browser("viewer")
+    s3 = pipelines["Events to S3"]
+    grid = viewer.get(f"/pipelines/{s3.uuid}/timeline/").content.decode()
+    assert "Hours (last 7 days, UTC)" in grid and "Days (last 30)" not in grid
+    failed = Run.objects.filter(pipeline=s3, state="failed", external_id__gte="2026-11-14")  # the grid: Nov 14 to T0's day
+    assert failed.exists()
+    for run in failed:  # each failed hour is a red cell linking to its run
+        assert f'class="hour day-failed"><a href="/runs/{run.uuid}/"' in grid
+    assert grid.count('class="hour day-failed"') == failed.count()
+    assert grid.count('class="hour ') == 7 * 24 and 'class="hour day-later"' in grid
+    daily = viewer.get(f"/pipelines/{pipelines['Persons to BigQuery'].uuid}/timeline/").content.decode()
+    assert "Days (last 30)" in daily and "Hours (last 7 days" not in daily
