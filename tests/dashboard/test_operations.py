@@ -160,7 +160,7 @@ def test_hourly_exports_get_an_hour_grid_and_daily_ones_a_day_grid(posthog) -> N
     s3 = pipelines["Events to S3"]
     grid = viewer.get(f"/pipelines/{s3.uuid}/timeline/").content.decode()
     assert "Hours (last 7 days, UTC)" in grid and "Days (last 30)" not in grid
-    failed = Run.objects.filter(pipeline=s3, state="failed", external_id__gte="2026-11-14")  # the grid: Nov 14 to T0's day
+    failed = Run.objects.filter(pipeline=s3, state="failed", external_id__gte="2026-11-14")  # Nov 14 to T0
     assert failed.exists()
     for run in failed:  # each failed hour is a red cell linking to its run
         assert f'class="hour day-failed"><a href="/runs/{run.uuid}/"' in grid
