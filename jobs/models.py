@@ -352,11 +352,9 @@ class Pipeline(models.Model):
                 )
         vendor_paused = self.vendor_paused()
         if run is not None and run.state == vb.FAILED:
-            return Health(
-                FAILING, "; ".join(filter(None, [run.error_message or f"Run {run.vendor_status}", vendor_paused]))
-            )
+            return Health(FAILING, _and(run.error_message or f"Run {run.vendor_status}", vendor_paused))
         if self.missing_days:  # a later day running or landed does not bring a failed one back
-            return Health(FAILING, "; ".join(filter(None, [self.missing_reason(), vendor_paused])))
+            return Health(FAILING, _and(self.missing_reason(), vendor_paused))
         if self.empty_day_is_failure and run is not None and run.is_empty and not self.is_periodic:
             return Health(FAILING, f"The last run loaded no data ({run.vendor_status or '0 rows'})")
         if vendor_paused:  # on purpose, not trouble: nothing runs until someone resumes it there
