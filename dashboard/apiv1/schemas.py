@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict, StrictBool, StrictInt, field_validator
 
-from jobs.models import HEALTHS
+from jobs.vocabulary import HEALTHS, Condition
 from vendors import base as vb
 from vendors.registry import VENDORS
 
@@ -17,6 +17,7 @@ from ..views.failures import MAX_NOTE, MAX_SNOOZE_MINUTES
 
 Stamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]  # ISO 8601, UTC, "Z"
 Health = Literal[HEALTHS]  # type: ignore[valid-type]
+What = Literal[tuple(Condition.values)]  # type: ignore[valid-type]
 State = Literal[vb.STATES]  # type: ignore[valid-type]
 PIPELINE_KINDS = sorted({kind for cls in VENDORS.values() for kind in cls.schema.kinds})
 
@@ -75,7 +76,7 @@ class PipelineOut(Schema):
     kind: str
     account: str
     external_id: str
-    health: str
+    health: Health
     health_reason: str
     since: Stamp | None = Field(description="When the current trouble began; null while healthy or running.")
     missing_days: list[str]
@@ -96,7 +97,7 @@ class AckOut(Schema):
 
 class IncidentOut(Schema):
     id: str
-    what: str = Field(description="failed, partial, stuck, late or unpollable")
+    what: What = Field(description="What is wrong: the word alerts use (`unpollable` is never alerted)")
     since: Stamp | None
     vendor: str
     account: str

@@ -12,22 +12,26 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from jobs.actions import available
+from jobs.vocabulary import HealthStatus
 
 register = template.Library()
 
 # health/state -> (symbol, label): the symbol and text carry the meaning, colour repeats it.
+_HEALTH_SYMBOLS = {
+    HealthStatus.HEALTHY: "✓",
+    HealthStatus.RUNNING: "▶",
+    HealthStatus.FAILING: "✕",
+    HealthStatus.STUCK: "⚠",
+    HealthStatus.LATE: "◔",
+    HealthStatus.PAUSED: "Ⅱ",
+    HealthStatus.UNKNOWN: "?",
+}
 _SYMBOLS = {
-    "healthy": ("✓", "Healthy"),
+    **{health.value: (symbol, health.label) for health, symbol in _HEALTH_SYMBOLS.items()},
     "succeeded": ("✓", "Succeeded"),
-    "running": ("▶", "Running"),
     "queued": ("…", "Queued"),
-    "failing": ("✕", "Failing"),
     "failed": ("✕", "Failed"),
-    "stuck": ("⚠", "Stuck"),
-    "late": ("◔", "Late"),
-    "paused": ("Ⅱ", "Paused"),
     "canceled": ("⊘", "Canceled"),
-    "unknown": ("?", "Unknown"),
 }
 
 COUNT_LABELS = {
