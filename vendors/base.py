@@ -355,3 +355,32 @@ class AccountSchema:
         if not self.credential_sets or any(set(o) <= present for o in self.credential_sets):
             return ""
         return "needs " + " or ".join(" + ".join(o) for o in self.credential_sets)
+
+    def problems(
+        self, label: str, region: str, settings: dict[str, Any], credentials: dict[str, str]
+    ) -> dict[str, str]:
+        """Field -> what is wrong, by this vendor's rules: its regions, its settings (known
+        names, required ones, shapes) and its credential sets. Fields are `region`,
+        `settings.<name>`, `credentials.<name>` and `credentials` (the set as a whole);
+        jobs.account_rules adds ours and is what config, admin, forms and API call."""
+        found: dict[str, str] = {}
+        if region and region not in self.regions:
+            allowed = ", ".join(self.regions) or "none (this vendor has no regions)"
+            found["region"] = f"{_quoted(region)} is not a {label} region (expected: {allowed})"
+        for key in sorted(set(settings) - set(self.setting_keys)):
+            found[f"settings.{key}"] = f"unknown {label} setting (expected: {', '.join(self.setting_keys) or 'none'})"
+        known = {k: v for k, v in settings.items() if k in self.setting_keys}
+        for key, problem in self.settings_problems(known).items():
+            found[f"settings.{key}"] = f"required for {label}" if problem == "required" else problem
+        for key in sorted(set(credentials) - set(self.credential_keys)):
+            expected = ", ".join(self.credential_keys) or "none"
+            found[f"credentials.{key}"] = f"unknown {label} credential (expected: {expected})"
+        if problem := self.credentials_problem({k: v for k, v in credentials.items() if k in self.credential_keys}):
+            found["credentials"] = f"{label} {problem}"
+        return found
+
+
+def _quoted(value: str, limit: int = 60) -> str:
+    """A value as a message may quote it: control characters escaped, a long one cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 2] + "…'"

@@ -200,6 +200,29 @@ class CreatePipelineIn(Schema):
     stream: str = Field("", max_length=255)
 
 
+class CreateAccountIn(Schema):
+    name: str = Field(description="Unique; up to 100 characters.")
+    vendor: str = Field(description=f"One of {', '.join(VENDORS)}.")
+    region: str = Field("", description="One of the vendor's regions; blank for its default.")
+    base_url: str = Field("", description="Replaces the vendor's hosts: a vendor host or one in VENDOR_HOST_ALLOWLIST.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="The vendor's account settings.")
+    credentials: dict[str, Any] = Field(
+        default_factory=dict, description="One of the vendor's credential sets. Write-only: never returned."
+    )
+    team: str | None = Field(None, max_length=100, description="A team's slug: the default owner of its pipelines.")
+
+
+class AccountOut(Schema):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    name: str
+    vendor: str
+    region: str
+    base_url: str
+    settings: dict[str, Any]
+    credentials: list[str] = Field(description="The names of the stored credentials, never their values.")
+    team: TeamOut | None
+
+
 class RegisterRunIn(Schema):
     external_id: str = Field(min_length=1, max_length=255, description="The vendor's job id.")
 
