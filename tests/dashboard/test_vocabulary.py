@@ -60,6 +60,9 @@ def test_incidents_and_alerts_share_their_words() -> None:
     assert all(payload.severity(e) in ("failure", "warning", "success") for e in EVENTS)
     row = re.search(r"^\| `event` \| string \| (.*?):", (DOCS / "alert-payload.md").read_text(), re.M)
     assert row and tuple(words(row.group(1))) == EVENTS
+    # Every word has its colour on the pages: the incident's card, the health pills.
+    css = (Path(settings.BASE_DIR) / "static" / "css" / "app.css").read_text()
+    assert all(f".incident-{c}" in css for c in Condition) and all(f".pill-{h}" in css for h in HEALTHS)
 
 
 def test_one_word_for_each_error_kind() -> None:
