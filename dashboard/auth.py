@@ -20,9 +20,11 @@ from jobs.models import ApiToken
 from jobs.tokens import issue_token
 
 from .envelope import api_error
-from .roles import NO_ROLE, OPERATOR, has_role, lacks
+from .roles import ADMIN, NO_ROLE, OPERATOR, has_role, lacks
 
 __all__ = [
+    "admin_refusal",
+    "admin_writes",
     "api_auth_layers",
     "api_auth_required",
     "api_operator_required",
@@ -72,6 +74,23 @@ def operate_refusal(request: HttpRequest) -> JsonResponse | None:
     if token is not None and token.scope != ApiToken.OPERATE:
         return api_error(403, f"this token has the {token.scope} scope; writing needs operate", "scope_required")
     return None
+
+
+def admin_refusal(request: HttpRequest) -> JsonResponse | None:
+    """None if this authenticated request may configure (accounts): the admin role."""
+    if lacks(request, ADMIN):
+        return api_error(403, "this needs the admin role", "role_required")
+    return None
+
+
+ADMIN_WRITES = "pipewatch_admin_writes"
+
+
+def admin_writes(view: View) -> View:
+    """Marks an API operation whose writes need the admin role besides the operate scope:
+    the API's URL patterns check it after the auth and before the body is read."""
+    setattr(view, ADMIN_WRITES, True)
+    return view
 
 
 _LAYERS: weakref.WeakSet[Callable[..., HttpResponse]] = weakref.WeakSet()

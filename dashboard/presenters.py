@@ -22,8 +22,9 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
 from jobs import teams
-from jobs.models import HEALTHS, RUNNING, UNKNOWN, Health, Pipeline, Run
+from jobs.models import Health, Pipeline, Run
 from jobs.suppression import Suppression, suppressions
+from jobs.vocabulary import HEALTHS, RUNNING, UNKNOWN
 from vendors.registry import VENDORS
 
 from .templatetags.pipewatch import count_items

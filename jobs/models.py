@@ -24,21 +24,23 @@ from vendors.registry import VENDORS
 from .crypto import decrypt_json, encrypt_json
 from .redaction import redact
 from .scrubbing import remember
+from .vocabulary import (
+    ALERTED_CHOICES,
+    EVENT_CHOICES,
+    EVENTS,
+    FAILING,
+    HEALTHY,
+    LATE,
+    PAUSED,
+    RUNNING,
+    STUCK,
+    UNKNOWN,
+    HealthStatus,
+    meaning,
+)
 
 VENDOR_CHOICES = [(name, cls.label) for name, cls in VENDORS.items()]
 STATE_CHOICES = [(s, s) for s in vb.STATES]
-
-# Derived pipeline health (DESIGN.md "Normalized states").
-HEALTHY, RUNNING, FAILING, STUCK, LATE, PAUSED, UNKNOWN = (
-    "healthy",
-    "running",
-    "failing",
-    "stuck",
-    "late",
-    "paused",
-    "unknown",
-)
-HEALTHS = (FAILING, STUCK, LATE, UNKNOWN, RUNNING, HEALTHY, PAUSED)  # most urgent first
 
 
 class Team(models.Model):
@@ -130,17 +132,9 @@ class Account(models.Model):
         if not self.poll_error_kind:
             return ""
         # One 429 is routine and obeyed; a run of them means we are effectively blind.
-        if self.poll_error_kind == "rate_limited" and self.consecutive_errors < 3:
+        if self.poll_error_kind == vb.ErrorKind.RATE_LIMITED and self.consecutive_errors < 3:
             return ""
-        label = {
-            "auth": "Credentials rejected",
-            "transient": "Vendor unreachable",
-            "rate_limited": "Rate limited repeatedly",
-            "bad_response": "Vendor sent an unreadable reply",
-            "rejected": "Vendor refused the request",
-            "internal": "Our poller failed",
-        }.get(self.poll_error_kind, "Cannot poll")
-        return f"{label}: {self.poll_error_message}"
+        return f"{meaning(self.poll_error_kind).problem}: {self.poll_error_message}"
 
 
 @dataclass(frozen=True)
@@ -240,12 +234,14 @@ class Pipeline(models.Model):
         null=True, blank=True, help_text="Running without change this long is stuck (blank: learned from history)."
     )
     stuck_after_learned = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    alerted_condition = models.CharField(max_length=20, blank=True)
+    alerted_condition = models.CharField(max_length=20, blank=True, choices=ALERTED_CHOICES)
     consecutive_failures = models.PositiveIntegerField(default=0)
     muted_until = models.DateTimeField(null=True, blank=True, help_text="No alerts before this time.")
     # health() as last evaluated (after each poll and each tick), so the overview can
     # count, filter, sort and paginate in SQL; rows on screen still show health() live.
-    health_status = models.CharField(max_length=20, default=UNKNOWN, editable=False)
+    health_status = models.CharField(
+        max_length=20, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN, editable=False
+    )
     # When the current trouble (failing, stuck, late, unknown) began; None while fine.
     # Written with health_status by jobs.health.derive, kept until the trouble ends.
     incident_since = models.DateTimeField(null=True, blank=True, editable=False)
@@ -383,15 +379,23 @@ class Pipeline(models.Model):
         cls = VENDORS.get(self.account.vendor)
         return cls.cadence_for(self.kind, self.vendor_info) if cls else None
 
-    def lateness(self, now: datetime) -> str:
+    def waiting_since(self) -> datetime:
+        """Since when a success is awaited: lateness counts from here, and a late incident began here."""
+        return self.last_success_at or self.created_at
+
+    def late_after(self) -> datetime | None:
+        """Past this moment without a success, the pipeline is late; None: it has no cadence."""
         cadence = self.cadence_seconds()
         if not cadence:
-            return ""
+            return None
         grace = max(settings.LATE_GRACE_MIN_SECONDS, cadence * settings.LATE_GRACE_FRACTION)
-        since = self.last_success_at or self.created_at
-        overdue = now - since - timedelta(seconds=cadence + grace)
-        if overdue <= timedelta(0):
+        return self.waiting_since() + timedelta(seconds=cadence + grace)
+
+    def lateness(self, now: datetime) -> str:
+        deadline = self.late_after()
+        if deadline is None or now <= deadline:
             return ""
+        cadence = self.cadence_seconds() or 0
         last = "no success yet"
         if self.last_success_at:
             last = f"last success {_span(now - self.last_success_at)} ago"
@@ -404,7 +408,7 @@ class Pipeline(models.Model):
 
 
 # The error kind a day that loaded nothing is recorded under, when empty days count as failures.
-EMPTY = "empty"
+EMPTY = vb.ErrorKind.EMPTY
 # Counts that measure rows loaded: all of them at 0 makes a successful run an empty one.
 ROW_COUNTS = ("rows", "imported", "processed", "total", "loaded")
 
@@ -572,7 +576,7 @@ class StateChange(models.Model):
 
 class PollAttempt(models.Model):
     # "deadline": the poll ran out of time (`leases`) and left pipelines for the next one.
-    OUTCOMES = [(k, k) for k in ("ok", *vb.POLL_ERROR_KINDS, vb.OutOfTime.kind, "internal")]
+    OUTCOMES = [(k, k) for k in ("ok", *vb.POLL_ERROR_KINDS, vb.ErrorKind.DEADLINE, vb.ErrorKind.INTERNAL)]
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="poll_attempts")
     at = models.DateTimeField(default=timezone.now)
@@ -666,7 +670,7 @@ class AlertChannel(models.Model):
     `email://to@example.com` through Django's mail settings. Routed by vendor, account
     or pipeline; the URL holds secrets (webhook tokens) and is encrypted like credentials."""
 
-    EVENTS = ("failed", "partial", "stuck", "late", "credentials", "recovered")
+    EVENTS = EVENTS  # the event kinds a channel may choose (jobs/vocabulary.py)
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
@@ -732,7 +736,7 @@ class AlertEvent(models.Model):
     """One change worth telling people about; suppressed ones are kept and shown too."""
 
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="alert_events")
-    kind = models.CharField(max_length=20)
+    kind = models.CharField(max_length=20, choices=EVENT_CHOICES)
     title = models.CharField(max_length=300)
     message = models.TextField()
     at = models.DateTimeField(default=timezone.now)

@@ -10,7 +10,7 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr, field_validator
 
-from jobs.models import HEALTHS
+from jobs.vocabulary import HEALTHS, Condition
 from vendors import base as vb
 from vendors.registry import VENDORS
 
@@ -18,6 +18,7 @@ from ..views.failures import MAX_NOTE, MAX_SNOOZE_MINUTES
 
 Stamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]  # ISO 8601, UTC, "Z"
 Health = Literal[HEALTHS]  # type: ignore[valid-type]
+What = Literal[tuple(Condition.values)]  # type: ignore[valid-type]
 State = Literal[vb.STATES]  # type: ignore[valid-type]
 PIPELINE_KINDS = sorted({kind for cls in VENDORS.values() for kind in cls.schema.kinds})
 
@@ -76,7 +77,7 @@ class PipelineOut(Schema):
     kind: str
     account: str
     external_id: str
-    health: str
+    health: Health
     health_reason: str
     since: Stamp | None = Field(description="When the current trouble began; null while healthy or running.")
     missing_days: list[str]
@@ -125,7 +126,7 @@ class AckOut(Schema):
 
 class IncidentOut(Schema):
     id: str
-    what: str = Field(description="failed, partial, stuck, late or unpollable")
+    what: What = Field(description="What is wrong: the word alerts use (`unpollable` is never alerted)")
     since: Stamp | None
     vendor: str
     account: str
@@ -226,6 +227,29 @@ class CreatePipelineIn(Schema):
     kind: str = Field(max_length=50, description=f"One of the account vendor's kinds: {', '.join(PIPELINE_KINDS)}")
     spec: dict[str, Any] = Field(default_factory=dict, description="The vendor's settings for this kind.")
     stream: str = Field("", max_length=255)
+
+
+class CreateAccountIn(Schema):
+    name: str = Field(description="Unique; up to 100 characters.")
+    vendor: str = Field(description=f"One of {', '.join(VENDORS)}.")
+    region: str = Field("", description="One of the vendor's regions; blank for its default.")
+    base_url: str = Field("", description="Replaces the vendor's hosts: a vendor host or one in VENDOR_HOST_ALLOWLIST.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="The vendor's account settings.")
+    credentials: dict[str, Any] = Field(
+        default_factory=dict, description="One of the vendor's credential sets. Write-only: never returned."
+    )
+    team: str | None = Field(None, max_length=100, description="A team's slug: the default owner of its pipelines.")
+
+
+class AccountOut(Schema):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    name: str
+    vendor: str
+    region: str
+    base_url: str
+    settings: dict[str, Any]
+    credentials: list[str] = Field(description="The names of the stored credentials, never their values.")
+    team: TeamOut | None
 
 
 class RegisterRunIn(Schema):

@@ -14,24 +14,28 @@ from django.utils.html import format_html
 from jobs.actions import available, operations
 from jobs.actions import run_operations as actions_run_operations
 from jobs.actions import vendor_facts as jobs_vendor_facts
+from jobs.vocabulary import HealthStatus
 from vendors.operations import Fact, Operation
 from vendors.registry import VENDORS
 
 register = template.Library()
 
 # health/state -> (symbol, label): the symbol and text carry the meaning, colour repeats it.
+_HEALTH_SYMBOLS = {
+    HealthStatus.HEALTHY: "✓",
+    HealthStatus.RUNNING: "▶",
+    HealthStatus.FAILING: "✕",
+    HealthStatus.STUCK: "⚠",
+    HealthStatus.LATE: "◔",
+    HealthStatus.PAUSED: "Ⅱ",
+    HealthStatus.UNKNOWN: "?",
+}
 _SYMBOLS = {
-    "healthy": ("✓", "Healthy"),
+    **{health.value: (symbol, health.label) for health, symbol in _HEALTH_SYMBOLS.items()},
     "succeeded": ("✓", "Succeeded"),
-    "running": ("▶", "Running"),
     "queued": ("…", "Queued"),
-    "failing": ("✕", "Failing"),
     "failed": ("✕", "Failed"),
-    "stuck": ("⚠", "Stuck"),
-    "late": ("◔", "Late"),
-    "paused": ("Ⅱ", "Paused"),
     "canceled": ("⊘", "Canceled"),
-    "unknown": ("?", "Unknown"),
 }
 
 COUNT_LABELS = {

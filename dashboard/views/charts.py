@@ -13,7 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from jobs.models import HEALTHS, Pipeline, Run
+from jobs.models import Pipeline, Run
+from jobs.vocabulary import HEALTHS
 
 from .. import timeline as tl
 from ..presenters import filtered

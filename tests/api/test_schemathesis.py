@@ -76,6 +76,8 @@ def identity(request, polled, posthog_export) -> Iterator[dict[str, object]]:
         if request.param == "read":
             # 404: an id that is no UUID matches no route at all (PATCH /pipelines/{uuid}/), before any auth
             assert 403 in statuses and statuses <= {403, 404}, f"{path}: a read token got past the scope check"
+        elif path == "POST /api/v1/accounts/":  # the admin's: an operator's token is refused whatever it sends
+            assert statuses <= {400, 403}, f"{path}: an operator got past the admin check: {sorted(statuses)}"
         elif path != "POST /api/v1/pipelines/new/":  # random account names and kinds: 400s are right
             assert any(200 <= s < 300 for s in statuses), f"{path}: no write succeeded: {sorted(statuses)}"
 
