@@ -71,7 +71,7 @@ def identity(request, polled, posthog_export) -> Iterator[dict[str, object]]:
     for method, path, status in seen:
         if method in ("POST", "PATCH"):
             writes.setdefault(f"{method} {path}", set()).add(status)
-    assert len(writes) == 6, writes
+    assert len(writes) == 7, writes
     for path, statuses in writes.items():
         if request.param == "read":
             # 404: an id that is no UUID matches no route at all (PATCH /pipelines/{uuid}/), before any auth
