@@ -26,15 +26,16 @@ from jobs.models import Account, Pipeline
 from vendors.posthog.simulator import DEMO_KEY, DEMO_PROJECT, install_demo
 from vendors.simulator.core import Clock, SimServer, Simulator
 
-from ..conftest import T0, user_with_role
+from ..conftest import T0, patient_vendor_http, user_with_role
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 EXAMPLES = 25
 
 
 @pytest.fixture
-def posthog_export(db) -> Iterator[str]:
+def posthog_export(db, settings) -> Iterator[str]:
     """A PostHog export its simulator paused: "unpause-backfill" is an operation it takes (again and again)."""
+    patient_vendor_http(settings)
     clock = Clock(T0, frozen=True)
     simulator = Simulator(clock)
     install_demo(simulator, T0)

@@ -9,14 +9,15 @@ from jobs.models import Account, Pipeline
 from vendors.posthog.simulator import DEMO_KEY, DEMO_PROJECT, install_demo
 from vendors.simulator.core import Clock, SimServer, Simulator
 
-from ..conftest import T0, user_with_role
+from ..conftest import T0, patient_vendor_http, user_with_role
 from .conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def posthog(product_at_t0):
+def posthog(product_at_t0, settings):
+    patient_vendor_http(settings)
     clock = Clock(T0, frozen=True)
     simulator = Simulator(clock)
     world = install_demo(simulator, T0)

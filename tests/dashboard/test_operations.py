@@ -13,11 +13,12 @@ from jobs.tokens import issue_token
 from vendors.posthog.simulator import DEMO_KEY, DEMO_PROJECT, install_demo
 from vendors.simulator.core import Clock, SimServer, Simulator
 
-from ..conftest import T0, csrf_headers, user_with_role
+from ..conftest import T0, csrf_headers, patient_vendor_http, user_with_role
 
 
 @pytest.fixture
-def posthog(db, product_at_t0) -> Iterator[tuple[object, Clock, dict[str, Pipeline]]]:
+def posthog(db, product_at_t0, settings) -> Iterator[tuple[object, Clock, dict[str, Pipeline]]]:
+    patient_vendor_http(settings)
     clock = Clock(T0, frozen=True)
     simulator = Simulator(clock)
     demo = install_demo(simulator, T0)

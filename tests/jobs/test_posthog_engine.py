@@ -23,7 +23,7 @@ from vendors.posthog.simulator import DEMO_KEY, DEMO_PROJECT, DEMO_READONLY_KEY,
 from vendors.simulator.core import Clock, SimServer, Simulator
 from vendors.timeparse import parse_time
 
-from ..conftest import T0
+from ..conftest import T0, patient_vendor_http
 from ..hostile import LONG, MARKUP, WITH_NUL
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,8 @@ class Demo:
 
 
 @pytest.fixture
-def demo() -> Iterator[tuple[Demo, time_machine.Coordinates]]:
+def demo(settings) -> Iterator[tuple[Demo, time_machine.Coordinates]]:
+    patient_vendor_http(settings)
     clock = Clock(T0, frozen=True)
     simulator = Simulator(clock)
     world = install_demo(simulator, T0)
