@@ -105,19 +105,27 @@ def api_auth_layers(view: Callable[..., object]) -> int:
     return count
 
 
+def _refusal(request: HttpRequest, operate: bool | None) -> HttpResponse | None:
+    """The API auth's answer before a view runs, None when it may. `operate`: the operator
+    role (and a token's operate scope) is needed always (True), never (False), or only for
+    writes, a method other than GET/HEAD/OPTIONS (None). Outside the wrapper so that
+    `make mutation` reaches it: mutmut leaves decorated functions alone."""
+    # An outer API view may have authenticated this request already: not twice.
+    if not hasattr(request, "api_token") and (refused := _authenticate(request)):
+        return refused
+    if operate or (operate is None and request.method not in SAFE_METHODS):
+        return operate_refusal(request)
+    return None
+
+
 def _wrap(view: View, operate: bool | None) -> View:
-    """`operate`: True always, False never, None only for writes (a method other than GET/HEAD/OPTIONS)."""
     if api_auth_layers(view):
         raise TypeError(f"{view.__qualname__} is already wrapped by the API auth")
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        # An outer API view may have authenticated this request already: not twice.
-        if not hasattr(request, "api_token") and (refusal := _authenticate(request)):
-            return refusal
-        writes = operate or (operate is None and request.method not in SAFE_METHODS)
-        if writes and (refusal := operate_refusal(request)):
-            return refusal
+        if (refused := _refusal(request, operate)) is not None:
+            return refused
         return view(request, *args, **kwargs)
 
     _LAYERS.add(wrapper)

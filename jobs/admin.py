@@ -34,16 +34,10 @@ from .models import (
     Run,
     Team,
 )
-from .roles import ADMIN, is_admin, lacks
+from .roles import may_use_admin, refuses_admin
 
 # The account's fields the rules check (jobs/account_rules.py), not the form field by field.
 RULED = ("name", "vendor", "region", "base_url", "settings")
-
-
-def _admin_site_permission(request: HttpRequest) -> bool:
-    """The Django admin is for the admin role only (superusers included), staff flag or not."""
-    return request.user.is_active and is_admin(request.user)
-
 
 _admin_view = admin.site.admin_view
 
@@ -55,14 +49,14 @@ def _admin_view_refusing(view: Callable[..., HttpResponse], cacheable: bool = Fa
 
     @wraps(inner)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.user.is_authenticated and lacks(request, ADMIN):
+        if refuses_admin(request):
             raise PermissionDenied("The admin needs the admin role. Ask an admin.")
         return inner(request, *args, **kwargs)
 
     return wrapper
 
 
-admin.site.has_permission = _admin_site_permission
+admin.site.has_permission = may_use_admin
 admin.site.admin_view = _admin_view_refusing
 admin.site.site_header = "Pipewatch administration"
 

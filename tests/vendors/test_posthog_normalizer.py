@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vendors.base import BadResponse, Target
+from vendors.base import STATES, BadResponse, Observation, Target
 from vendors.posthog.facts import export_facts
 from vendors.posthog.normalize import (
     BACKFILLS_KEPT,
@@ -192,7 +192,7 @@ def test_wrong_run_shapes_are_bad_responses(body: Any) -> None:
 def test_arbitrary_json_runs_give_observations_or_bad_response(body: Any) -> None:
     with contextlib.suppress(BadResponse):
         for attempts in group_intervals(body).values():
-            normalize_interval(EXPORT, attempts)
+            _well_formed(normalize_interval(EXPORT, attempts))
 
 
 @settings(max_examples=300, deadline=None)
@@ -204,9 +204,18 @@ def test_arbitrary_json_runs_give_observations_or_bad_response(body: Any) -> Non
     | json_values
 )
 def test_arbitrary_json_jobs_and_infos_give_observations_or_bad_response(body: Any) -> None:
-    for normalize in (lambda b: normalize_job(TABLE, b), export_info, table_info):
+    with contextlib.suppress(BadResponse):
+        _well_formed(normalize_job(TABLE, body))
+    for info in (export_info, table_info):
         with contextlib.suppress(BadResponse):
-            normalize(body)
+            assert isinstance(info(body), dict)
+
+
+def _well_formed(obs: Observation) -> None:
+    """What the rest of Pipewatch relies on in any observation, whatever the vendor sent."""
+    assert isinstance(obs, Observation) and obs.state in STATES
+    assert obs.progress is None or 0 <= obs.progress <= 1
+    assert all(isinstance(n, int) and n >= 0 for n in obs.counts.values()), obs.counts
 
 
 @settings(max_examples=300, deadline=None)
