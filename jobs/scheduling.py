@@ -6,7 +6,6 @@ ticks, two beats by mistake, or a tick racing `manage.py poll` cannot both win.
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +16,11 @@ from django.db.models import Q
 from vendors.client import DISCOVER
 from vendors.registry import VENDORS
 
-from .models import Account, Heartbeat, Pipeline
+from .models import Account, Heartbeat
+
+# Re-exported: the backoff is part of what scheduling means to its callers and tests.
+from .pacing import error_backoff as error_backoff
+from .pacing import jitter as jitter
 
 
 def claim_periodic(name: str, now: datetime, every: float) -> bool:
@@ -25,26 +28,6 @@ def claim_periodic(name: str, now: datetime, every: float) -> bool:
     conditional UPDATE on a `Heartbeat` row, as account claims are."""
     Heartbeat.objects.get_or_create(name=name, defaults={"at": now - timedelta(seconds=every)})
     return Heartbeat.objects.filter(name=name, at__lte=now - timedelta(seconds=every)).update(at=now) == 1
-
-
-def jitter(seconds: float) -> timedelta:
-    """±10 % so that pipelines created together do not poll in lockstep forever."""
-    return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
-
-
-def next_pipeline_poll(pipeline: Pipeline, now: datetime) -> datetime:
-    run = pipeline.current_run
-    active = run is not None and run.is_active
-    return now + jitter(settings.POLL_ACTIVE_SECONDS if active else settings.POLL_IDLE_SECONDS)
-
-
-def error_backoff(consecutive_errors: int, retry_after: float | None = None) -> float:
-    """Exponential from the active cadence, capped; never sooner than Retry-After."""
-    exponent = max(0, consecutive_errors - 1)
-    delay = min(settings.POLL_ERROR_BACKOFF_MAX_SECONDS, settings.POLL_ACTIVE_SECONDS * 2 ** min(exponent, 20))
-    if retry_after:
-        delay = max(delay, retry_after)
-    return delay
 
 
 # The due scan (ADR 14): pages of the partial index (next_poll_at, id, account_id),
