@@ -51,3 +51,19 @@ def insert(objs: Sequence[models.Model], names: Sequence[str], batch: int = BATC
                 obj._prepare_related_fields_for_save(operation_name="insert")  # a run inserted just before
                 params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
             cursor.execute(head + ", ".join([row] * len(chunk)), params)
+
+
+def set_field(objs: Sequence[models.Model], name: str, value: object) -> None:
+    """`UPDATE ... SET <name> = value WHERE pk IN (...)`: one statement for every object,
+    which is given the value too."""
+    if not objs:
+        return
+    meta = objs[0]._meta
+    f = meta.get_field(name)
+    qn = connection.ops.quote_name
+    marks = ", ".join(["%s"] * len(objs))
+    sql = f"UPDATE {qn(meta.db_table)} SET {qn(f.column)} = %s WHERE {qn(meta.pk.column)} IN ({marks})"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f.get_db_prep_save(value, connection), *(obj.pk for obj in objs)])
+    for obj in objs:
+        setattr(obj, f.attname, value)

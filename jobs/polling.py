@@ -91,6 +91,7 @@ def poll_account(
     pipelines = list(
         account.pipelines.filter(paused=False, **({"next_poll_at__lte": now} if only_due else {}))
         .select_related("current_run")
+        .defer("config", "current_run__raw")  # not read by a poll; `raw` is the heaviest column
         .order_by("next_poll_at")
     )
     client_cls = vendor_class_or_none(account.vendor)
@@ -151,9 +152,7 @@ def poll_claimed(account_id: int, token: uuid.UUID | str, *, only_due: bool = Tr
     stale token does nothing (None); a lease lost mid-poll writes nothing ("lost")."""
     token = uuid.UUID(str(token))
     lease = Lease(account_id, token)
-    if not lease.take():
-        return None
-    account = Account.objects.filter(pk=account_id, lease_token=token).first()
+    account = lease.take()
     if account is None:
         return None
     try:

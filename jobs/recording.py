@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from vendors import base as vb
 
-from .bulk import BATCH, insert, update_fields
+from .bulk import BATCH, insert, set_field, update_fields
 from .models import Pipeline, Run, RunItem, Snapshot, StateChange
 from .rollup import learn_stuck_thresholds, update_rollup
 
@@ -250,14 +250,7 @@ class Recording:
                 Run.objects.bulk_create([run for run, _ in self.created], batch_size=BATCH)
             for fields, runs in self.updated.items():
                 update_fields(runs, fields)
-            if self.unchanged:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "UPDATE jobs_run SET last_seen_at = %s WHERE id = ANY(%s)",
-                        [self.now, [r.pk for r in self.unchanged]],
-                    )
-                for run in self.unchanged:
-                    run.last_seen_at = self.now
+            set_field(self.unchanged, "last_seen_at", self.now)
             self._write_items()
             insert(self.snapshots, SNAPSHOT_FIELDS)
             insert(self.changes, STATE_CHANGE_FIELDS)
