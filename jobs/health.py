@@ -76,10 +76,10 @@ def derive(pipeline: Pipeline, now: datetime, health: Health | None = None, *, s
     return (status, since, check) != before
 
 
-def store(pipelines: Iterable[Pipeline], now: datetime, *, recheck: bool = False) -> int:
-    """Re-derive health for loaded pipelines (account and current run loaded); return how
-    many changed. `recheck`: something outside the row changed (the account's poll error):
-    the next alert scan looks at them."""
+def rederive(pipelines: Iterable[Pipeline], now: datetime, *, recheck: bool = False) -> list[Pipeline]:
+    """Re-derive health for loaded pipelines (account and current run loaded), not saved;
+    the ones whose `FIELDS` moved. `recheck`: something outside the row changed (the
+    account's poll error): the next alert scan looks at them."""
     changed = []
     for pipeline in pipelines:
         moved = derive(pipeline, now)
@@ -87,6 +87,12 @@ def store(pipelines: Iterable[Pipeline], now: datetime, *, recheck: bool = False
             pipeline.next_check_at, moved = now, True
         if moved:
             changed.append(pipeline)
+    return changed
+
+
+def store(pipelines: Iterable[Pipeline], now: datetime, *, recheck: bool = False) -> int:
+    """`rederive` and save what moved; how many did."""
+    changed = rederive(pipelines, now, recheck=recheck)
     write(changed)
     return len(changed)
 

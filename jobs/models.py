@@ -22,6 +22,7 @@ from vendors import base as vb
 from vendors.registry import VENDORS
 
 from .crypto import decrypt_json, encrypt_json
+from .pacing import error_backoff, jitter
 from .redaction import redact
 from .scrubbing import remember
 from .vocabulary import (
@@ -126,6 +127,64 @@ class Account(models.Model):
     def vendor_label(self) -> str:
         cls = VENDORS.get(self.vendor)
         return cls.label if cls else self.vendor
+
+    # What a poll changes on its account (`record_poll`, `record_poll_error`; jobs.writer saves them).
+    POLL_STATE = (
+        "last_poll_at",
+        "last_poll_ok_at",
+        "poll_error_kind",
+        "poll_error_message",
+        "poll_error_status",
+        "poll_error_since",
+        "consecutive_errors",
+        "backoff_until",
+        "next_discovery_at",
+    )
+
+    def record_poll(
+        self, now: datetime, *, duration_ms: int, targets: int, problem: vb.VendorError | None = None, listed: bool
+    ) -> PollAttempt:
+        """The vendor answered: the account can be seen. `problem`: one target's error, told
+        on the attempt; `listed`: its pipelines were listed, ask again in DISCOVERY_SECONDS."""
+        self.last_poll_at = self.last_poll_ok_at = now
+        self.poll_error_kind = self.poll_error_message = ""
+        self.poll_error_status = self.poll_error_since = None
+        self.consecutive_errors = 0
+        self.backoff_until = None
+        if listed:
+            self.next_discovery_at = now + jitter(settings.DISCOVERY_SECONDS)
+        return PollAttempt(
+            account=self,
+            at=now,
+            duration_ms=duration_ms,
+            outcome=problem.kind if problem else "ok",
+            targets=targets,
+            http_status=problem.http_status if problem else None,
+            message=str(problem) if problem else "",
+        )
+
+    def record_poll_error(self, now: datetime, error: vb.VendorError, *, duration_ms: int, targets: int) -> PollAttempt:
+        """The account could not be polled: each error in a row doubles the backoff."""
+        self.last_poll_at = now
+        if self.poll_error_kind != error.kind:
+            self.poll_error_since = now
+        self.poll_error_kind, self.poll_error_message, self.poll_error_status = (
+            error.kind,
+            str(error),
+            error.http_status,
+        )
+        self.consecutive_errors += 1
+        self.backoff_until = now + timedelta(seconds=error_backoff(self.consecutive_errors, error.retry_after))
+        return PollAttempt(
+            account=self,
+            at=now,
+            duration_ms=duration_ms,
+            outcome=error.kind,
+            targets=targets,
+            http_status=error.http_status,
+            retry_after=error.retry_after,
+            message=str(error),
+        )
 
     def poll_problem(self) -> str:
         """Why we cannot currently see this account's jobs, or "" when we can."""
@@ -284,6 +343,41 @@ class Pipeline(models.Model):
     @property
     def display_name(self) -> str:
         return self.name or self.external_id
+
+    # What a poll changes on its pipeline: its poll state (the methods below) and the
+    # rollup of its runs (jobs.rollup); jobs.writer saves an account's in one UPDATE.
+    POLL_STATE = ("vendor_info", "poll_error_kind", "poll_error_message", "last_polled_at", "next_poll_at")
+    ROLLUP = (
+        "current_run",
+        "last_success_at",
+        "last_failure_at",
+        "last_failure_message",
+        "missing_days",
+        "missing_since",
+        "stuck_after_learned",
+    )
+
+    def record_answer(self, info: dict[str, Any] | None) -> None:
+        """The vendor answered about this pipeline: no problem with it; its facts merged in."""
+        if info is not None:
+            self.vendor_info = {**self.vendor_info, **info}
+        self.poll_error_kind = self.poll_error_message = ""
+
+    def record_poll_error(self, error: vb.VendorError) -> None:
+        """The vendor answered about this one pipeline with an error (the account is fine)."""
+        if isinstance(error, vb.NotFound) and not isinstance(error, vb.RemovedApi):
+            message = f"The vendor does not know {self.kind} {self.external_id!r} ({error})"
+        else:
+            message = str(error)
+        self.poll_error_kind, self.poll_error_message = error.kind, message
+
+    def record_polled(self, now: datetime) -> None:
+        """Polled now (its current run as just recorded): next at the active cadence while
+        that run is active, else at the idle one."""
+        run = self.current_run
+        active = run is not None and run.is_active
+        self.last_polled_at = now
+        self.next_poll_at = now + jitter(settings.POLL_ACTIVE_SECONDS if active else settings.POLL_IDLE_SECONDS)
 
     def target(self, open_runs: tuple[str, ...] = ()) -> vb.Target:
         return vb.Target(kind=self.kind, external_id=self.external_id, open_runs=open_runs)
