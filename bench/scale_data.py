@@ -5,7 +5,7 @@ pipeline in a hundred an old run of five snapshots and old poll attempts for hou
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 PER_ACCOUNT = 10
 TABLES = ("jobs_account", "jobs_pipeline", "jobs_run", "jobs_snapshot", "jobs_pollattempt")
@@ -14,8 +14,12 @@ TABLES = ("jobs_account", "jobs_pipeline", "jobs_run", "jobs_snapshot", "jobs_po
 def build(pipelines: int, now: datetime) -> dict:
     from django.db import connection
 
+    from jobs import partitions
+
     accounts = max(1, pipelines // PER_ACCOUNT)
     p = {"now": now, "accounts": accounts, "per": PER_ACCOUNT}
+    # A day partition for every day the data covers, as a deployment running for weeks has.
+    partitions.ensure(now, since=(now - timedelta(days=41)).date())
     with connection.cursor() as cur:
         cur.execute(
             """

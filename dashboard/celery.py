@@ -24,6 +24,8 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         crontab(hour=3, minute=17), sender.signature("jobs.tasks.housekeeping"), name="housekeeping"
     )
+    # Hourly and cheap (a catalog read): the coming days exist before their rows, strays move soon (ADR 17).
+    sender.add_periodic_task(crontab(minute=41), sender.signature("jobs.tasks.make_partitions"), name="make partitions")
 
 
 @task_postrun.connect

@@ -1,18 +1,19 @@
 """The overview's cheap version check. Each live refresh sends the version of what it shows;
-when nothing it shows has changed, the answer is a bodiless 204 after two small queries,
-instead of a re-rendered table.
+when nothing it shows has changed, the answer is a bodiless 204 instead of a re-rendered table.
 
-The version covers: every filtered pipeline's shown columns and its current run (one query),
-the newest run change anywhere and the maintenance windows (one query of index look-ups),
-and the minute, because health, ages and time left also move with the clock."""
+The version covers what the live part shows: the counters and the number of matches, the
+page's pipelines (their shown columns and current runs, already read for the page), the
+newest run change anywhere and the maintenance windows (one query of index look-ups), and
+the minute, because health, ages and time left also move with the clock. Nothing in it reads
+more than the page (ADR 17): it once hashed every filtered pipeline, a million at scale."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from jobs.models import MaintenanceWindow, Pipeline, Run
 
@@ -24,7 +25,6 @@ _PIPELINE_COLUMNS = (
     "current_run_id",
     "last_success_at",
     "last_failure_at",
-    "never_polled",
     "poll_error_kind",
     "poll_error_message",
     "muted_until",
@@ -32,14 +32,10 @@ _PIPELINE_COLUMNS = (
     "name",
     "kind",
     "incident_since",
-    "account__name",
-    "account__poll_error_kind",
-    "account__poll_error_message",
-    "account__consecutive_errors",
-    "current_run__state",
-    "current_run__progress",
-    "current_run__last_change_at",
+    "team_id",
 )
+_ACCOUNT_COLUMNS = ("name", "poll_error_kind", "poll_error_message", "consecutive_errors", "team_id")
+_RUN_COLUMNS = ("state", "progress", "last_change_at")
 
 
 def _runs_and_windows() -> tuple[object, ...]:
@@ -53,13 +49,22 @@ def _runs_and_windows() -> tuple[object, ...]:
         return tuple(cursor.fetchone())
 
 
-def overview_version(pipelines: QuerySet[Pipeline], now: datetime, extra: str = "") -> str:
-    """A short hash of everything the overview's live part shows for these filters."""
+def overview_version(
+    pipelines: Iterable[Pipeline], counters: dict[str, int], total: int, now: datetime, extra: str = ""
+) -> str:
+    """A short hash of everything the overview's live part shows: the page's `pipelines`
+    (with account and current run loaded), the counters, and the filters and page (`extra`)."""
     digest = hashlib.blake2b(digest_size=12)
-    never = ExpressionWrapper(Q(last_polled_at__isnull=True), output_field=BooleanField())
-    rows = pipelines.annotate(never_polled=never).order_by("pk").values_list(*_PIPELINE_COLUMNS)
-    for row in rows:
-        digest.update(repr(row).encode())
+    digest.update(repr((sorted(counters.items()), total)).encode())
+    for p in pipelines:
+        run = p.current_run
+        shown = (
+            [getattr(p, c) for c in _PIPELINE_COLUMNS],
+            p.last_polled_at is None,  # "waiting for the first poll"; later polls show nothing new
+            [getattr(p.account, c) for c in _ACCOUNT_COLUMNS],
+            [getattr(run, c) for c in _RUN_COLUMNS] if run else None,
+        )
+        digest.update(repr(shown).encode())
     digest.update(repr(_runs_and_windows()).encode())
     digest.update(f"{int(now.timestamp() // 60)}|{extra}".encode())
     return digest.hexdigest()

@@ -2,7 +2,8 @@
 
 The overview filters, counts, sorts and paginates in SQL (health as stored after each
 poll and tick), shows each visible row's health derived live, and reads the last runs of
-the visible page only, in one windowed query: the same queries at 50 or 5,000 pipelines."""
+the visible page only, in one windowed query: the same queries at 50 or 1,000,000 pipelines,
+each bounded by the page (counts kept by the database, orders read from their index)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
-from django.db.models.functions import Coalesce, Lower, NullIf, RowNumber
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
-from jobs import teams
-from jobs.models import Health, Pipeline, Run
+from jobs import health_counts, teams
+from jobs.models import Account, Health, Pipeline, Run
 from jobs.suppression import Suppression, suppressions
 from jobs.vocabulary import HEALTHS, RUNNING, UNKNOWN
 from vendors.registry import VENDORS
@@ -87,25 +88,66 @@ def filtered(params: dict[str, str], user: Any = None) -> QuerySet[Pipeline]:
     return qs
 
 
-_BY_URGENCY = Case(*[When(health_status=h, then=Value(i)) for i, h in enumerate(HEALTHS)], default=Value(len(HEALTHS)))
+# Every order ends in a unique column and has its index (jobs.models.Pipeline.Meta): the page
+# is an index range read to its LIMIT, at 50 pipelines or a million (ADR 17).
 _ORDERS = {
-    "urgency": (_BY_URGENCY, "account__name", "name", "external_id"),
-    "name": (Lower(Coalesce(NullIf("name", Value("")), "external_id")), "account__name", "id"),
+    "urgency": ("urgency", "sort_name", "id"),
+    "name": ("sort_name", "id"),
     "success": (F("last_success_at").asc(nulls_first=True), "id"),
     "failure": (F("last_failure_at").desc(nulls_last=True), "id"),
 }
+NARROWING = ("team", "vendor", "account", "kind", "q")  # filters that select pipelines (not health, not sort)
 
 
-def counts_by_health(qs: QuerySet[Pipeline]) -> dict[str, int]:
-    """Counter per health (as last stored), in one GROUP BY."""
+def narrowed(params: dict[str, str]) -> bool:
+    return any(params.get(k) for k in NARROWING)
+
+
+def counts_by_health(qs: QuerySet[Pipeline], params: dict[str, str]) -> dict[str, int]:
+    """Counter per health (as last stored): every pipeline's from the counts the database
+    keeps (jobs.health_counts), a narrowed set's by one GROUP BY over it."""
+    if not narrowed(params):
+        return health_counts.by_health()
     counters = dict.fromkeys(HEALTHS, 0)
     for status, n in qs.order_by().values_list("health_status").annotate(n=Count("id")):
         counters[status] = counters.get(status, 0) + n
     return counters
 
 
+def with_health(qs: QuerySet[Pipeline], health: str) -> QuerySet[Pipeline]:
+    """Only this health; said as urgency too, so the urgency order's index serves it."""
+    return qs.filter(health_status=health, urgency=HEALTHS.index(health))
+
+
 def ordered(qs: QuerySet[Pipeline], how: str) -> QuerySet[Pipeline]:
     return qs.order_by(*_ORDERS.get(how, _ORDERS["urgency"]))
+
+
+ACCOUNT_CHOICES = 200  # more accounts than this: the filter is a text box, not a list of every name
+
+
+def account_choices() -> list[str] | None:
+    """The account names a filter offers, or None when there are too many to list (the
+    filter then takes a typed name): one bounded query, whatever the number of accounts."""
+    names = list(Account.objects.order_by("name").values_list("name", flat=True)[: ACCOUNT_CHOICES + 1])
+    return None if len(names) > ACCOUNT_CHOICES else names
+
+
+class Counted:
+    """A queryset whose length is already known (from the counters), for the Paginator: its
+    COUNT(*) would read every pipeline again."""
+
+    def __init__(self, qs: QuerySet[Any], total: int) -> None:
+        self.qs, self.total = qs, total
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index: slice) -> list[Any]:
+        return list(self.qs[index])
 
 
 def in_order(ids: Iterable[int]) -> list[Pipeline]:

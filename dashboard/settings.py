@@ -278,6 +278,7 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.poll_shard": {"queue": "polling"},
     "jobs.tasks.send_alerts": {"queue": "alerts"},
     "jobs.tasks.housekeeping": {"queue": "housekeeping"},
+    "jobs.tasks.make_partitions": {"queue": "housekeeping"},
     "jobs.tasks.process_upload": {"queue": "uploads"},
 }
 
@@ -311,6 +312,10 @@ COUNT_WARNING_RATE = _positive("COUNT_WARNING_RATE", 0.01)
 SNAPSHOT_RETENTION_DAYS = env.int("SNAPSHOT_RETENTION_DAYS", default=30)
 RAW_RETENTION_DAYS = env.int("RAW_RETENTION_DAYS", default=14)
 POLL_ATTEMPT_RETENTION_DAYS = env.int("POLL_ATTEMPT_RETENTION_DAYS", default=14)
+# PostgreSQL: snapshots and poll attempts are partitioned by UTC day (ADR 17), made this many
+# days ahead; DDL waits at most this long for its lock, else it is left for the next run.
+PARTITION_DAYS_AHEAD = env.int("PARTITION_DAYS_AHEAD", default=7)
+PARTITION_LOCK_TIMEOUT_MS = env.int("PARTITION_LOCK_TIMEOUT_MS", default=3000)
 # How often open pages refresh their live parts (while something runs / otherwise).
 LIVE_REFRESH_SECONDS = _positive("LIVE_REFRESH_SECONDS", 5)
 IDLE_REFRESH_SECONDS = _positive("IDLE_REFRESH_SECONDS", 60)

@@ -10,7 +10,7 @@ class JobsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth import get_user_model
 
-        from . import audit
+        from . import audit, health_counts
         from .roles import ensure_roles
         from .scrubbing import install_log_scrubbing, remember
         from .tokens import apply_credential_change, note_credential_change
@@ -20,6 +20,7 @@ class JobsConfig(AppConfig):
 
         user_model = get_user_model()
         post_migrate.connect(ensure_roles, sender=self)
+        post_migrate.connect(health_counts.installed, sender=self)
         audit.connect()
         pre_save.connect(note_credential_change, sender=user_model)
         post_save.connect(apply_credential_change, sender=user_model)

@@ -4,20 +4,22 @@ acknowledgements, which attach to an incident's identity (what, and since when).
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from vendors import base as vb
 from vendors.registry import VENDORS
 
+from . import health_counts
 from .health import account_condition, condition
-from .models import Account, Acknowledgement, Pipeline, day_label
+from .models import TROUBLED, Account, Acknowledgement, Pipeline, day_label
 from .suppression import Suppression, suppressions
-from .vocabulary import CONDITION_OF, FAILING, HEALTH_OF, TROUBLE, UNKNOWN, Condition, meaning
+from .vocabulary import CONDITION_OF, FAILING, HEALTH_OF, UNKNOWN, Condition, meaning
 
 GZIP_HINT = "Compression setting mismatch: set the connector's compression to gzip (or upload uncompressed files)."
 
@@ -93,18 +95,40 @@ def _account_incidents(scope: QuerySet[Account] | None = None) -> tuple[list[Inc
     return found, unpollable
 
 
+# In trouble by stored health, and not merely waiting for a first poll (unknown, no error).
+_LISTED = Q(paused=False, health_status__in=TROUBLED, urgency__lt=len(TROUBLED)) & ~Q(
+    health_status=UNKNOWN, poll_error_kind=""
+)
+
+
 def _candidates(unpollable: set[int], scope: QuerySet[Pipeline] | None = None) -> QuerySet[Pipeline]:
     """Pipelines in trouble by stored health (rewritten after every poll and every alert
     scan), confirmed live per row: pages read these, not every pipeline. A pipeline of an
-    account we cannot poll is left out: one incident for the account says it all."""
+    account we cannot poll is left out: one incident for the account says it all. (Urgency
+    says "troubled" again for pipeline_incident_idx, which orders the list.)"""
     return (
         (scope if scope is not None else Pipeline.objects.all())
         .select_related("account", "current_run", "team", "account__team")
         .defer("current_run__raw")
-        .filter(paused=False, health_status__in=TROUBLE)
-        .exclude(health_status=UNKNOWN, poll_error_kind="")  # waiting for a first poll
+        .filter(_LISTED)
         .exclude(account__in=unpollable)
     )
+
+
+def _listed_counts(left_out: Q | None) -> Counter[str]:
+    """The candidates of every account counted by health, from the counts the database keeps
+    (jobs.health_counts) less those `left_out` matches: a few rows and one bounded query."""
+    counts: Counter[str] = Counter()
+    for (health, paused, erring), n in health_counts.counts().items():
+        if health in TROUBLED and not paused and (health != UNKNOWN or erring):
+            counts[health] += n
+    if left_out is not None:
+        gone = Pipeline.objects.filter(_LISTED & left_out).order_by().values_list("health_status")
+        counts.subtract(dict(gone.annotate(n=Count("id"))))
+    return Counter({h: max(0, n) for h, n in counts.items()})  # a row moved between the two reads
+
+
+_ORDER = [c.value for c in Condition]  # ties: one fixed order
 
 
 def _pipeline_incident(pipeline: Pipeline, now: datetime) -> Incident | None:
@@ -165,8 +189,30 @@ def _newest_first(found: list[Incident], now: datetime) -> list[Incident]:
     return sorted(found, key=lambda i: i.since or far_past, reverse=True)
 
 
+def find_incident(incident_id: str, now: datetime | None = None) -> Incident | None:
+    """The open incident with this id (`account-<uuid>-...` or `pipeline-<uuid>-...`), read
+    by its one account or pipeline; None when there is none (it may have recovered)."""
+    now = now or timezone.now()
+    kind, _, rest = incident_id.partition("-")
+    key = rest[:36]
+    try:
+        uuid.UUID(key)
+    except ValueError:
+        return None
+    if kind == "account":
+        found, _ = _account_incidents(Account.objects.filter(uuid=key))
+    elif kind == "pipeline":
+        found, unpollable = _account_incidents(Account.objects.filter(pipelines__uuid=key))
+        found = [i for p in _candidates(unpollable).filter(uuid=key) if (i := _pipeline_incident(p, now))]
+    else:
+        return None
+    found = [i for i in found if i.id == incident_id]
+    _attach_acks(found)
+    return found[0] if found else None
+
+
 def incidents(now: datetime | None = None) -> list[Incident]:
-    """Every open incident, newest first (acknowledging looks one up by id)."""
+    """Every open incident, newest first: all of them read (tests, tools); pages page through IncidentList."""
     now = now or timezone.now()
     found, unpollable = _account_incidents()
     found += [i for p in _candidates(unpollable) if (i := _pipeline_incident(p, now))]
@@ -197,20 +243,31 @@ class IncidentList:
             found = [a for a in found if (a.ack is not None) == acknowledged]
         self.accounts = [a for a in found if show_snoozed or not a.snoozed]
         self.pipelines = _candidates(unpollable, pipelines)
+        # Every pipeline, all acknowledgements alike: totals from the kept counts less the few left out.
+        kept_counts = pipelines is None and accounts is None and acknowledged is not True
+        left_out: set[int] = set()
         if acknowledged is not None:
             acked = self._acked_pipelines(snoozed_only=False)
             self.pipelines = (
                 self.pipelines.filter(pk__in=acked) if acknowledged else self.pipelines.exclude(pk__in=acked)
             )
+            left_out |= acked
         snoozed = self._acked_pipelines(snoozed_only=True)
         self.hidden = len(found) - len(self.accounts)
         if not show_snoozed and snoozed:
             self.pipelines = self.pipelines.exclude(pk__in=snoozed)
             self.hidden += len(snoozed)
-        by_health = self.pipelines.values_list("health_status").annotate(n=Count("id"))
-        counts = Counter({CONDITION_OF[h]: n for h, n in by_health})
-        counts.update(a.what for a in self.accounts)
-        self.by_what = [(what, n) for what, n in counts.most_common() if n]
+            left_out |= snoozed
+        if kept_counts:
+            parts = [Q(account__in=unpollable)] if unpollable else []
+            parts += [Q(pk__in=left_out)] if left_out else []
+            by_health = _listed_counts(Q(*parts, _connector=Q.OR) if parts else None)
+        else:
+            by_health = Counter(dict(self.pipelines.order_by().values_list("health_status").annotate(n=Count("id"))))
+        counts = Counter({CONDITION_OF[h].value: n for h, n in by_health.items()})
+        counts.update(str(a.what) for a in self.accounts)
+        # Most first; ties in one fixed order, whichever way they were counted.
+        self.by_what = sorted(((w, n) for w, n in counts.items() if n), key=lambda p: (-p[1], _ORDER.index(p[0])))
         self.total = sum(counts.values())
 
     def _acked_pipelines(self, *, snoozed_only: bool) -> set[int]:
@@ -228,6 +285,10 @@ class IncidentList:
             if (i := _pipeline_incident(p, self.now)) is not None and i.id in ids
         }
 
+    def newest_first(self) -> QuerySet[Pipeline]:
+        """The listed pipelines, newest incident first: read from pipeline_incident_idx."""
+        return self.pipelines.order_by(F("incident_since").desc(nulls_last=True), "-id")
+
     def count(self) -> int:
         return self.total
 
@@ -236,8 +297,7 @@ class IncidentList:
 
     def __getitem__(self, index: slice) -> list[Incident]:
         start, stop = index.start or 0, index.stop if index.stop is not None else self.total
-        ordered = self.pipelines.order_by(F("incident_since").desc(nulls_last=True), "-id")
-        rows = [i for p in ordered[:stop] if (i := _pipeline_incident(p, self.now))]
+        rows = [i for p in self.newest_first()[:stop] if (i := _pipeline_incident(p, self.now))]
         page = _newest_first(self.accounts + rows, self.now)[start:stop]
         _attach_acks([i for i in page if i.pipeline is not None])
         return page

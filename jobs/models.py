@@ -16,6 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce, Lower, NullIf
 from django.utils import timezone
 
 from vendors import base as vb
@@ -30,11 +32,13 @@ from .vocabulary import (
     EVENT_CHOICES,
     EVENTS,
     FAILING,
+    HEALTHS,
     HEALTHY,
     LATE,
     PAUSED,
     RUNNING,
     STUCK,
+    TROUBLE,
     UNKNOWN,
     HealthStatus,
     meaning,
@@ -42,6 +46,33 @@ from .vocabulary import (
 
 VENDOR_CHOICES = [(name, cls.label) for name, cls in VENDORS.items()]
 STATE_CHOICES = [(s, s) for s in vb.STATES]
+
+TROUBLED = TROUBLE  # what the failures page lists: urgency below len(TROUBLED)
+
+
+class NullsIndex(models.Index):
+    """An index whose NULLS FIRST / NULLS LAST PostgreSQL needs to serve an ORDER BY. SQLite
+    takes no such clause in an index; there NULL sorts lowest, which is already the order
+    asked for by each use here (ascending nulls first, descending nulls last)."""
+
+    def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
+        statement = super().create_sql(model, schema_editor, using=using, **kwargs)
+        if schema_editor.connection.vendor == "sqlite" and "columns" in statement.parts:
+            statement.parts["columns"] = _WithoutNulls(statement.parts["columns"])
+        return statement
+
+
+class _WithoutNulls:
+    """A part of a CREATE INDEX statement, less its NULLS clauses (table renames still reach it)."""
+
+    def __init__(self, part: Any) -> None:
+        self.part = part
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.part, name)
+
+    def __str__(self) -> str:
+        return re.sub(r" NULLS (FIRST|LAST)", "", str(self.part))
 
 
 class Team(models.Model):
@@ -96,6 +127,8 @@ class Account(models.Model):
         indexes = [
             # tick: "which listing vendors' accounts are due to be asked?" by index range (ADR 14)
             models.Index(fields=["vendor", "next_discovery_at"], name="account_discovery_idx"),
+            # failures page: "which accounts cannot be polled?" without reading every account
+            models.Index(fields=["poll_error_since"], name="account_poll_error_idx", condition=~Q(poll_error_kind="")),
         ]
 
     def __str__(self) -> str:
@@ -308,6 +341,18 @@ class Pipeline(models.Model):
     # condition of time (stuck, late) can start, or now when health moved outside a scan.
     # None: nothing but a poll can change it. Written with health_status by jobs.health.
     next_check_at = models.DateTimeField(null=True, blank=True, default=timezone.now, editable=False)
+    # Sort keys the database computes from the row (every writer, SQL included), so that each
+    # order of the overview is an index range read to its LIMIT (ADR 17): 0 = most urgent.
+    urgency = models.GeneratedField(
+        expression=Case(*[When(health_status=h, then=Value(i)) for i, h in enumerate(HEALTHS)], default=Value(9)),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+    sort_name = models.GeneratedField(
+        expression=Lower(Coalesce(NullIf("name", Value("")), "external_id")),
+        output_field=models.CharField(max_length=255),
+        db_persist=True,
+    )
 
     class Meta:
         constraints = [
@@ -325,8 +370,20 @@ class Pipeline(models.Model):
             models.Index(
                 fields=["next_check_at"], name="pipeline_check_idx", condition=models.Q(next_check_at__isnull=False)
             ),
-            # overview: "counters by health", "filter by health" over thousands of pipelines
+            # "filter by health" (exports, charts, API) over thousands of pipelines
             models.Index(fields=["health_status"], name="pipeline_health_idx"),
+            # overview's orders, read to the page's LIMIT: urgency, name, last success, last failure
+            models.Index(F("urgency"), F("sort_name"), F("id"), name="pipeline_urgency_idx"),
+            models.Index(F("sort_name"), F("id"), name="pipeline_name_idx"),
+            NullsIndex(F("last_success_at").asc(nulls_first=True), F("id"), name="pipeline_success_idx"),
+            NullsIndex(F("last_failure_at").desc(nulls_last=True), F("id"), name="pipeline_failure_idx"),
+            # failures page: the troubled, newest incident first
+            NullsIndex(
+                F("incident_since").desc(nulls_last=True),
+                F("id").desc(),
+                name="pipeline_incident_idx",
+                condition=Q(urgency__lt=len(TROUBLED)),
+            ),
         ]
         ordering = ["account__name", "name", "external_id"]
 
@@ -622,9 +679,14 @@ class RunItem(models.Model):
 
 
 class Snapshot(models.Model):
-    """One observation of a run, written only when it differs from the one before."""
+    """One observation of a run, written only when it differs from the one before.
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="snapshots")
+    On PostgreSQL the table is partitioned (ADR 17, `jobs.partitions`): by `kept`, then new
+    snapshots by day of `observed_at`; its primary key there is (id, observed_at, kept),
+    `id` alone still unique (one sequence)."""
+
+    # snapshot_run_time_idx leads with run: no index of its own (one less to write per insert)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="snapshots", db_index=False)
     observed_at = models.DateTimeField(default=timezone.now)
     state = models.CharField(max_length=20)
     vendor_status = models.CharField(max_length=100, blank=True)
@@ -634,6 +696,10 @@ class Snapshot(models.Model):
     flags = models.JSONField(default=list, blank=True)
     changed = models.JSONField(default=list, blank=True, help_text="Fields that differ from the previous snapshot.")
     raw = models.JSONField(null=True, blank=True)
+    # Kept for good by retention (a run's first and last snapshot, its state and flag
+    # changes) once its day was thinned; on PostgreSQL the outer partition key. db_default:
+    # rows written by SQL land among the new ones.
+    kept = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         indexes = [
@@ -672,7 +738,9 @@ class PollAttempt(models.Model):
     # "deadline": the poll ran out of time (`leases`) and left pipelines for the next one.
     OUTCOMES = [(k, k) for k in ("ok", *vb.POLL_ERROR_KINDS, vb.ErrorKind.DEADLINE, vb.ErrorKind.INTERNAL)]
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="poll_attempts")
+    # pollattempt_recent_idx leads with account: no index of its own. On PostgreSQL the table
+    # is partitioned by day of `at` (ADR 17); its primary key there is (id, at).
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="poll_attempts", db_index=False)
     at = models.DateTimeField(default=timezone.now)
     duration_ms = models.PositiveIntegerField(default=0)
     outcome = models.CharField(max_length=20, choices=OUTCOMES)
@@ -747,6 +815,28 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class HealthCount(models.Model):
+    """How many pipelines have each (health_status, paused, erring), kept by database triggers
+    on jobs_pipeline in the same transaction as the change (ADR 17): the overview's counters
+    and the failures page's totals read a few rows, not a million. `shard` spreads concurrent
+    writers over rows (PostgreSQL: the session's process id mod 16); a count is the sum of its
+    shards. Never written by Python code."""
+
+    health_status = models.CharField(max_length=20)
+    paused = models.BooleanField()
+    erring = models.BooleanField(help_text="The pipeline itself has a poll error (poll_error_kind).")
+    shard = models.SmallIntegerField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["health_status", "paused", "erring", "shard"], name="healthcount_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.health_status} paused={self.paused} erring={self.erring}: {self.n}"
 
 
 class Heartbeat(models.Model):

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from . import alerts, polling, retention, scheduling, upload_queue
+from . import alerts, partitions, polling, retention, scheduling, upload_queue
 from .models import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,16 @@ def housekeeping() -> str:
     result = retention.run()
     log.info("housekeeping: %s", result.line())
     return result.line()
+
+
+@shared_task(name="jobs.tasks.make_partitions", ignore_result=True)
+def make_partitions() -> dict[str, int]:
+    """Hourly: the coming days' partitions of snapshots and poll attempts (PostgreSQL), and a
+    day of its own for any row that landed in a DEFAULT partition (ADR 17)."""
+    made = partitions.ensure()
+    if any(made.values()):
+        log.info("partitions made: %s", made)
+    return made
 
 
 @shared_task(name="jobs.tasks.process_upload", ignore_result=True, acks_late=True)

@@ -16,14 +16,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from jobs import audit, teams
-from jobs.failures import Incident, IncidentList, attach_suppressions, incidents
+from jobs.failures import Incident, IncidentList, attach_suppressions, find_incident
 from jobs.models import Account, Acknowledgement
 from jobs.suppression import MUTE_CHOICES
 from jobs.vocabulary import RUNNING
 from vendors.registry import VENDORS
 
 from ..inputs import BadInput, Fields
-from ..presenters import filtered
+from ..presenters import account_choices, filtered, narrowed
 from ..roles import OPERATOR, is_operator, lacks
 from .api import iso, suppression_json
 from .pages import poll_interval
@@ -35,10 +35,9 @@ MAX_NOTE = 2000
 
 
 def _find(incident_id: str) -> Incident:
-    for incident in incidents():
-        if incident.id == incident_id:
-            return incident
-    raise Http404("no such open incident (it may have recovered)")
+    if (incident := find_incident(incident_id)) is None:
+        raise Http404("no such open incident (it may have recovered)")
+    return incident
 
 
 def acknowledge(incident: Incident, user: Any, note: str, snooze_minutes: int) -> Acknowledgement:
@@ -83,6 +82,9 @@ def _filters(request: HttpRequest, *, strict: bool) -> dict[str, str]:
 
 
 def _listed(params: dict[str, str], *, show_snoozed: bool, user: Any = None) -> IncidentList:
+    acknowledged = ACKNOWLEDGED.get(params["acknowledged"])
+    if not narrowed(params):  # everything: totals from the counts the database keeps
+        return IncidentList(show_snoozed=show_snoozed, acknowledged=acknowledged)
     accounts = teams.filter_accounts(Account.objects.all(), params["team"], user)
     if params["vendor"]:
         accounts = accounts.filter(vendor=params["vendor"])
@@ -92,7 +94,7 @@ def _listed(params: dict[str, str], *, show_snoozed: bool, user: Any = None) -> 
         show_snoozed=show_snoozed,
         pipelines=filtered(params, user),  # the overview's filters (vendor, account, kind, team)
         accounts=accounts,
-        acknowledged=ACKNOWLEDGED.get(params["acknowledged"]),
+        acknowledged=acknowledged,
     )
 
 
@@ -126,7 +128,7 @@ def failures_page(request: HttpRequest) -> HttpResponse:
         "query": urlencode(base | ({"page": str(page.number)} if page.number > 1 else {})),
         "back": request.get_full_path(),
         "vendors": [(name, cls.label) for name, cls in VENDORS.items()],
-        "accounts": list(Account.objects.order_by("name").values_list("name", flat=True)),
+        "accounts": account_choices(),
         "poll_every": poll_interval(active),
         "now": now,
     }

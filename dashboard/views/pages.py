@@ -28,7 +28,9 @@ from ..live import VERSION_HEADER, counters_summary, overview_version
 from ..presenters import (
     SORTS,
     STRIP_LENGTH,
+    Counted,
     PipelineRow,
+    account_choices,
     attach_strips,
     counts_by_health,
     eta,
@@ -36,6 +38,7 @@ from ..presenters import (
     in_order,
     ordered,
     pipeline_rows,
+    with_health,
 )
 from ..roles import is_operator
 from ..timeline import progress_chart
@@ -65,7 +68,7 @@ def filter_context(params: dict[str, str]) -> dict[str, object]:
         "params": params,
         "filtering": any(params[k] for k in FILTER_KEYS if k != "sort"),
         "vendors": [(name, cls.label) for name, cls in VENDORS.items()],
-        "accounts": list(Account.objects.order_by("name").values_list("name", flat=True)),
+        "accounts": account_choices(),
     }
 
 
@@ -74,15 +77,17 @@ def overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     params = filter_params(request)
     pipelines = filtered(params, request.user)
-    version = overview_version(pipelines, now, extra=request.GET.urlencode())
+    counters = counts_by_health(pipelines, params)
+    total = sum(counters.values())
+    if params["health"] in counters:
+        pipelines, total = with_health(pipelines, params["health"]), counters[params["health"]]
+    ids = ordered(pipelines, params["sort"]).values_list("pk", flat=True)
+    page = Paginator(Counted(ids, total), OVERVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = in_order(page.object_list)
+    version = overview_version(shown, counters, total, now, extra=request.GET.urlencode())
     if request.htmx and request.headers.get(VERSION_HEADER) == version:
         return HttpResponse(status=204)  # nothing shown has changed: no body, no rendering
-    counters = counts_by_health(pipelines)
-    if params["health"] in counters:
-        pipelines = pipelines.filter(health_status=params["health"])
-    ids = ordered(pipelines, params["sort"]).values_list("pk", flat=True)
-    page = Paginator(ids, OVERVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = pipeline_rows(in_order(page.object_list), now)
+    rows = pipeline_rows(shown, now)
     attach_strips(rows)
     active = any(row.live for row in rows)
     query = request.GET.copy()

@@ -51,3 +51,27 @@ def test_queues_are_separate(settings) -> None:
     assert routes["jobs.tasks.poll_account"]["queue"] == "polling"
     assert routes["jobs.tasks.send_alerts"]["queue"] == "alerts"
     assert routes["jobs.tasks.housekeeping"]["queue"] == "housekeeping"
+    assert routes["jobs.tasks.make_partitions"]["queue"] == "housekeeping"
+
+
+def test_beat_makes_partitions_every_hour() -> None:
+    from dashboard.celery import _schedule, app
+
+    _schedule(app)
+    entry = app.conf.beat_schedule["make partitions"]
+    assert entry["task"] == "jobs.tasks.make_partitions" and entry["schedule"].minute == {41}
+    assert entry["schedule"].hour == set(range(24))
+
+
+@pytest.mark.django_db
+def test_partitioned_tables_follow_the_database() -> None:
+    """Run again on SQLite by test_embedded_sqlite.py: there nothing is partitioned and
+    making partitions is nothing to do, so retention deletes rows."""
+    from django.db import connection
+
+    from jobs import partitions
+
+    postgres = connection.vendor == "postgresql"
+    assert [partitions.partitioned(spec) for spec in partitions.SPECS] == [postgres, postgres]
+    made = partitions.ensure()
+    assert made == ({"jobs_snapshot": 0, "jobs_pollattempt": 0} if postgres else {})
