@@ -37,7 +37,7 @@ def bullet(doc: str, name: str) -> str:
 
 @pytest.mark.django_db
 def test_health_is_one_list_for_pages_api_metrics_and_docs() -> None:
-    assert tuple(counts_by_health(Pipeline.objects.all())) == HEALTHS
+    assert tuple(counts_by_health(Pipeline.objects.all(), {})) == HEALTHS
     by_health = next(iter(PipewatchCollector().collect()))
     assert tuple(s.labels["health"] for s in by_health.samples) == HEALTHS
     schema = api.get_openapi_schema()
