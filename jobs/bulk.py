@@ -1,15 +1,19 @@
-"""Writing many rows of one model at once, cheaply.
+"""Reading and writing the rows of one account poll, cheaply.
 
-Django's `bulk_update` builds one `CASE WHEN id = ... THEN ...` expression per field and
-row through the ORM's expression machinery, and `bulk_create` compiles its INSERT through
-the same machinery: for the handful of rows of one account poll that cost more CPU than
-the poll's HTTP (bench/README.md). These send plain parameterised SQL; values go through
-each field's own `get_db_prep_save`, as `save()` does.
+The ORM compiles every query afresh: about 2 ms of CPU for a poll's pipelines with their
+current runs, more than the HTTP of two of them (measured, ADR 8). Django's `bulk_update`
+builds one `CASE WHEN id = ... THEN ...` expression per field and row, and `bulk_create`
+compiles its INSERT through the same machinery. The poll path's hot statements are plain
+parameterised SQL instead, on the models' own metadata: values written go through each
+field's `get_db_prep_save`, as `save()` does; rows read through Django's converters and
+`Model.from_db`, as a queryset does, with the columns left out read on access.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.db import connection, models
 
@@ -67,3 +71,65 @@ def set_field(objs: Sequence[models.Model], name: str, value: object) -> None:
         cursor.execute(sql, [f.get_db_prep_save(value, connection), *(obj.pk for obj in objs)])
     for obj in objs:
         setattr(obj, f.attname, value)
+
+
+class Columns:
+    """A model's columns but `skip` (deferred: read on access if ever needed), to select
+    in plain SQL and turn rows back into instances. `Columns.of` keeps one per shape."""
+
+    def __init__(self, model: type[models.Model], skip: tuple[str, ...] = ()) -> None:
+        self.model = model
+        self.fields = [f for f in model._meta.concrete_fields if f.name not in skip and f.attname not in skip]
+        self.names = frozenset(f.attname for f in self.fields)
+        self.pk_index = self.fields.index(model._meta.pk)
+        self._converters: dict[str, list[tuple[int, list[Callable[..., Any]], Any]]] = {}
+
+    @classmethod
+    @functools.cache
+    def of(cls, model: type[models.Model], skip: tuple[str, ...] = ()) -> Columns:
+        return cls(model, skip)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def sql(self, alias: str = "") -> str:
+        """`alias.col, ...` for a SELECT list (`col, ...` without an alias)."""
+        qn = connection.ops.quote_name
+        return ", ".join(f"{alias}.{qn(f.column)}" if alias else qn(f.column) for f in self.fields)
+
+    def instance(self, values: Sequence[Any]) -> models.Model | None:
+        """The instance of one row's values for these columns (None for a LEFT JOIN's missing row)."""
+        if values[self.pk_index] is None:
+            return None
+        values = list(values)
+        for i, converters, col in self.converters():
+            for convert in converters:
+                values[i] = convert(values[i], col, connection)
+        return self.model.from_db(connection.alias, self.names, values)
+
+    def converters(self) -> list[tuple[int, list[Callable[..., Any]], Any]]:
+        """The backend's and each field's converters (a JSON column's text, SQLite's dates)."""
+        found = self._converters.get(connection.vendor)
+        if found is None:
+            found = []
+            for i, f in enumerate(self.fields):
+                col = f.get_col(self.model._meta.db_table)
+                converters = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
+                if converters:
+                    found.append((i, converters, col))
+            self._converters[connection.vendor] = found
+        return found
+
+
+def select(columns: Columns, where: str, params: Sequence[object], order_by: str = "") -> list[models.Model]:
+    """`SELECT <columns> FROM <table> t WHERE <where> [ORDER BY]` as instances."""
+    qn = connection.ops.quote_name
+    sql = f"SELECT {columns.sql('t')} FROM {qn(columns.model._meta.db_table)} t WHERE {where}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql + (f" ORDER BY {order_by}" if order_by else ""), params)
+        return [obj for row in cursor.fetchall() if (obj := columns.instance(row)) is not None]
+
+
+def marks(values: Sequence[object]) -> str:
+    """`%s, %s, ...` for an `IN (...)` of these values."""
+    return ", ".join(["%s"] * len(values))

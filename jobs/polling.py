@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from vendors import base as vb
@@ -26,6 +26,7 @@ from vendors.http import HttpSettings, guarded
 from vendors.registry import client_for, vendor_class
 
 from . import ratelimit, scheduling
+from .bulk import Columns
 from .egress import base_url_problem
 from .leases import Lease, LeaseLost
 from .models import Account, Pipeline, Run
@@ -88,12 +89,7 @@ def poll_account(
     the vendor in time and writes only while the lease is its own (else `LeaseLost`)."""
     now = now or timezone.now()
     fenced: Fence = lease.fenced if lease else transaction.atomic
-    pipelines = list(
-        account.pipelines.filter(paused=False, **({"next_poll_at__lte": now} if only_due else {}))
-        .select_related("current_run")
-        .defer("config", "current_run__raw")  # not read by a poll; `raw` is the heaviest column
-        .order_by("next_poll_at")
-    )
+    pipelines = _pipelines(account, now, only_due)
     client_cls = vendor_class_or_none(account.vendor)
     discovery_due = account.next_discovery_at is None or account.next_discovery_at <= now
     discover = bool(client_cls and DISCOVER in client_cls.capabilities and (discovery_due or not only_due))
@@ -126,6 +122,33 @@ def poll_account(
             break
         outcome.results.append(result)
     return write(outcome, fenced)
+
+
+# A poll's pipelines with their current runs: not their config (a poll never reads it) nor
+# the run's raw payload (the heaviest column), in plain SQL (`bulk`: compiled once).
+PIPELINE, CURRENT_RUN = Columns.of(Pipeline, ("config",)), Columns.of(Run, ("raw",))
+PIPELINES_SQL = (
+    f"SELECT {PIPELINE.sql('p')}, {CURRENT_RUN.sql('r')} FROM jobs_pipeline p"
+    " LEFT JOIN jobs_run r ON r.id = p.current_run_id WHERE p.account_id = %s AND NOT p.paused"
+)
+
+
+def _pipelines(account: Account, now: datetime, only_due: bool) -> list[Pipeline]:
+    """The account's unpaused pipelines (due ones, or all), most overdue first, with their
+    account and current run loaded."""
+    sql, params = PIPELINES_SQL, [account.pk]
+    if only_due:
+        sql, params = sql + " AND p.next_poll_at <= %s", [*params, connection.ops.adapt_datetimefield_value(now)]
+    current_run = Pipeline._meta.get_field("current_run")
+    pipelines = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY p.next_poll_at", params)
+        for row in cursor.fetchall():
+            pipeline = cast(Pipeline, PIPELINE.instance(row[: len(PIPELINE)]))
+            pipeline.account = account
+            current_run.set_cached_value(pipeline, CURRENT_RUN.instance(row[len(PIPELINE) :]))
+            pipelines.append(pipeline)
+    return pipelines
 
 
 def vendor_class_or_none(vendor: str) -> type[VendorClient] | None:

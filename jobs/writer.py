@@ -22,7 +22,7 @@ from vendors import base as vb
 from . import health
 from .bulk import insert, update_fields
 from .models import Account, Pipeline, PollAttempt
-from .recording import Recording, RecordStats, held_runs, storable, storable_run_key
+from .recording import Recording, RecordStats, Seen, held_runs, seen, storable_run_key
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class _Answer:
     pipeline: Pipeline
     result: vb.TargetResult
     scheduled: bool  # polled because it was due (or listed with its runs): its next poll moves
-    observations: list[vb.Observation] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
 
 
 def write(outcome: PollOutcome, fenced: Fence) -> PollSummary:
@@ -95,9 +95,11 @@ def write(outcome: PollOutcome, fenced: Fence) -> PollSummary:
     touched = list(outcome.pipelines)
     with fenced():
         answers, problem = _answers(outcome, summary, touched)
+        ok = [a for a in answers if a.result.error is None]
         held = held_runs(
-            {a.pipeline.pk: a.observations for a in answers if a.result.error is None},
-            {a.pipeline.pk: a.result.gone for a in answers if a.result.error is None and a.result.gone},
+            {a.pipeline.pk: a.seen for a in ok},
+            {a.pipeline.pk: a.result.gone for a in ok if a.result.gone},
+            whole=[a.pipeline.pk for a in ok if a.pipeline.missing_days],
         )
         recording = Recording(now)
         for a in answers:
@@ -105,7 +107,7 @@ def write(outcome: PollOutcome, fenced: Fence) -> PollSummary:
                 a.pipeline.record_poll_error(a.result.error)
                 continue
             runs = held.of(a.pipeline)
-            recording.observe(a.pipeline, a.observations, runs, held.provisional.get(a.pipeline.pk, ()))
+            recording.observe(a.pipeline, a.seen, runs, held.provisional.get(a.pipeline.pk, ()))
             recording.gone(a.pipeline, [r for k in a.result.gone if (r := runs.get(storable_run_key(k)))])
             a.pipeline.record_answer(a.result.info)
         recording.write()  # the rollups follow the runs: the next poll's pace reads them
@@ -144,7 +146,7 @@ def _answers(
     which the attempt reports."""
     by_key = {p.target().key: p for p in outcome.pipelines}
     answers: list[_Answer] = []
-    seen: set[int] = set()
+    answered: set[int] = set()
     problem: vb.VendorError | None = None
     for result in outcome.results:
         pipeline = by_key.get(result.target.key)
@@ -167,12 +169,12 @@ def _answers(
             touched.append(pipeline)
             # A new pipeline listed without its runs (nessie) stays due: polled next tick.
             scheduled = created and bool(result.observations)
-        if pipeline.pk in seen:
+        if pipeline.pk in answered:
             continue
-        seen.add(pipeline.pk)
+        answered.add(pipeline.pk)
         if result.error is not None:
             problem = problem or result.error
-        answers.append(_Answer(pipeline, result, scheduled, storable(result.observations)))
+        answers.append(_Answer(pipeline, result, scheduled, seen(result.observations)))
     return answers, problem
 
 
