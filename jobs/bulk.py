@@ -36,6 +36,36 @@ def update_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
         cursor.executemany(sql, rows)
 
 
+class Moved:
+    """Which of some fields moved on each object since `remember`: `save` writes only those,
+    objects that moved alike in one statement (`update_fields`), an object never remembered
+    in full. The fields must be reassigned, never changed in place (a JSON field: a new dict)."""
+
+    def __init__(self, model: type[models.Model], names: Sequence[str]) -> None:
+        self.fields = [model._meta.get_field(name) for name in names]
+        self.before: dict[int, tuple[object, ...]] = {}
+
+    def remember(self, objs: Sequence[models.Model]) -> None:
+        for obj in objs:
+            self.before[id(obj)] = tuple(getattr(obj, f.attname) for f in self.fields)
+
+    def save(self, objs: Sequence[models.Model]) -> None:
+        groups: dict[tuple[str, ...], list[models.Model]] = {}
+        everything = tuple(f.name for f in self.fields)
+        for obj in objs:
+            before = self.before.get(id(obj))
+            if before is None:
+                names = everything
+            else:
+                names = tuple(
+                    f.name for f, old in zip(self.fields, before, strict=True) if getattr(obj, f.attname) != old
+                )
+            if names:
+                groups.setdefault(names, []).append(obj)
+        for names, group in groups.items():
+            update_fields(group, names)
+
+
 def insert(objs: Sequence[models.Model], names: Sequence[str], batch: int = BATCH) -> None:
     """`INSERT ... VALUES (...), (...)` of these columns for every object, `batch` rows a
     statement (the other columns get their database defaults). Primary keys are not read

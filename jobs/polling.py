@@ -55,26 +55,17 @@ _clients: dict[int, tuple[str, VendorClient]] = {}
 def client_for_account(account: Account) -> VendorClient:
     """The account's vendor client, seen through its scrubber: nothing it answers or raises
     carries a fragment of the account's credentials (the only way jobs/ reaches a vendor)."""
-    config = account.config()
+    # The credentials as stored (encrypted): decrypted only when a client is made.
+    identity = [account.vendor, account.region, account.base_url, account.settings, account.credentials_token]
     digest = hashlib.sha256(
-        json.dumps(
-            [
-                config.vendor,
-                config.region,
-                config.base_url,
-                config.settings,
-                config.credentials,
-                http_settings().__dict__,
-            ],
-            sort_keys=True,
-            default=str,
-        ).encode()
+        json.dumps([*identity, http_settings().__dict__], sort_keys=True, default=str).encode()
     ).hexdigest()
     cached = _clients.get(account.pk)
     if cached and cached[0] == digest:
         return cached[1]
     if cached:
         cached[1].close()
+    config = account.config()
     limits = vendor_class(config.vendor).rate_limits
     raw = client_for(config, http_settings(), ratelimit.limiter(f"{account.pk}", limits))
     client = cast(VendorClient, ScrubbedClient(raw, Scrubber.for_credentials(config.credentials)))

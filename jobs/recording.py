@@ -42,19 +42,10 @@ def storable_run_key(key: str) -> str:
 
 # Fields compared between observations to say what changed in a snapshot.
 TRACKED = ("state", "vendor_status", "progress", "counts", "started_at", "finished_at", "error_message", "flags")
-# Every field an observation writes on a run we already hold (see `_copy`, `_apply`).
-OBSERVED = (
-    *TRACKED,
-    "error_code",
-    "error_kind",
-    "raw",
-    "fingerprint",
-    "sort_at",
-    "expires_at",
-    "closed",
-    "last_seen_at",
-    "last_change_at",
-)
+# What an observation may change on a run we already hold (`_copy`); those that moved are
+# written, with what every change writes (the payload, unread and never compared).
+COPIED = (*TRACKED, "error_code", "error_kind", "sort_at", "expires_at", "closed")
+CHANGE = ("raw", "fingerprint", "last_seen_at", "last_change_at")
 ADOPTED = ("external_id", "provisional_key")  # a queued run without an id that got one
 ITEMS = ("items_fingerprint", "items_count")
 EXPIRED = ("flags", "state", "closed", "last_change_at", "last_seen_at")
@@ -181,12 +172,11 @@ class Recording:
         touched: list[Run] = []
         changes: list[StateChange] = []
         for s in seen:
-            obs, run, fields = s.obs, held.get(s.key), OBSERVED
+            obs, run, adopted = s.obs, held.get(s.key), False
             if run is None and adoptable is not None and not obs.provisional_key:
                 # The queued run that had no id and no start time has started: same run.
-                run, adoptable = adoptable, None
+                run, adoptable, adopted = adoptable, None, True
                 run.external_id, run.provisional_key = s.key, False
-                fields += ADOPTED
             if run is None:
                 run = _new_run(pipeline, s, self.now)
                 self.created.append((run, obs.items))
@@ -194,11 +184,12 @@ class Recording:
                 self.snapshots.append(_snapshot(run, obs, ["created"], self.now))
                 reason = HISTORY if pipeline.last_polled_at is None else "first seen"
                 changes.append(StateChange(pipeline=pipeline, run=run, new_state=obs.state, at=self.now, reason=reason))
-            elif fields == OBSERVED and s.matches(run):
+            elif not adopted and s.matches(run):
                 self.unchanged.append(run)
             else:
                 old_state = run.state
-                changed = _apply(run, obs, s.fingerprint, self.now)
+                changed, fields = _apply(run, obs, s.fingerprint, self.now)
+                fields += ADOPTED if adopted else ()
                 if s.items and s.items != run.items_fingerprint:
                     changed = [c for c in changed if c != "raw"] + ["items"]
                     self.items.append((run, obs.items or []))
@@ -335,12 +326,14 @@ def _new_run(pipeline: Pipeline, s: Seen, now: datetime) -> Run:
     return run
 
 
-def _apply(run: Run, obs: vb.Observation, fingerprint: str, now: datetime) -> list[str]:
-    before = [getattr(run, f) for f in TRACKED]
+def _apply(run: Run, obs: vb.Observation, fingerprint: str, now: datetime) -> tuple[list[str], tuple[str, ...]]:
+    """Copy a changed observation onto its run: what changed as a snapshot says it, and
+    the fields to write."""
+    before = [getattr(run, f) for f in COPIED]
     _copy(run, obs, fingerprint, now)
     run.last_seen_at = run.last_change_at = now
-    changed = [f for f, old in zip(TRACKED, before, strict=True) if getattr(run, f) != old]
-    return changed or ["raw"]
+    moved = tuple(f for f, old in zip(COPIED, before, strict=True) if getattr(run, f) != old)
+    return [f for f in moved if f in TRACKED] or ["raw"], moved + CHANGE
 
 
 def _copy(run: Run, obs: vb.Observation, fingerprint: str, now: datetime) -> None:

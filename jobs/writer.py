@@ -20,14 +20,14 @@ from datetime import datetime
 from vendors import base as vb
 
 from . import health
-from .bulk import insert, update_fields
+from .bulk import Moved, insert, update_fields
 from .models import Account, Pipeline, PollAttempt
 from .recording import Recording, RecordStats, Seen, held_runs, seen, storable_run_key
 
 log = logging.getLogger(__name__)
 
 EXTERNAL_ID_MAX = Pipeline._meta.get_field("external_id").max_length
-ANSWERED = (*Pipeline.POLL_STATE, *Pipeline.ROLLUP)  # what a poll writes on a pipeline the vendor answered for
+WRITTEN = (*Pipeline.POLL_STATE, *Pipeline.ROLLUP, *health.FIELDS)  # what a poll may change on a pipeline
 ATTEMPT_FIELDS = ("account", "at", "duration_ms", "outcome", "targets", "http_status", "retry_after", "message")
 
 Fence = Callable[[], AbstractContextManager[object]]
@@ -93,8 +93,10 @@ def write(outcome: PollOutcome, fenced: Fence) -> PollSummary:
     summary = PollSummary(account=account.name, pipelines=len(outcome.pipelines), duration_ms=outcome.duration_ms)
     error_before = account.poll_error_kind  # a change of it may change every pipeline's alert
     touched = list(outcome.pipelines)
+    moved = Moved(Pipeline, WRITTEN)  # each pipeline's row: only what moved
+    moved.remember(touched)
     with fenced():
-        answers, problem = _answers(outcome, summary, touched)
+        answers, problem = _answers(outcome, summary, touched, moved)
         ok = [a for a in answers if a.result.error is None]
         held = held_runs(
             {a.pipeline.pk: a.seen for a in ok},
@@ -122,28 +124,19 @@ def write(outcome: PollOutcome, fenced: Fence) -> PollSummary:
         recheck = account.poll_error_kind != error_before
         if recheck:  # credentials broken or fixed: every pipeline's alert may change
             Pipeline.objects.filter(account=account).update(next_check_at=now)
-        moved = {id(p) for p in health.rederive(touched, now, recheck=recheck)}
-        answered = {id(a.pipeline) for a in answers}
-        groups: dict[tuple[str, ...], list[Pipeline]] = {}
-        for pipeline in touched:
-            fields = (ANSWERED if id(pipeline) in answered else ()) + (
-                tuple(health.FIELDS) if id(pipeline) in moved else ()
-            )
-            if fields:
-                groups.setdefault(fields, []).append(pipeline)
-        for fields, pipelines in groups.items():
-            update_fields(pipelines, fields)
+        health.rederive(touched, now, recheck=recheck)
+        moved.save(touched)
         insert([attempt], ATTEMPT_FIELDS)
         update_fields([account], Account.POLL_STATE)
     return summary
 
 
 def _answers(
-    outcome: PollOutcome, summary: PollSummary, touched: list[Pipeline]
+    outcome: PollOutcome, summary: PollSummary, touched: list[Pipeline], moved: Moved
 ) -> tuple[list[_Answer], vb.VendorError | None]:
     """Each result with its pipeline: the one asked about, or one the vendor listed (found
-    or created here; `touched` and `summary` learn of it). Also the first target's error,
-    which the attempt reports."""
+    or created here; `touched`, `moved` and `summary` learn of it). Also the first target's
+    error, which the attempt reports."""
     by_key = {p.target().key: p for p in outcome.pipelines}
     answers: list[_Answer] = []
     answered: set[int] = set()
@@ -167,6 +160,7 @@ def _answers(
                 continue  # known but paused: monitoring was stopped on purpose
             summary.discovered += created
             touched.append(pipeline)
+            moved.remember([pipeline])
             # A new pipeline listed without its runs (nessie) stays due: polled next tick.
             scheduled = created and bool(result.observations)
         if pipeline.pk in answered:
