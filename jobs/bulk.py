@@ -12,6 +12,7 @@ field's `get_db_prep_save`, as `save()` does; rows read through Django's convert
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,18 +23,39 @@ BATCH = 1000
 
 
 def update_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
-    """`UPDATE ... SET <names> WHERE pk = ...` for every object, in one executemany, which
-    psycopg 3 pipelines into one round trip."""
+    """`UPDATE ... SET <names>` of every object, `BATCH` a statement: on PostgreSQL one
+    `UPDATE ... FROM (VALUES ...)`, elsewhere one executemany of `... WHERE pk = ...`."""
     if not objs:
         return
     meta = objs[0]._meta
     fields = [meta.get_field(name) for name in names]
     qn = connection.ops.quote_name
-    assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {qn(meta.pk.column)} = %s"
+    table, pk = qn(meta.db_table), qn(meta.pk.column)
     rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] + [obj.pk] for obj in objs]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor != "postgresql" or len(objs) == 1:
+            assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", rows)
+            return
+        # Each statement is parsed and planned: one for the batch, not one per row. The
+        # values come in untyped (NULL, text): each is cast to its column's type.
+        columns = [f"c{i}" for i in range(len(fields))]
+        assignments = ", ".join(f"{qn(f.column)} = v.{c}::{_cast(f)}" for f, c in zip(fields, columns, strict=True))
+        pk_type = _cast(meta.pk)
+        row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+        for start in range(0, len(rows), BATCH):
+            chunk = rows[start : start + BATCH]
+            sql = (
+                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))})"
+                f" AS v({', '.join(columns)}, id) WHERE t.{pk} = v.id::{pk_type}"
+            )
+            cursor.execute(sql, [value for values in chunk for value in values])
+
+
+def _cast(field: models.Field) -> str:
+    """The column's type to cast a value to, without a length: a cast to `varchar(20)` would
+    cut a longer text where storing it must fail, as `save()` would."""
+    return re.sub(r"\(\d+\)$", "", field.cast_db_type(connection) or "text")
 
 
 class Moved:

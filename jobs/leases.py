@@ -57,6 +57,7 @@ class Lease:
         self.seconds = float(settings.POLL_LEASE_SECONDS)
         self.started = time.monotonic()
         self.lost = False
+        self.released = False  # given back by the poll's own transaction (`jobs.writer`)
         self._stop = threading.Event()
         self._keeper: threading.Thread | None = None
 

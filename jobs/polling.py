@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import cast
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from vendors import base as vb
@@ -31,7 +31,7 @@ from .egress import base_url_problem
 from .leases import Lease, LeaseLost
 from .models import Account, Pipeline, Run
 from .scrubbing import ScrubbedClient, Scrubber
-from .writer import Fence, PollerBug, PollOutcome, PollSummary, write
+from .writer import PollerBug, PollOutcome, PollSummary, write
 
 __all__ = ["PollSummary", "poll_account", "poll_claimed", "poll_now"]  # PollSummary: its callers know it from here
 
@@ -79,7 +79,6 @@ def poll_account(
     """Poll an account whose lease the caller holds. With `lease`, the poll stops asking
     the vendor in time and writes only while the lease is its own (else `LeaseLost`)."""
     now = now or timezone.now()
-    fenced: Fence = lease.fenced if lease else transaction.atomic
     pipelines = _pipelines(account, now, only_due)
     client_cls = vendor_class_or_none(account.vendor)
     discovery_due = account.next_discovery_at is None or account.next_discovery_at <= now
@@ -90,7 +89,7 @@ def poll_account(
     if problem := base_url_problem(account.vendor, account.base_url):
         # The allow-list changed under an existing account: refuse to send, say why.
         outcome.error = vb.Rejected(f"base URL refused: {problem}")
-        return write(outcome, fenced)
+        return write(outcome, lease)
     targets = _targets(account, pipelines)
     started = time.monotonic()
     try:
@@ -101,7 +100,7 @@ def poll_account(
         outcome.duration_ms = int((time.monotonic() - started) * 1000)
         outcome.error = PollerBug(f"{type(exc).__name__}: {exc}")
         with suppress(LeaseLost):  # the bug is raised either way
-            write(outcome, fenced)
+            write(outcome, lease)
         raise
     outcome.duration_ms = int((time.monotonic() - started) * 1000)
     for result in results:  # the client stops at the first account-wide error
@@ -112,7 +111,7 @@ def poll_account(
             outcome.error = result.error
             break
         outcome.results.append(result)
-    return write(outcome, fenced)
+    return write(outcome, lease)
 
 
 # A poll's pipelines with their current runs: not their config (a poll never reads it) nor
@@ -176,7 +175,8 @@ def poll_claimed(account_id: int, token: uuid.UUID | str, *, only_due: bool = Tr
         log.warning("poll %s: %s", account.name, exc)
         return PollSummary(account=account.name, outcome="lost", message=str(exc))
     finally:
-        scheduling.release(account_id, token)
+        if not lease.released:  # the poll's own transaction gives it back when it commits
+            scheduling.release(account_id, token)
 
 
 def poll_now(account: Account) -> PollSummary:

@@ -12,15 +12,16 @@ sight, jobs gone, a pipeline's error, an account's: one path, one commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from django.db import transaction
 
 from vendors import base as vb
 
 from . import health
 from .bulk import Moved, insert, update_fields
+from .leases import Lease
 from .models import Account, Pipeline, PollAttempt
 from .recording import Recording, RecordStats, Seen, held_runs, seen, storable_run_key
 
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 EXTERNAL_ID_MAX = Pipeline._meta.get_field("external_id").max_length
 WRITTEN = (*Pipeline.POLL_STATE, *Pipeline.ROLLUP, *health.FIELDS)  # what a poll may change on a pipeline
 ATTEMPT_FIELDS = ("account", "at", "duration_ms", "outcome", "targets", "http_status", "retry_after", "message")
-
-Fence = Callable[[], AbstractContextManager[object]]
 
 
 class PollerBug(vb.VendorError):
@@ -87,15 +86,16 @@ class _Answer:
     seen: list[Seen] = field(default_factory=list)
 
 
-def write(outcome: PollOutcome, fenced: Fence) -> PollSummary:
-    """Write the outcome in one transaction under `fenced` (the lease's fence)."""
+def write(outcome: PollOutcome, lease: Lease | None) -> PollSummary:
+    """Write the outcome in one transaction, under the lease's fence when there is one; the
+    same transaction gives the lease back."""
     account, now = outcome.account, outcome.now
     summary = PollSummary(account=account.name, pipelines=len(outcome.pipelines), duration_ms=outcome.duration_ms)
     error_before = account.poll_error_kind  # a change of it may change every pipeline's alert
     touched = list(outcome.pipelines)
     moved = Moved(Pipeline, WRITTEN)  # each pipeline's row: only what moved
     moved.remember(touched)
-    with fenced():
+    with lease.fenced() if lease else transaction.atomic():
         answers, problem = _answers(outcome, summary, touched, moved)
         ok = [a for a in answers if a.result.error is None]
         held = held_runs(
@@ -127,7 +127,13 @@ def write(outcome: PollOutcome, fenced: Fence) -> PollSummary:
         health.rederive(touched, now, recheck=recheck)
         moved.save(touched)
         insert([attempt], ATTEMPT_FIELDS)
-        update_fields([account], Account.POLL_STATE)
+        fields = Account.POLL_STATE
+        if lease is not None:  # done: the next tick may claim it
+            account.lease_until = account.lease_token = None
+            fields += ("lease_until", "lease_token")
+        update_fields([account], fields)
+    if lease is not None:
+        lease.released = True
     return summary
 
 
