@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from types import TracebackType
+from typing import cast
 
 from django.conf import settings
 from django.db import connection, connections, transaction
@@ -27,6 +28,7 @@ from django.utils import timezone
 
 from vendors import base as vb
 
+from .bulk import Columns
 from .models import Account
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,8 @@ log = logging.getLogger(__name__)
 
 # Plain SQL: every poll runs them. The fence locks the account row while the lease is ours.
 FENCE_SQL = "SELECT id FROM jobs_account WHERE id = %s AND lease_token = %s"
-TAKE_SQL = "UPDATE jobs_account SET lease_until = %s WHERE id = %s AND lease_token = %s RETURNING *"
+ACCOUNT = Columns.of(Account)
+TAKE_SQL = "UPDATE jobs_account SET lease_until = %s WHERE id = %s AND lease_token = %s RETURNING " + ACCOUNT.sql()
 
 
 def _prep(name: str, value: object) -> object:
@@ -54,6 +57,7 @@ class Lease:
         self.seconds = float(settings.POLL_LEASE_SECONDS)
         self.started = time.monotonic()
         self.lost = False
+        self.released = False  # given back by the poll's own transaction (`jobs.writer`)
         self._stop = threading.Event()
         self._keeper: threading.Thread | None = None
 
@@ -66,8 +70,10 @@ class Lease:
         when the lease is no longer ours (a task that waited in the queue until another tick
         claimed the account)."""
         until = _prep("lease_until", timezone.now() + timedelta(seconds=self.seconds))
-        taken = Account.objects.raw(TAKE_SQL, [until, self.account_id, _prep("lease_token", self.token)])
-        return next(iter(taken), None)
+        with connection.cursor() as cursor:
+            cursor.execute(TAKE_SQL, [until, self.account_id, _prep("lease_token", self.token)])
+            row = cursor.fetchone()
+        return None if row is None else cast(Account, ACCOUNT.instance(row))
 
     def renew(self) -> bool:
         """Extend the lease if it is still ours. A row locked right now (this poll's own

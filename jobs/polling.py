@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection
 from django.utils import timezone
 
 from vendors import base as vb
@@ -26,11 +26,12 @@ from vendors.http import HttpSettings, guarded
 from vendors.registry import client_for, vendor_class
 
 from . import ratelimit, scheduling
+from .bulk import Columns
 from .egress import base_url_problem
 from .leases import Lease, LeaseLost
 from .models import Account, Pipeline, Run
 from .scrubbing import ScrubbedClient, Scrubber
-from .writer import Fence, PollerBug, PollOutcome, PollSummary, write
+from .writer import PollerBug, PollOutcome, PollSummary, write
 
 __all__ = ["PollSummary", "poll_account", "poll_claimed", "poll_now"]  # PollSummary: its callers know it from here
 
@@ -54,26 +55,17 @@ _clients: dict[int, tuple[str, VendorClient]] = {}
 def client_for_account(account: Account) -> VendorClient:
     """The account's vendor client, seen through its scrubber: nothing it answers or raises
     carries a fragment of the account's credentials (the only way jobs/ reaches a vendor)."""
-    config = account.config()
+    # The credentials as stored (encrypted): decrypted only when a client is made.
+    identity = [account.vendor, account.region, account.base_url, account.settings, account.credentials_token]
     digest = hashlib.sha256(
-        json.dumps(
-            [
-                config.vendor,
-                config.region,
-                config.base_url,
-                config.settings,
-                config.credentials,
-                http_settings().__dict__,
-            ],
-            sort_keys=True,
-            default=str,
-        ).encode()
+        json.dumps([*identity, http_settings().__dict__], sort_keys=True, default=str).encode()
     ).hexdigest()
     cached = _clients.get(account.pk)
     if cached and cached[0] == digest:
         return cached[1]
     if cached:
         cached[1].close()
+    config = account.config()
     limits = vendor_class(config.vendor).rate_limits
     raw = client_for(config, http_settings(), ratelimit.limiter(f"{account.pk}", limits))
     client = cast(VendorClient, ScrubbedClient(raw, Scrubber.for_credentials(config.credentials)))
@@ -87,13 +79,7 @@ def poll_account(
     """Poll an account whose lease the caller holds. With `lease`, the poll stops asking
     the vendor in time and writes only while the lease is its own (else `LeaseLost`)."""
     now = now or timezone.now()
-    fenced: Fence = lease.fenced if lease else transaction.atomic
-    pipelines = list(
-        account.pipelines.filter(paused=False, **({"next_poll_at__lte": now} if only_due else {}))
-        .select_related("current_run")
-        .defer("config", "current_run__raw")  # not read by a poll; `raw` is the heaviest column
-        .order_by("next_poll_at")
-    )
+    pipelines = _pipelines(account, now, only_due)
     client_cls = vendor_class_or_none(account.vendor)
     discovery_due = account.next_discovery_at is None or account.next_discovery_at <= now
     discover = bool(client_cls and DISCOVER in client_cls.capabilities and (discovery_due or not only_due))
@@ -103,7 +89,7 @@ def poll_account(
     if problem := base_url_problem(account.vendor, account.base_url):
         # The allow-list changed under an existing account: refuse to send, say why.
         outcome.error = vb.Rejected(f"base URL refused: {problem}")
-        return write(outcome, fenced)
+        return write(outcome, lease)
     targets = _targets(account, pipelines)
     started = time.monotonic()
     try:
@@ -114,7 +100,7 @@ def poll_account(
         outcome.duration_ms = int((time.monotonic() - started) * 1000)
         outcome.error = PollerBug(f"{type(exc).__name__}: {exc}")
         with suppress(LeaseLost):  # the bug is raised either way
-            write(outcome, fenced)
+            write(outcome, lease)
         raise
     outcome.duration_ms = int((time.monotonic() - started) * 1000)
     for result in results:  # the client stops at the first account-wide error
@@ -125,7 +111,34 @@ def poll_account(
             outcome.error = result.error
             break
         outcome.results.append(result)
-    return write(outcome, fenced)
+    return write(outcome, lease)
+
+
+# A poll's pipelines with their current runs: not their config (a poll never reads it) nor
+# the run's raw payload (the heaviest column), in plain SQL (`bulk`: compiled once).
+PIPELINE, CURRENT_RUN = Columns.of(Pipeline, ("config",)), Columns.of(Run, ("raw",))
+PIPELINES_SQL = (
+    f"SELECT {PIPELINE.sql('p')}, {CURRENT_RUN.sql('r')} FROM jobs_pipeline p"
+    " LEFT JOIN jobs_run r ON r.id = p.current_run_id WHERE p.account_id = %s AND NOT p.paused"
+)
+
+
+def _pipelines(account: Account, now: datetime, only_due: bool) -> list[Pipeline]:
+    """The account's unpaused pipelines (due ones, or all), most overdue first, with their
+    account and current run loaded."""
+    sql, params = PIPELINES_SQL, [account.pk]
+    if only_due:
+        sql, params = sql + " AND p.next_poll_at <= %s", [*params, connection.ops.adapt_datetimefield_value(now)]
+    current_run = Pipeline._meta.get_field("current_run")
+    pipelines = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY p.next_poll_at", params)
+        for row in cursor.fetchall():
+            pipeline = cast(Pipeline, PIPELINE.instance(row[: len(PIPELINE)]))
+            pipeline.account = account
+            current_run.set_cached_value(pipeline, CURRENT_RUN.instance(row[len(PIPELINE) :]))
+            pipelines.append(pipeline)
+    return pipelines
 
 
 def vendor_class_or_none(vendor: str) -> type[VendorClient] | None:
@@ -163,7 +176,8 @@ def poll_claimed(account_id: int, token: uuid.UUID | str, *, only_due: bool = Tr
         log.warning("poll %s: %s", account.name, exc)
         return PollSummary(account=account.name, outcome="lost", message=str(exc))
     finally:
-        scheduling.release(account_id, token)
+        if not lease.released:  # the poll's own transaction gives it back when it commits
+            scheduling.release(account_id, token)
 
 
 def poll_now(account: Account) -> PollSummary:

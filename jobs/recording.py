@@ -11,10 +11,9 @@ an unchanged run costs its share of one UPDATE of `last_seen_at`.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,9 +21,9 @@ from django.db import transaction
 
 from vendors import base as vb
 
-from .bulk import BATCH, insert, set_field, update_fields
+from .bulk import BATCH, Columns, insert, marks, select, set_field, update_fields
 from .models import Pipeline, Run, RunItem, Snapshot, StateChange
-from .rollup import learn_stuck_thresholds, update_rollup
+from .rollup import learn_stuck_thresholds, partial, update_rollup
 
 # StateChange.reason of runs found on a pipeline's first poll: old news, not alerts.
 HISTORY = "history"
@@ -43,19 +42,10 @@ def storable_run_key(key: str) -> str:
 
 # Fields compared between observations to say what changed in a snapshot.
 TRACKED = ("state", "vendor_status", "progress", "counts", "started_at", "finished_at", "error_message", "flags")
-# Every field an observation writes on a run we already hold (see `_copy`, `_apply`).
-OBSERVED = (
-    *TRACKED,
-    "error_code",
-    "error_kind",
-    "raw",
-    "fingerprint",
-    "sort_at",
-    "expires_at",
-    "closed",
-    "last_seen_at",
-    "last_change_at",
-)
+# What an observation may change on a run we already hold (`_copy`); those that moved are
+# written, with what every change writes (the payload, unread and never compared).
+COPIED = (*TRACKED, "error_code", "error_kind", "sort_at", "expires_at", "closed")
+CHANGE = ("raw", "fingerprint", "last_seen_at", "last_change_at")
 ADOPTED = ("external_id", "provisional_key")  # a queued run without an id that got one
 ITEMS = ("items_fingerprint", "items_count")
 EXPIRED = ("flags", "state", "closed", "last_change_at", "last_seen_at")
@@ -76,10 +66,39 @@ class RecordStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+@dataclass(frozen=True)
+class Seen:
+    """One observation as we keep it: its run key as the column holds it, its fingerprint
+    and that of its row-level items ("" when the vendor gave none)."""
+
+    obs: vb.Observation
+    key: str
+    fingerprint: str
+    items: str
+
+    def matches(self, run: Run) -> bool:
+        """The vendor says exactly what we already have (row-level items included, if any)."""
+        return run.fingerprint == self.fingerprint and (not self.items or self.items == run.items_fingerprint)
+
+
+def seen(observations: list[vb.Observation]) -> list[Seen]:
+    """One `Seen` per run: a vendor listing a run twice in one reply (a page that shifted
+    while it was read) must not make us insert it twice. The last listed wins."""
+    by_key = {storable_run_key(o.run_key): o for o in observations}
+    return [Seen(o, key, o.fingerprint(), _items_fingerprint(o.items)) for key, o in by_key.items()]
+
+
+# What comparing needs of a run this poll may leave unchanged (nearly all of them): the
+# others are read only for the runs that moved, are gone, or whose pipeline has missing days.
+COMPARED = ("id", "pipeline", "external_id", "fingerprint", "items_fingerprint", "state", "sort_at", "closed")
+LIGHT = Columns.of(Run, tuple(f.name for f in Run._meta.concrete_fields if f.name not in COMPARED))
+WHOLE = Columns.of(Run, ("raw",))  # `raw`, the vendor's whole payload, is never compared: the fingerprint is
+
+
 @dataclass
 class HeldRuns:
-    """The runs one poll's observations and gone jobs name, read in one query: pipeline id
-    -> run key -> run; and the queued runs without an id of the pipelines that may adopt one."""
+    """The runs one poll's observations and gone jobs name: pipeline id -> run key -> run;
+    and the queued runs without an id of the pipelines that may adopt one."""
 
     runs: dict[int, dict[str, Run]]
     provisional: dict[int, list[Run]] = field(default_factory=dict)
@@ -88,39 +107,42 @@ class HeldRuns:
         return self.runs.get(pipeline.pk, {})
 
 
-def held_runs(observed: dict[int, list[vb.Observation]], gone: dict[int, list[str]] | None = None) -> HeldRuns:
-    """`observed`: pipeline id -> its observations (run keys already storable); `gone`:
-    pipeline id -> keys of jobs the vendor no longer knows."""
-    gone = gone or {}
-    wanted = {pk: {o.run_key for o in obs} for pk, obs in observed.items()}
+def held_runs(
+    observed: dict[int, list[Seen]], gone: dict[int, list[str]] | None = None, whole: Iterable[int] = ()
+) -> HeldRuns:
+    """`observed`: pipeline id -> what was seen; `gone`: pipeline id -> keys of jobs the
+    vendor no longer knows; `whole`: pipelines whose runs are read in full (their missing
+    days are re-read from runs that did not change).
+
+    One query reads what comparing needs; a second the rest of the runs that moved."""
+    gone, whole = gone or {}, set(whole)
+    wanted: dict[int, dict[str, Seen | None]] = {pk: {s.key: s for s in obs} for pk, obs in observed.items()}
     for pk, keys in gone.items():
-        wanted.setdefault(pk, set()).update(storable_run_key(k) for k in keys)
+        wanted.setdefault(pk, {}).update((storable_run_key(k), None) for k in keys)
     held = HeldRuns({pk: {} for pk in wanted})
-    keys = set().union(*wanted.values()) if wanted else set()
+    keys = {key for by_key in wanted.values() for key in by_key}
+    full: list[int] = []
     if keys:
-        # `raw` (the vendor's whole payload) is the heaviest column and not needed to compare.
-        for run in Run.objects.filter(pipeline_id__in=list(wanted), external_id__in=keys).defer("raw"):
+        pipelines, keys = list(wanted), list(keys)
+        where = f"t.pipeline_id IN ({marks(pipelines)}) AND t.external_id IN ({marks(keys)})"
+        for run in select(LIGHT, where, [*pipelines, *keys]):
             if run.external_id in wanted[run.pipeline_id]:
                 held.runs[run.pipeline_id][run.external_id] = run
+                s = wanted[run.pipeline_id][run.external_id]
+                if s is None or run.pipeline_id in whole or not s.matches(run):
+                    full.append(run.pk)
+    if full:
+        for run in select(WHOLE, f"t.id IN ({marks(full)})", full):
+            held.runs[run.pipeline_id][run.external_id] = run
     # A run seen for the first time may be a queued one we hold under a provisional key.
     adopting = [
-        pk for pk, obs in observed.items() if any(not o.provisional_key and o.run_key not in held.runs[pk] for o in obs)
+        pk for pk, obs in observed.items() if any(not s.obs.provisional_key and s.key not in held.runs[pk] for s in obs)
     ]
     if adopting:
         queued = Run.objects.filter(pipeline_id__in=adopting, provisional_key=True, state__in=vb.ACTIVE_STATES)
         for run in queued.order_by("-sort_at"):
             held.provisional.setdefault(run.pipeline_id, []).append(run)
     return held
-
-
-def storable(observations: list[vb.Observation]) -> list[vb.Observation]:
-    """One observation per run, under a key the column can hold: a vendor listing a run
-    twice in one reply (a page that shifted while it was read) must not make us insert it
-    twice. The last listed wins."""
-    by_key = {storable_run_key(o.run_key): o for o in observations}
-    if len(by_key) == len(observations) and all(k is o.run_key for k, o in by_key.items()):
-        return observations
-    return [o if o.run_key == k else dataclasses.replace(o, run_key=k) for k, o in by_key.items()]
 
 
 @dataclass
@@ -139,52 +161,39 @@ class Recording:
     rollups: list[tuple[Pipeline, list[Run], list[StateChange]]] = field(default_factory=list)
     expired: list[tuple[Pipeline, Run]] = field(default_factory=list)
 
-    def observe(
-        self,
-        pipeline: Pipeline,
-        observations: list[vb.Observation],
-        held: dict[str, Run],
-        queued: Sequence[Run] = (),
-    ) -> None:
-        """Compare this pipeline's observations (`storable` ones) with its runs `held`;
-        `queued`: its runs without an id yet, newest first (`HeldRuns.provisional`). Its
-        rollup (current run, last success and failure) follows in `write`."""
-        if not observations:
+    def observe(self, pipeline: Pipeline, seen: list[Seen], held: dict[str, Run], queued: Sequence[Run] = ()) -> None:
+        """Compare what was seen of this pipeline's runs with the runs `held`; `queued`: its
+        runs without an id yet, newest first (`HeldRuns.provisional`). Its rollup (current
+        run, last success and failure) follows in `write`, once new runs have ids."""
+        if not seen:
             return
-        keys = {o.run_key for o in observations}
+        keys = {s.key for s in seen}
         adoptable = next((r for r in queued if r.external_id not in keys), None)
         touched: list[Run] = []
         changes: list[StateChange] = []
-        for obs in observations:
-            run = held.get(obs.run_key)
-            fields: tuple[str, ...] = OBSERVED
+        for s in seen:
+            obs, run, adopted = s.obs, held.get(s.key), False
             if run is None and adoptable is not None and not obs.provisional_key:
                 # The queued run that had no id and no start time has started: same run.
-                run, adoptable = adoptable, None
-                run.external_id, run.provisional_key = obs.run_key, False
-                fields += ADOPTED
-            fingerprint = obs.fingerprint()
-            items_fp = _items_fingerprint(obs.items)
+                run, adoptable, adopted = adoptable, None, True
+                run.external_id, run.provisional_key = s.key, False
             if run is None:
-                run = _new_run(pipeline, obs, fingerprint, items_fp, self.now)
+                run = _new_run(pipeline, s, self.now)
                 self.created.append((run, obs.items))
                 self.stats.runs_created += 1
                 self.snapshots.append(_snapshot(run, obs, ["created"], self.now))
                 reason = HISTORY if pipeline.last_polled_at is None else "first seen"
                 changes.append(StateChange(pipeline=pipeline, run=run, new_state=obs.state, at=self.now, reason=reason))
-            elif (
-                fields == OBSERVED
-                and run.fingerprint == fingerprint
-                and (not items_fp or items_fp == run.items_fingerprint)
-            ):
+            elif not adopted and s.matches(run):
                 self.unchanged.append(run)
             else:
                 old_state = run.state
-                changed = _apply(run, obs, fingerprint, self.now)
-                if items_fp and items_fp != run.items_fingerprint:
+                changed, fields = _apply(run, obs, s.fingerprint, self.now)
+                fields += ADOPTED if adopted else ()
+                if s.items and s.items != run.items_fingerprint:
                     changed = [c for c in changed if c != "raw"] + ["items"]
                     self.items.append((run, obs.items or []))
-                    run.items_fingerprint, run.items_count = items_fp, len(obs.items or [])
+                    run.items_fingerprint, run.items_count = s.items, len(obs.items or [])
                     fields += ITEMS
                 self.updated.setdefault(fields, []).append(run)
                 self.stats.runs_changed += 1
@@ -260,6 +269,7 @@ class Recording:
             for pipeline, run in self.expired:
                 if pipeline.current_run_id == run.pk:
                     pipeline.current_run = run  # its health reads the state just set
+            _read_whole([pipeline for pipeline, _, _ in self.rollups])
             learn_stuck_thresholds(learn)  # reads the runs written just above
         self.stats.snapshots, self.stats.state_changes = len(self.snapshots), len(self.changes)
 
@@ -279,40 +289,51 @@ class Recording:
         )
 
 
+def _read_whole(pipelines: list[Pipeline]) -> None:
+    """Current runs that became current unchanged (rare: the newest run was not the current
+    one) are read in full, in one query: health and the next poll's pace read them."""
+    partial_runs = {p.current_run_id: p for p in pipelines if p.current_run is not None and partial(p.current_run)}
+    if partial_runs:
+        for run in Run.objects.filter(pk__in=list(partial_runs)).defer("raw"):
+            partial_runs[run.pk].current_run = run
+
+
 def record_observations(pipeline: Pipeline, observations: list[vb.Observation], now: datetime) -> RecordStats:
     """One pipeline's observations outside a poll (a job created here): compared, written,
     and the pipeline's rollup saved."""
-    observations = storable(observations)
-    held = held_runs({pipeline.pk: observations})
+    observed = seen(observations)
+    held = held_runs({pipeline.pk: observed}, whole=[pipeline.pk] if pipeline.missing_days else [])
     recording = Recording(now)
-    recording.observe(pipeline, observations, held.of(pipeline), held.provisional.get(pipeline.pk, []))
+    recording.observe(pipeline, observed, held.of(pipeline), held.provisional.get(pipeline.pk, []))
     with transaction.atomic():
         recording.write()
         update_fields([pipeline], Pipeline.ROLLUP)
     return recording.stats
 
 
-def _new_run(pipeline: Pipeline, obs: vb.Observation, fingerprint: str, items_fp: str, now: datetime) -> Run:
+def _new_run(pipeline: Pipeline, s: Seen, now: datetime) -> Run:
     run = Run(
         pipeline=pipeline,
-        external_id=obs.run_key,
-        provisional_key=obs.provisional_key,
+        external_id=s.key,
+        provisional_key=s.obs.provisional_key,
         first_seen_at=now,
         last_seen_at=now,
         last_change_at=now,
     )
-    _copy(run, obs, fingerprint, now)
-    if obs.items is not None:
-        run.items_fingerprint, run.items_count = items_fp, len(obs.items)
+    _copy(run, s.obs, s.fingerprint, now)
+    if s.obs.items is not None:
+        run.items_fingerprint, run.items_count = s.items, len(s.obs.items)
     return run
 
 
-def _apply(run: Run, obs: vb.Observation, fingerprint: str, now: datetime) -> list[str]:
-    before = [getattr(run, f) for f in TRACKED]
+def _apply(run: Run, obs: vb.Observation, fingerprint: str, now: datetime) -> tuple[list[str], tuple[str, ...]]:
+    """Copy a changed observation onto its run: what changed as a snapshot says it, and
+    the fields to write."""
+    before = [getattr(run, f) for f in COPIED]
     _copy(run, obs, fingerprint, now)
     run.last_seen_at = run.last_change_at = now
-    changed = [f for f, old in zip(TRACKED, before, strict=True) if getattr(run, f) != old]
-    return changed or ["raw"]
+    moved = tuple(f for f, old in zip(COPIED, before, strict=True) if getattr(run, f) != old)
+    return [f for f in moved if f in TRACKED] or ["raw"], moved + CHANGE
 
 
 def _copy(run: Run, obs: vb.Observation, fingerprint: str, now: datetime) -> None:

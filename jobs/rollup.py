@@ -29,7 +29,8 @@ def update_rollup(pipeline: Pipeline, touched: list[Run], changes: list[StateCha
         candidates.append(pipeline.current_run)
     active = [r for r in candidates if r.state in vb.ACTIVE_STATES]
     newest = max(active or candidates, key=lambda r: (r.sort_at, r.pk))
-    pipeline.current_run = newest
+    if newest.pk != pipeline.current_run_id or not partial(newest):
+        pipeline.current_run = newest  # else the same row, unchanged: the one it holds is whole
 
     for change in changes:
         run = change.run
@@ -43,6 +44,11 @@ def update_rollup(pipeline: Pipeline, touched: list[Run], changes: list[StateCha
     if pipeline.is_periodic and (changes or pipeline.missing_days):
         track_missing(pipeline, changes, touched)
     return learn
+
+
+def partial(run: Run) -> bool:
+    """Read only as far as comparing needs (`recording.COMPARED`): a run this poll left unchanged."""
+    return "last_change_at" in run.get_deferred_fields()
 
 
 def track_missing(pipeline: Pipeline, changes: list[StateChange], touched: Iterable[Run] = ()) -> None:

@@ -12,25 +12,24 @@ sight, jobs gone, a pipeline's error, an account's: one path, one commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from django.db import transaction
 
 from vendors import base as vb
 
 from . import health
-from .bulk import insert, update_fields
+from .bulk import Moved, insert, update_fields
+from .leases import Lease
 from .models import Account, Pipeline, PollAttempt
-from .recording import Recording, RecordStats, held_runs, storable, storable_run_key
+from .recording import Recording, RecordStats, Seen, held_runs, seen, storable_run_key
 
 log = logging.getLogger(__name__)
 
 EXTERNAL_ID_MAX = Pipeline._meta.get_field("external_id").max_length
-ANSWERED = (*Pipeline.POLL_STATE, *Pipeline.ROLLUP)  # what a poll writes on a pipeline the vendor answered for
+WRITTEN = (*Pipeline.POLL_STATE, *Pipeline.ROLLUP, *health.FIELDS)  # what a poll may change on a pipeline
 ATTEMPT_FIELDS = ("account", "at", "duration_ms", "outcome", "targets", "http_status", "retry_after", "message")
-
-Fence = Callable[[], AbstractContextManager[object]]
 
 
 class PollerBug(vb.VendorError):
@@ -84,20 +83,25 @@ class _Answer:
     pipeline: Pipeline
     result: vb.TargetResult
     scheduled: bool  # polled because it was due (or listed with its runs): its next poll moves
-    observations: list[vb.Observation] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
 
 
-def write(outcome: PollOutcome, fenced: Fence) -> PollSummary:
-    """Write the outcome in one transaction under `fenced` (the lease's fence)."""
+def write(outcome: PollOutcome, lease: Lease | None) -> PollSummary:
+    """Write the outcome in one transaction, under the lease's fence when there is one; the
+    same transaction gives the lease back."""
     account, now = outcome.account, outcome.now
     summary = PollSummary(account=account.name, pipelines=len(outcome.pipelines), duration_ms=outcome.duration_ms)
     error_before = account.poll_error_kind  # a change of it may change every pipeline's alert
     touched = list(outcome.pipelines)
-    with fenced():
-        answers, problem = _answers(outcome, summary, touched)
+    moved = Moved(Pipeline, WRITTEN)  # each pipeline's row: only what moved
+    moved.remember(touched)
+    with lease.fenced() if lease else transaction.atomic():
+        answers, problem = _answers(outcome, summary, touched, moved)
+        ok = [a for a in answers if a.result.error is None]
         held = held_runs(
-            {a.pipeline.pk: a.observations for a in answers if a.result.error is None},
-            {a.pipeline.pk: a.result.gone for a in answers if a.result.error is None and a.result.gone},
+            {a.pipeline.pk: a.seen for a in ok},
+            {a.pipeline.pk: a.result.gone for a in ok if a.result.gone},
+            whole=[a.pipeline.pk for a in ok if a.pipeline.missing_days],
         )
         recording = Recording(now)
         for a in answers:
@@ -105,7 +109,7 @@ def write(outcome: PollOutcome, fenced: Fence) -> PollSummary:
                 a.pipeline.record_poll_error(a.result.error)
                 continue
             runs = held.of(a.pipeline)
-            recording.observe(a.pipeline, a.observations, runs, held.provisional.get(a.pipeline.pk, ()))
+            recording.observe(a.pipeline, a.seen, runs, held.provisional.get(a.pipeline.pk, ()))
             recording.gone(a.pipeline, [r for k in a.result.gone if (r := runs.get(storable_run_key(k)))])
             a.pipeline.record_answer(a.result.info)
         recording.write()  # the rollups follow the runs: the next poll's pace reads them
@@ -120,31 +124,28 @@ def write(outcome: PollOutcome, fenced: Fence) -> PollSummary:
         recheck = account.poll_error_kind != error_before
         if recheck:  # credentials broken or fixed: every pipeline's alert may change
             Pipeline.objects.filter(account=account).update(next_check_at=now)
-        moved = {id(p) for p in health.rederive(touched, now, recheck=recheck)}
-        answered = {id(a.pipeline) for a in answers}
-        groups: dict[tuple[str, ...], list[Pipeline]] = {}
-        for pipeline in touched:
-            fields = (ANSWERED if id(pipeline) in answered else ()) + (
-                tuple(health.FIELDS) if id(pipeline) in moved else ()
-            )
-            if fields:
-                groups.setdefault(fields, []).append(pipeline)
-        for fields, pipelines in groups.items():
-            update_fields(pipelines, fields)
+        health.rederive(touched, now, recheck=recheck)
+        moved.save(touched)
         insert([attempt], ATTEMPT_FIELDS)
-        update_fields([account], Account.POLL_STATE)
+        fields = Account.POLL_STATE
+        if lease is not None:  # done: the next tick may claim it
+            account.lease_until = account.lease_token = None
+            fields += ("lease_until", "lease_token")
+        update_fields([account], fields)
+    if lease is not None:
+        lease.released = True
     return summary
 
 
 def _answers(
-    outcome: PollOutcome, summary: PollSummary, touched: list[Pipeline]
+    outcome: PollOutcome, summary: PollSummary, touched: list[Pipeline], moved: Moved
 ) -> tuple[list[_Answer], vb.VendorError | None]:
     """Each result with its pipeline: the one asked about, or one the vendor listed (found
-    or created here; `touched` and `summary` learn of it). Also the first target's error,
-    which the attempt reports."""
+    or created here; `touched`, `moved` and `summary` learn of it). Also the first target's
+    error, which the attempt reports."""
     by_key = {p.target().key: p for p in outcome.pipelines}
     answers: list[_Answer] = []
-    seen: set[int] = set()
+    answered: set[int] = set()
     problem: vb.VendorError | None = None
     for result in outcome.results:
         pipeline = by_key.get(result.target.key)
@@ -165,14 +166,15 @@ def _answers(
                 continue  # known but paused: monitoring was stopped on purpose
             summary.discovered += created
             touched.append(pipeline)
+            moved.remember([pipeline])
             # A new pipeline listed without its runs (nessie) stays due: polled next tick.
             scheduled = created and bool(result.observations)
-        if pipeline.pk in seen:
+        if pipeline.pk in answered:
             continue
-        seen.add(pipeline.pk)
+        answered.add(pipeline.pk)
         if result.error is not None:
             problem = problem or result.error
-        answers.append(_Answer(pipeline, result, scheduled, storable(result.observations)))
+        answers.append(_Answer(pipeline, result, scheduled, seen(result.observations)))
     return answers, problem
 
 
