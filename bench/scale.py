@@ -155,7 +155,7 @@ def scale(sizes: Sizes, report: Report, log: Callable[[str], None], quick: bool 
             cur.execute("UPDATE jobs_pipeline SET next_check_at = %s", [now])
         batch_ms, batch_due = _alerts(now + timedelta(seconds=60))
         r["alert scan, all due"] = {"ms": batch_ms, "due": batch_due}
-        from jobs import retention
+        from jobs import health_counts, retention
 
         house_ms, thinned = _ms(lambda now=now: retention.run(now))
         r["housekeeping"] = {"ms": house_ms, "result": thinned.line()}
@@ -171,6 +171,7 @@ def scale(sizes: Sizes, report: Report, log: Callable[[str], None], quick: bool 
                 " = 'failing' AND id NOT IN (SELECT id FROM jobs_pipeline WHERE health_status = 'failing'"
                 " ORDER BY id LIMIT 5)"
             )
+        health_counts.compact()  # as beat's next tick does
         few = run_pages(data, sizes.page_reps, only=("failures page",))["failures page"]
         r["failures page, 5 incidents"] = few
         log(f"  {label} failures page with 5 incidents: {few['ms']:.1f} ms, {few['queries']:g} queries")

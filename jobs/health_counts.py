@@ -1,17 +1,21 @@
 """Pipelines counted by (health_status, paused, erring), kept right by the database (ADR 17).
 
-Triggers on jobs_pipeline change `HealthCount` in the same transaction as the pipeline rows,
-whoever writes them (the ORM, a queryset `.update()`, the admin, SQL): a reader sees counts
-and rows from the same snapshot, so the overview's counters and the failures page's totals
-are exact without reading every pipeline. PostgreSQL: one statement-level trigger each for
-INSERT and DELETE (a bulk insert is one upsert), a row trigger for UPDATE that runs only when
-one of the three columns changed (a poll's usual UPDATE costs nothing), and TRUNCATE empties
-the counts. SQLite: row triggers. Concurrent writers land on different rows (`shard`: the
-session's process id mod 16), so they never queue on one counter row.
+Triggers on jobs_pipeline append to `HealthCount`, in the same transaction as the pipeline
+rows, whoever writes them (the ORM, a queryset `.update()`, the admin, SQL): a row (key, +n)
+for pipelines that arrive in a key, (key, -n) for those that leave it. A count is the sum of
+its key's rows, so a reader sees counts and rows of the same snapshot: the overview's
+counters and the failures page's totals are exact without reading every pipeline.
+Appending, never updating, keeps writers apart: no two transactions wait on one counter row,
+and a transaction that moves a million pipelines appends rows instead of rewriting one row a
+million times (each such rewrite walks every earlier version the transaction made).
 
-`install` (re)creates the triggers and recounts under a lock that keeps writers out meanwhile.
-It runs from the migration and after every `migrate` (post_migrate): on SQLite, Django
-rebuilds a table to alter it, and the rebuilt table would have lost its triggers."""
+PostgreSQL: a statement trigger each for INSERT and DELETE (a bulk insert appends one row per
+key), a row trigger for UPDATE that runs only when one of the three columns changed (a
+poll's usual UPDATE costs a comparison), TRUNCATE empties them. SQLite: row triggers.
+`compact` folds the rows into one per key (beat's tick, through send_alerts), so readers sum
+a few dozen rows. `install` (re)creates the triggers and recounts under a lock that keeps
+writers out meanwhile; it runs from the migration and after every `migrate` (post_migrate):
+on SQLite, Django rebuilds a table to alter it, and the rebuilt table would have lost them."""
 
 from __future__ import annotations
 
@@ -19,39 +23,34 @@ from collections import defaultdict
 
 from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Sum
 
 from .models import HEALTHS, HealthCount, Pipeline
 
 PIPELINES, COUNTS = Pipeline._meta.db_table, HealthCount._meta.db_table
-SHARDS = 16
-_KEY = "(health_status, paused, erring, shard)"
+COMPACT_ABOVE = 64  # rows; there are at most 7 healths x paused x erring = 28 keys
+_COLUMNS = f"{COUNTS} (health_status, paused, erring, n)"
 
 _POSTGRES = [
     f"""
 CREATE OR REPLACE FUNCTION {COUNTS}_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {COUNTS} (health_status, paused, erring, shard, n)
-    SELECT health_status, paused, poll_error_kind <> '', pg_backend_pid() % {SHARDS}, count(*)
-    FROM added GROUP BY 1, 2, 3
-    ON CONFLICT {_KEY} DO UPDATE SET n = {COUNTS}.n + excluded.n;
+    INSERT INTO {_COLUMNS}
+    SELECT health_status, paused, poll_error_kind <> '', count(*) FROM added GROUP BY 1, 2, 3;
     RETURN NULL;
 END $$""",
     f"""
 CREATE OR REPLACE FUNCTION {COUNTS}_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {COUNTS} (health_status, paused, erring, shard, n)
-    SELECT health_status, paused, poll_error_kind <> '', pg_backend_pid() % {SHARDS}, -count(*)
-    FROM removed GROUP BY 1, 2, 3
-    ON CONFLICT {_KEY} DO UPDATE SET n = {COUNTS}.n + excluded.n;
+    INSERT INTO {_COLUMNS}
+    SELECT health_status, paused, poll_error_kind <> '', -count(*) FROM removed GROUP BY 1, 2, 3;
     RETURN NULL;
 END $$""",
     f"""
 CREATE OR REPLACE FUNCTION {COUNTS}_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {COUNTS} (health_status, paused, erring, shard, n)
-    VALUES (OLD.health_status, OLD.paused, OLD.poll_error_kind <> '', pg_backend_pid() % {SHARDS}, -1),
-           (NEW.health_status, NEW.paused, NEW.poll_error_kind <> '', pg_backend_pid() % {SHARDS}, 1)
-    ON CONFLICT {_KEY} DO UPDATE SET n = {COUNTS}.n + excluded.n;
+    INSERT INTO {_COLUMNS} VALUES (OLD.health_status, OLD.paused, OLD.poll_error_kind <> '', -1),
+        (NEW.health_status, NEW.paused, NEW.poll_error_kind <> '', 1);
     RETURN NULL;
 END $$""",
     f"""
@@ -73,21 +72,17 @@ END $$""",
 ]
 
 
-def _sqlite_upsert(row: str, sign: str) -> str:
-    return (
-        f"INSERT INTO {COUNTS} (health_status, paused, erring, shard, n)"
-        f" VALUES ({row}.health_status, {row}.paused, {row}.poll_error_kind <> '', 0, {sign}1)"
-        f" ON CONFLICT {_KEY} DO UPDATE SET n = n {sign} 1;"
-    )
+def _sqlite_row(row: str, sign: str) -> str:
+    return f"INSERT INTO {_COLUMNS} VALUES ({row}.health_status, {row}.paused, {row}.poll_error_kind <> '', {sign}1);"
 
 
 _SQLITE = [
-    f"CREATE TRIGGER {COUNTS}_added AFTER INSERT ON {PIPELINES} BEGIN {_sqlite_upsert('NEW', '+')} END",
-    f"CREATE TRIGGER {COUNTS}_removed AFTER DELETE ON {PIPELINES} BEGIN {_sqlite_upsert('OLD', '-')} END",
+    f"CREATE TRIGGER {COUNTS}_added AFTER INSERT ON {PIPELINES} BEGIN {_sqlite_row('NEW', '')} END",
+    f"CREATE TRIGGER {COUNTS}_removed AFTER DELETE ON {PIPELINES} BEGIN {_sqlite_row('OLD', '-')} END",
     f"""CREATE TRIGGER {COUNTS}_moved AFTER UPDATE OF health_status, paused, poll_error_kind ON {PIPELINES}
     WHEN OLD.health_status IS NOT NEW.health_status OR OLD.paused IS NOT NEW.paused
         OR (OLD.poll_error_kind <> '') IS NOT (NEW.poll_error_kind <> '')
-    BEGIN {_sqlite_upsert("OLD", "-")} {_sqlite_upsert("NEW", "+")} END""",
+    BEGIN {_sqlite_row("OLD", "-")} {_sqlite_row("NEW", "")} END""",
 ]
 _TRIGGERS = ("added", "removed", "moved", "emptied")
 
@@ -109,8 +104,8 @@ def install(conn: BaseDatabaseWrapper = connection) -> None:
                 cur.execute(sql)
         cur.execute(f"DELETE FROM {COUNTS}")
         cur.execute(
-            f"INSERT INTO {COUNTS} (health_status, paused, erring, shard, n)"
-            f" SELECT health_status, paused, poll_error_kind <> '', 0, count(*) FROM {PIPELINES} GROUP BY 1, 2, 3"
+            f"INSERT INTO {_COLUMNS} SELECT health_status, paused, poll_error_kind <> '', count(*)"
+            f" FROM {PIPELINES} GROUP BY 1, 2, 3"
         )
 
 
@@ -131,11 +126,29 @@ def installed(sender: object, using: str = "default", **kwargs: object) -> None:
     install(connections[using])
 
 
+def compact(above: int = COMPACT_ABOVE) -> int:
+    """Fold the appended rows into one per key, once there are more than `above`: exactly
+    the rows this transaction deleted are summed back, so rows appended meanwhile by other
+    transactions stay as they are and no change is lost or counted twice. Rows folded."""
+    if HealthCount.objects.count() <= above:
+        return 0
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {COUNTS} RETURNING health_status, paused, erring, n")
+        gone = cur.fetchall()
+        sums: dict[tuple[str, bool, bool], int] = defaultdict(int)
+        for health, paused, erring, n in gone:
+            sums[(health, bool(paused), bool(erring))] += n
+        HealthCount.objects.bulk_create(
+            HealthCount(health_status=h, paused=p, erring=e, n=n) for (h, p, e), n in sums.items() if n
+        )
+    return len(gone)
+
+
 def counts() -> dict[tuple[str, bool, bool], int]:
-    """(health_status, paused, erring) -> pipelines, in one query of a few rows."""
+    """(health_status, paused, erring) -> pipelines: the sum of each key's rows, one query."""
     out: dict[tuple[str, bool, bool], int] = defaultdict(int)
-    rows = HealthCount.objects.values_list("health_status", "paused", "erring", "n")
-    for health, paused, erring, n in rows:
+    rows = HealthCount.objects.values_list("health_status", "paused", "erring").annotate(total=Sum("n"))
+    for health, paused, erring, n in rows.order_by():
         out[(health, bool(paused), bool(erring))] += n
     return out
 

@@ -818,25 +818,19 @@ class ApiToken(models.Model):
 
 
 class HealthCount(models.Model):
-    """How many pipelines have each (health_status, paused, erring), kept by database triggers
-    on jobs_pipeline in the same transaction as the change (ADR 17): the overview's counters
-    and the failures page's totals read a few rows, not a million. `shard` spreads concurrent
-    writers over rows (PostgreSQL: the session's process id mod 16); a count is the sum of its
-    shards. Never written by Python code."""
+    """Pipelines per (health_status, paused, erring): a key's count is the sum of its rows,
+    appended by database triggers on jobs_pipeline in the same transaction as the change
+    and folded into one row per key now and then (jobs.health_counts, ADR 17). The overview's
+    counters and the failures page's totals read a few dozen rows, not a million. Never
+    written by Python code but `health_counts`."""
 
     health_status = models.CharField(max_length=20)
     paused = models.BooleanField()
     erring = models.BooleanField(help_text="The pipeline itself has a poll error (poll_error_kind).")
-    shard = models.SmallIntegerField()
     n = models.BigIntegerField()
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["health_status", "paused", "erring", "shard"], name="healthcount_key")
-        ]
-
     def __str__(self) -> str:
-        return f"{self.health_status} paused={self.paused} erring={self.erring}: {self.n}"
+        return f"{self.health_status} paused={self.paused} erring={self.erring}: {self.n:+}"
 
 
 class Heartbeat(models.Model):

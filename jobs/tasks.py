@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from . import alerts, partitions, polling, retention, scheduling, upload_queue
+from . import alerts, health_counts, partitions, polling, retention, scheduling, upload_queue
 from .models import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ def send_alerts() -> str:
     now = timezone.now()
     checks_due = scheduling.claim_periodic("alerts-scan", now, settings.ALERT_SCAN_SECONDS)
     created = alerts.evaluate(now, scan_all=False, checks_due=checks_due)
+    health_counts.compact()  # what this scan and the polls since moved, folded per key
     sent = alerts.deliver_due()
     return f"{created} event(s), {sent} delivered"
 

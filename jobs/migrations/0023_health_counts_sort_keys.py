@@ -34,7 +34,6 @@ class Migration(migrations.Migration):
                 ('health_status', models.CharField(max_length=20)),
                 ('paused', models.BooleanField()),
                 ('erring', models.BooleanField(help_text='The pipeline itself has a poll error (poll_error_kind).')),
-                ('shard', models.SmallIntegerField()),
                 ('n', models.BigIntegerField()),
             ],
         ),
@@ -71,10 +70,6 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='pipeline',
             index=jobs.models.NullsIndex(models.OrderBy(models.F('incident_since'), descending=True, nulls_last=True), models.OrderBy(models.F('id'), descending=True), condition=models.Q(('urgency__lt', 4)), name='pipeline_incident_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='healthcount',
-            constraint=models.UniqueConstraint(fields=('health_status', 'paused', 'erring', 'shard'), name='healthcount_key'),
         ),
         migrations.RunPython(install, uninstall, elidable=False),
     ]

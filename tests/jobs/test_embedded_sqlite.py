@@ -25,4 +25,4 @@ def test_on_the_embedded_sqlite(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, f"{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
     summary = done.stdout.strip().splitlines()[-1]
-    assert summary.startswith("16 passed, 2 deselected"), summary  # all but the PostgreSQL-only ones ran
+    assert summary.startswith("17 passed, 2 deselected"), summary  # all but the PostgreSQL-only ones ran

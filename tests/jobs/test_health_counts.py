@@ -1,7 +1,7 @@
 """The counts of pipelines by health that the database keeps (jobs.health_counts, ADR 17)
 equal a GROUP BY over the rows after every kind of write: the ORM, a bulk insert, a
-queryset update, SQL, deletes that cascade and TRUNCATE. A poll's usual UPDATE writes no
-count; two sessions moving pipelines at once do not wait on each other. Rerun on SQLite by
+queryset update, SQL, deletes that cascade and TRUNCATE, and after folding. A poll's usual
+UPDATE writes no count; two sessions moving pipelines at once do not wait on each other. Rerun on SQLite by
 test_embedded_sqlite.py (but the PostgreSQL-only parts, named so)."""
 
 import uuid
@@ -70,6 +70,23 @@ def test_a_polls_usual_update_writes_no_count(make_pipeline) -> None:
 
 
 @pytest.mark.django_db
+def test_compact_folds_each_key_into_one_row_and_loses_nothing(mp_account) -> None:
+    Pipeline.objects.bulk_create(
+        Pipeline(account=mp_account, kind="import_connector", external_id=f"p{i}") for i in range(40)
+    )
+    for health in (FAILING, RUNNING, HEALTHY, FAILING):  # 40 pipelines moved 4 times: 321 rows
+        for pipeline in Pipeline.objects.all():
+            pipeline.health_status = health
+            pipeline.save(update_fields=["health_status"])
+    before = kept()
+    assert HealthCount.objects.count() > health_counts.COMPACT_ABOVE
+    assert health_counts.compact() > health_counts.COMPACT_ABOVE
+    assert kept() == before == counted_by_rows() == Counter({(FAILING, False, False): 40})
+    assert HealthCount.objects.count() == 1  # the keys that sum to 0 leave no row
+    assert health_counts.compact() == 0  # few rows: nothing to fold
+
+
+@pytest.mark.django_db
 def test_install_recounts_from_the_rows(make_pipeline) -> None:
     make_pipeline("p")
     HealthCount.objects.update(n=999)  # as if the counts had drifted (never written by code)
@@ -95,22 +112,10 @@ def test_two_sessions_moving_pipelines_do_not_wait_on_each_other_postgresql() ->
     )
     db = connection.settings_dict
     args = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"], "dbname": db["NAME"]}
-    with psycopg.connect(**args) as one:
-        pid = one.execute("SELECT pg_backend_pid()").fetchone()[0]
-        others = [psycopg.connect(**args)]
-        while (
-            others[-1].execute("SELECT pg_backend_pid()").fetchone()[0] % health_counts.SHARDS
-            == pid % health_counts.SHARDS
-        ):
-            others.append(psycopg.connect(**args))  # another counter row than the first session's
-        try:
-            one.execute("UPDATE jobs_pipeline SET health_status = 'failing' WHERE id = %s", [first.pk])
-            two = others[-1]
-            two.execute("SET lock_timeout = '2s'")
-            two.execute("UPDATE jobs_pipeline SET health_status = 'failing' WHERE id = %s", [second.pk])
-            two.commit()  # it did not wait for the first session's open transaction
-            one.commit()
-        finally:
-            for conn in others:
-                conn.close()
+    with psycopg.connect(**args) as one, psycopg.connect(**args) as two:
+        one.execute("UPDATE jobs_pipeline SET health_status = 'failing' WHERE id = %s", [first.pk])
+        two.execute("SET lock_timeout = '2s'")
+        two.execute("UPDATE jobs_pipeline SET health_status = 'failing' WHERE id = %s", [second.pk])
+        two.commit()  # it did not wait for the first session's open transaction
+        one.commit()
     assert kept() == counted_by_rows() == Counter({(FAILING, False, False): 2})
