@@ -20,9 +20,11 @@ from jobs.models import ApiToken
 from jobs.tokens import issue_token
 
 from .envelope import api_error
-from .roles import NO_ROLE, OPERATOR, has_role, lacks
+from .roles import ADMIN, NO_ROLE, OPERATOR, has_role, lacks
 
 __all__ = [
+    "admin_refusal",
+    "admin_writes",
     "api_auth_layers",
     "api_auth_required",
     "api_operator_required",
@@ -74,6 +76,23 @@ def operate_refusal(request: HttpRequest) -> JsonResponse | None:
     return None
 
 
+def admin_refusal(request: HttpRequest) -> JsonResponse | None:
+    """None if this authenticated request may configure (accounts): the admin role."""
+    if lacks(request, ADMIN):
+        return api_error(403, "this needs the admin role", "role_required")
+    return None
+
+
+ADMIN_WRITES = "pipewatch_admin_writes"
+
+
+def admin_writes(view: View) -> View:
+    """Marks an API operation whose writes need the admin role besides the operate scope:
+    the API's URL patterns check it after the auth and before the body is read."""
+    setattr(view, ADMIN_WRITES, True)
+    return view
+
+
 _LAYERS: weakref.WeakSet[Callable[..., HttpResponse]] = weakref.WeakSet()
 
 
@@ -86,19 +105,27 @@ def api_auth_layers(view: Callable[..., object]) -> int:
     return count
 
 
+def _refusal(request: HttpRequest, operate: bool | None) -> HttpResponse | None:
+    """The API auth's answer before a view runs, None when it may. `operate`: the operator
+    role (and a token's operate scope) is needed always (True), never (False), or only for
+    writes, a method other than GET/HEAD/OPTIONS (None). Outside the wrapper so that
+    `make mutation` reaches it: mutmut leaves decorated functions alone."""
+    # An outer API view may have authenticated this request already: not twice.
+    if not hasattr(request, "api_token") and (refused := _authenticate(request)):
+        return refused
+    if operate or (operate is None and request.method not in SAFE_METHODS):
+        return operate_refusal(request)
+    return None
+
+
 def _wrap(view: View, operate: bool | None) -> View:
-    """`operate`: True always, False never, None only for writes (a method other than GET/HEAD/OPTIONS)."""
     if api_auth_layers(view):
         raise TypeError(f"{view.__qualname__} is already wrapped by the API auth")
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        # An outer API view may have authenticated this request already: not twice.
-        if not hasattr(request, "api_token") and (refusal := _authenticate(request)):
-            return refusal
-        writes = operate or (operate is None and request.method not in SAFE_METHODS)
-        if writes and (refusal := operate_refusal(request)):
-            return refusal
+        if (refused := _refusal(request, operate)) is not None:
+            return refused
         return view(request, *args, **kwargs)
 
     _LAYERS.add(wrapper)

@@ -14,7 +14,8 @@ from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from jobs.models import HEALTHS, Pipeline, PollAttempt, Run
+from jobs.models import Pipeline, PollAttempt, Run
+from jobs.vocabulary import HEALTHS
 
 LATENCY_BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 LATENCY_WINDOW = timedelta(minutes=15)

@@ -23,8 +23,9 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
 from jobs import health_counts, teams
-from jobs.models import HEALTHS, RUNNING, UNKNOWN, Account, Health, Pipeline, Run
+from jobs.models import Account, Health, Pipeline, Run
 from jobs.suppression import Suppression, suppressions
+from jobs.vocabulary import HEALTHS, RUNNING, UNKNOWN
 from vendors.registry import VENDORS
 
 from .templatetags.pipewatch import count_items

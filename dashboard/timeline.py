@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
 from django.db.models import Min, Q
@@ -271,6 +271,44 @@ def day_outcomes(
     return cells
 
 
+def run_hour(run: Run) -> datetime | None:
+    """The UTC hour an interval run is about, from its key (PostHog: `<start>/<end>`)."""
+    try:
+        return datetime.fromisoformat(run.external_id[:13] + ":00:00+00:00")
+    except ValueError:
+        return None
+
+
+def hour_outcomes(runs: list[Run], now: datetime, first: datetime | None, days: int = 7) -> list[dict[str, object]]:
+    """Rows of 24 UTC hours for the last `days` days, newest first: each hour the most telling
+    outcome of the intervals that start in it (an hourly export: one; every 15 minutes:
+    four), "missing" for an hour with none, "before" before the pipeline, "later" to come."""
+    by_hour: dict[datetime, tuple[str, Run]] = {}
+    for run in runs:
+        hour = run_hour(run)
+        if hour is None:
+            continue
+        state = "running" if run.is_active else "empty" if run.is_empty else run.state
+        current = by_hour.get(hour)
+        if current is None or DAY_RANK.get(state, 0) > DAY_RANK.get(current[0], 0):
+            by_hour[hour] = (state, run)
+    this_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    rows = []
+    for n in range(days):
+        day = (this_hour - timedelta(days=n)).date()
+        cells = []
+        for h in range(24):
+            hour = datetime(day.year, day.month, day.day, h, tzinfo=UTC)
+            state, run = by_hour.get(hour, ("missing", None))
+            if run is None and hour >= this_hour:
+                state = "later"
+            elif run is None and first is not None and hour + timedelta(hours=1) <= first:
+                state = "before"
+            cells.append({"hour": hour, "state": state, "label": STATE_LABELS.get(state, state), "run": run})
+        rows.append({"day": day, "cells": cells})
+    return rows
+
+
 STATE_LABELS = {
     "succeeded": "landed",
     "empty": "loaded no data",
@@ -281,6 +319,7 @@ STATE_LABELS = {
     "before": "before the pipeline existed",
     "canceled": "canceled",
     "unknown": "unknown",
+    "later": "not yet",
 }
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from vendors import base as vb
 from vendors.adapter import CANCEL, CREATE, PAUSE, RUN_NOW
+from vendors.operations import RUN, Fact, Operation
 from vendors.registry import VENDORS
 
 from . import audit, health
@@ -130,7 +131,59 @@ def available(pipeline: Pipeline) -> list[str]:
     offered = ["resume"] if pipeline.paused else ["poll", "pause"]
     cls = VENDORS.get(pipeline.account.vendor)
     capabilities = cls.capabilities_for(pipeline.kind) if cls else frozenset()
-    return offered + [action for action, needs in VENDOR_ACTIONS.items() if needs in capabilities]
+    paused = (pipeline.vendor_info or {}).get("paused")  # where the vendor says, offer only the way out
+    hidden = {"vendor-pause"} if paused is True else {"vendor-resume"} if paused is False else set()
+    return offered + [a for a, needs in VENDOR_ACTIONS.items() if needs in capabilities and a not in hidden]
+
+
+def kind_operations(pipeline: Pipeline) -> tuple[Operation, ...]:
+    """Every operation of the pipeline's kind, whatever its state (none once canceled)."""
+    cls = VENDORS.get(pipeline.account.vendor)
+    return () if cls is None or pipeline.canceled_at else cls.operations_for(pipeline.kind)
+
+
+def vendor_facts(pipeline: Pipeline) -> list[Fact]:
+    """What the vendor reports about the pipeline, as its kind's adapter words it."""
+    cls = VENDORS.get(pipeline.account.vendor)
+    return cls.facts_for(pipeline.kind, pipeline.vendor_info or {}) if cls else []
+
+
+def operations(pipeline: Pipeline) -> list[Operation]:
+    """The kind's pipeline-wide operations offered now (vendors/operations.py), in order."""
+    return [op for op in kind_operations(pipeline) if op.offered(pipeline.vendor_info or {})]
+
+
+def run_operations(pipeline: Pipeline, run: Run) -> list[Operation]:
+    """The kind's operations on one run that apply to its state (retry a failed interval)."""
+    return [op for op in kind_operations(pipeline) if op.applies_to(run.state)]
+
+
+def operate(
+    pipeline: Pipeline, name: str, actor: Any, values: dict[str, Any] | None = None, run: Run | None = None
+) -> ActionResult:
+    """Do one of the kind's operations at the vendor: on the pipeline, or on `run`."""
+    client = client_for_account(pipeline.account)
+    op = client.operation(pipeline.kind, name)
+    label = f"{pipeline.account.name}/{pipeline.kind}/{pipeline.external_id}"
+    where = {"run": run.external_id} if run is not None else {}
+    if op is None or pipeline.canceled_at or (op.scope == RUN) != (run is not None):
+        what = "this pipeline" if run is None else "a run"
+        return ActionResult(False, f"{client.label} offers no {name!r} for {what} of {pipeline.kind} here")
+    if run is None and not op.offered(pipeline.vendor_info or {}) and op.listed:
+        return ActionResult(False, f"{op.label.rstrip('…')} is not available for this pipeline now.")
+    if run is not None and not op.applies_to(run.state):
+        states = ", ".join(sorted(op.run_states))
+        return ActionResult(False, f"{op.label.rstrip('…')} applies to {states} runs; this one is {run.state}.")
+    try:
+        message = client.perform(pipeline.target(), name, run.external_id if run else "", dict(values or {}))
+    except vb.InvalidSpec as exc:
+        _audit(actor, f"pipeline.{name}", label, "invalid", errors=exc.errors, **where)
+        return ActionResult(False, "Please correct the highlighted fields.", field_errors=exc.errors)
+    except vb.VendorError as exc:
+        return _refused(f"pipeline.{name}", label, actor, exc, **where)
+    Pipeline.objects.filter(pk=pipeline.pk).update(next_poll_at=timezone.now())  # see its effect soon
+    _audit(actor, f"pipeline.{name}", label, "ok", message=message, values=kept_spec(values or {}), **where)
+    return ActionResult(True, message)
 
 
 def cancel(pipeline: Pipeline, actor: Any) -> ActionResult:

@@ -15,13 +15,13 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from vendors.registry import VENDORS
-
 from . import alerts, audit
-from .egress import base_url_problem, channel_problem
+from .account_rules import AccountFields, OpenChoiceField, check, relax
+from .egress import channel_problem
 from .emptydays import reconcile
 from .health import derive
 from .models import (
+    VENDOR_CHOICES,
     Account,
     AlertChannel,
     AlertDelivery,
@@ -34,13 +34,10 @@ from .models import (
     Run,
     Team,
 )
-from .roles import ADMIN, is_admin, lacks
+from .roles import may_use_admin, refuses_admin
 
-
-def _admin_site_permission(request: HttpRequest) -> bool:
-    """The Django admin is for the admin role only (superusers included), staff flag or not."""
-    return request.user.is_active and is_admin(request.user)
-
+# The account's fields the rules check (jobs/account_rules.py), not the form field by field.
+RULED = ("name", "vendor", "region", "base_url", "settings")
 
 _admin_view = admin.site.admin_view
 
@@ -52,14 +49,14 @@ def _admin_view_refusing(view: Callable[..., HttpResponse], cacheable: bool = Fa
 
     @wraps(inner)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.user.is_authenticated and lacks(request, ADMIN):
+        if refuses_admin(request):
             raise PermissionDenied("The admin needs the admin role. Ask an admin.")
         return inner(request, *args, **kwargs)
 
     return wrapper
 
 
-admin.site.has_permission = _admin_site_permission
+admin.site.has_permission = may_use_admin
 admin.site.admin_view = _admin_view_refusing
 admin.site.site_header = "Pipewatch administration"
 
@@ -71,42 +68,51 @@ class AccountForm(forms.ModelForm):
         label="Credentials",
         help_text='JSON, e.g. {"username": "svc", "secret": "…"}. Write-only: leave blank to keep the stored ones.',
     )
+    vendor = OpenChoiceField(choices=[("", "---------"), *VENDOR_CHOICES])
 
     class Meta:
         model = Account
         fields = ["name", "vendor", "region", "base_url", "settings", "team"]
 
-    def clean_new_credentials(self) -> dict[str, str] | None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        relax(self, RULED)
+
+    def clean_new_credentials(self) -> Any:
+        """The JSON typed here (None: blank, keep the stored ones); the rules say what it must be."""
         raw = self.cleaned_data["new_credentials"].strip()
         if not raw:
             return None
         try:
-            value = json.loads(raw)
+            return json.loads(raw)
         except ValueError:
             raise forms.ValidationError("Not valid JSON.") from None
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise forms.ValidationError("Must be a JSON object of strings.")
-        return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        cls = VENDORS.get(data.get("vendor", ""))
-        if cls is None:
-            return data
-        if problem := base_url_problem(data.get("vendor", ""), data.get("base_url", "")):
-            self.add_error("base_url", problem)
-        if data.get("region") and data["region"] not in cls.schema.regions:
-            self.add_error("region", f"{cls.label} regions: {', '.join(cls.schema.regions) or 'none'}")
-        settings = data.get("settings") or {}
-        for key in cls.schema.required_settings:
-            if not str(settings.get(key, "")).strip():
-                self.add_error("settings", f"{cls.label} needs settings.{key}")
-        creds = data.get("new_credentials")
-        if creds is None and not self.instance.credentials_token:
-            self.add_error("new_credentials", "Required for a new account.")
-        elif creds is not None and (problem := cls.schema.credentials_problem(creds)):
-            self.add_error("new_credentials", f"{cls.label} {problem}")
+        new = data.get("new_credentials")
+        stored = self.instance.credentials if self.instance.pk else {}
+        asked = AccountFields(
+            name=data.get("name"),
+            vendor=data.get("vendor"),
+            region=data.get("region"),
+            base_url=data.get("base_url"),
+            settings=data.get("settings"),
+            credentials=stored if new is None else new,
+        )
+        checked = check(asked, self.instance if self.instance.pk else None)
+        data.update(name=checked.fields.name, vendor=checked.fields.vendor, region=checked.fields.region)
+        data.update(base_url=checked.fields.base_url, settings=checked.fields.settings)
+        if new is not None:
+            data["new_credentials"] = checked.fields.credentials
+        for key, message in checked.problems.items():  # the messages config, the accounts page and the API give
+            place = key.partition(".")[0]
+            shown_at = "new_credentials" if place == "credentials" else place
+            self.add_error(shown_at, message if key == place else f"{key}: {message}")
         return data
+
+    def _get_validation_exclusions(self) -> set[str]:
+        return super()._get_validation_exclusions() | set(RULED)  # checked by the rules, uniqueness included
 
     def save(self, commit: bool = True) -> Account:
         account = super().save(commit=False)

@@ -24,47 +24,17 @@ from django.utils import timezone
 
 from vendors import base as vb
 
-from . import egress, payload
+from . import egress, health, payload
 from .bulk import update_fields
-from .health import FIELDS as HEALTH_FIELDS
-from .health import derive
-from .models import (
-    FAILING,
-    LATE,
-    STUCK,
-    UNKNOWN,
-    Account,
-    AlertChannel,
-    AlertDelivery,
-    AlertEvent,
-    Health,
-    Pipeline,
-    StateChange,
-    day_label,
-)
+from .models import Account, AlertChannel, AlertDelivery, AlertEvent, Pipeline, StateChange, day_label
 from .recording import HISTORY
 from .suppression import suppressions
+from .vocabulary import OK, RECOVERED, Condition
 
 log = logging.getLogger(__name__)
 
-OK = "ok"
 RETRY_DELAYS = (30, 120, 600)  # seconds between attempts; then the delivery gives up
 FLAG_CHANNEL_AFTER = 5
-
-
-def condition(pipeline: Pipeline, now: datetime, health: Health | None = None) -> str | None:
-    """What an on-call engineer should know about this pipeline now (None: can't say yet)."""
-    health = health or pipeline.health(now)
-    if health.status == FAILING:
-        run = pipeline.current_run
-        return "partial" if run is not None and "partial" in run.flags else "failed"
-    if health.status in (STUCK, LATE):
-        return health.status
-    if health.status == UNKNOWN:
-        if pipeline.account.poll_error_kind == "auth":
-            return "credentials"
-        return None  # waiting for a first poll, or a vendor hiccup: keep what we said
-    return OK
 
 
 def suppression(pipeline: Pipeline, now: datetime) -> str:
@@ -83,13 +53,14 @@ def _texts(pipeline: Pipeline, kind: str) -> tuple[str, str]:
     if not failure and pipeline.missing_days:  # the newest run is fine; older days are not
         oldest = min(pipeline.missing_days)
         failure = f"{reason}. {day_label(oldest)}: {pipeline.missing_days[oldest].get('message', '')}"
+    it = f"{vendor} {pipeline.kind} '{name}'"
     lines = {
-        "failed": f"{vendor} {pipeline.kind} '{name}' failed: {failure or reason}",
-        "partial": f"{vendor} {pipeline.kind} '{name}' finished with failed rows: {run.error_message if run else ''}",
-        "stuck": f"{vendor} {pipeline.kind} '{name}' is stuck: {reason}",
-        "late": f"{vendor} {pipeline.kind} '{name}' is late: {reason}",
-        "credentials": f"{vendor} account '{pipeline.account.name}' cannot be polled: {reason}",
-        "recovered": f"{vendor} {pipeline.kind} '{name}' is healthy again.",
+        Condition.FAILED: f"{it} failed: {failure or reason}",
+        Condition.PARTIAL: f"{it} finished with failed rows: {run.error_message if run else ''}",
+        Condition.STUCK: f"{it} is stuck: {reason}",
+        Condition.LATE: f"{it} is late: {reason}",
+        Condition.CREDENTIALS: f"{vendor} account '{pipeline.account.name}' cannot be polled: {reason}",
+        RECOVERED: f"{it} is healthy again.",
     }
     team = pipeline.owning_team
     title = f"[{kind.upper()}] {vendor} · {name}" + (f" · team {team.name}" if team else "")
@@ -181,8 +152,8 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True, checks_due: 
     for pipeline in pipelines.iterator(chunk_size=1000):
         if (account := by_pk.get(pipeline.account_id)) is not None:  # else one created since: read it
             pipeline.account = account
-        health = pipeline.health(now)
-        if derive(pipeline, now, health, scanned=True):
+        status = pipeline.health(now)
+        if health.derive(pipeline, now, status, scanned=True):
             stale_health.append(pipeline)  # stuck and late come with time, not with polls
         if pipeline.paused:
             continue
@@ -190,9 +161,9 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True, checks_due: 
         failures = pipeline.consecutive_failures
         if streak is not None:
             pipeline.consecutive_failures = 0 if streak < 0 else failures + streak
-        cond = condition(pipeline, now, health)
+        cond = health.alert_condition(pipeline, status)
         if cond is None or cond == pipeline.alerted_condition:
-            if cond == "failed" and streak is not None and streak > 0:
+            if cond == Condition.FAILED and streak is not None and streak > 0:
                 with transaction.atomic():  # still failing: channels waiting for N in a row
                     _late_threshold_deliveries(pipeline)
                     pipeline.save(update_fields=["consecutive_failures"])
@@ -210,7 +181,7 @@ def evaluate(now: datetime | None = None, *, scan_all: bool = True, checks_due: 
             pipeline.save(update_fields=["alerted_condition", "consecutive_failures"])
     with transaction.atomic():
         update_fields(quiet, ["alerted_condition", "consecutive_failures"])
-        update_fields(stale_health, HEALTH_FIELDS)
+        health.write(stale_health)
     return created
 
 
@@ -227,14 +198,14 @@ def _event_kind(previous: str, current: str) -> str | None:
     if current == previous:
         return None
     if current == OK:
-        return "recovered" if previous not in ("", OK) else None
+        return RECOVERED if previous not in ("", OK) else None
     return current
 
 
 def _create_event(pipeline: Pipeline, kind: str, now: datetime) -> AlertEvent:
     title, body = _texts(pipeline, kind)
     since, trouble = pipeline.incident_since, None
-    if kind == "recovered":
+    if kind == RECOVERED:
         trouble = _trouble_events(pipeline)
         # It says when the trouble it ends began: the first event of that trouble said so.
         began = trouble[0].payload.get("since") if trouble else None
@@ -263,15 +234,15 @@ def _create_event(pipeline: Pipeline, kind: str, now: datetime) -> AlertEvent:
 
 
 def _threshold_met(channel: AlertChannel, pipeline: Pipeline, kind: str) -> bool:
-    if kind != "failed":
+    if kind != Condition.FAILED:
         return True
     return max(1, pipeline.consecutive_failures) >= channel.min_consecutive_failures
 
 
 def _trouble_events(pipeline: Pipeline) -> list[AlertEvent]:
     """The events since the last recovery (the trouble a recovery now ends), oldest first."""
-    last = pipeline.alert_events.filter(kind="recovered").order_by("-pk").values_list("pk", flat=True).first()
-    return list(pipeline.alert_events.filter(pk__gt=last or 0).exclude(kind="recovered").order_by("pk"))
+    last = pipeline.alert_events.filter(kind=RECOVERED).order_by("-pk").values_list("pk", flat=True).first()
+    return list(pipeline.alert_events.filter(pk__gt=last or 0).exclude(kind=RECOVERED).order_by("pk"))
 
 
 def _told_of_trouble(trouble: list[AlertEvent]) -> set[int]:
@@ -282,11 +253,11 @@ def _told_of_trouble(trouble: list[AlertEvent]) -> set[int]:
 
 def _late_threshold_deliveries(pipeline: Pipeline) -> None:
     """Still failing, one failure more: channels waiting for N in a row hear of it now."""
-    event = pipeline.alert_events.filter(kind="failed", suppressed="").first()
+    event = pipeline.alert_events.filter(kind=Condition.FAILED, suppressed="").first()
     if event is None:
         return
     for channel in AlertChannel.objects.filter(enabled=True, min_consecutive_failures=pipeline.consecutive_failures):
-        if channel.routes(pipeline, "failed"):
+        if channel.routes(pipeline, Condition.FAILED):
             AlertDelivery.objects.get_or_create(event=event, channel=channel)
 
 

@@ -1,28 +1,187 @@
-"""Saving the same fields of many rows at once, cheaply.
+"""Reading and writing the rows of one account poll, cheaply.
 
-Django's `bulk_update` builds one `CASE WHEN id = ... THEN ...` expression per field and
-row through the ORM's expression machinery: for the handful of pipelines of one account
-poll that cost more CPU than the poll's HTTP (bench/README.md). `update_fields` sends one
-plain parameterised UPDATE per row through `executemany`, which psycopg 3 pipelines into
-one round trip; values go through each field's own `get_db_prep_save`, as `save()` does.
+The ORM compiles every query afresh: about 2 ms of CPU for a poll's pipelines with their
+current runs, more than the HTTP of two of them (measured, ADR 8). Django's `bulk_update`
+builds one `CASE WHEN id = ... THEN ...` expression per field and row, and `bulk_create`
+compiles its INSERT through the same machinery. The poll path's hot statements are plain
+parameterised SQL instead, on the models' own metadata: values written go through each
+field's `get_db_prep_save`, as `save()` does; rows read through Django's converters and
+`Model.from_db`, as a queryset does, with the columns left out read on access.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.db import connection, models
 
+# Rows per INSERT: a first poll of a large account creates thousands.
+BATCH = 1000
+
 
 def update_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
-    """`UPDATE ... SET <names> WHERE pk = ...` for every object, in one executemany."""
+    """`UPDATE ... SET <names>` of every object, `BATCH` a statement: on PostgreSQL one
+    `UPDATE ... FROM (VALUES ...)`, elsewhere one executemany of `... WHERE pk = ...`."""
     if not objs:
         return
     meta = objs[0]._meta
     fields = [meta.get_field(name) for name in names]
     qn = connection.ops.quote_name
-    assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {qn(meta.pk.column)} = %s"
+    table, pk = qn(meta.db_table), qn(meta.pk.column)
     rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] + [obj.pk] for obj in objs]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor != "postgresql" or len(objs) == 1:
+            assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", rows)
+            return
+        # Each statement is parsed and planned: one for the batch, not one per row. The
+        # values come in untyped (NULL, text): each is cast to its column's type.
+        columns = [f"c{i}" for i in range(len(fields))]
+        assignments = ", ".join(f"{qn(f.column)} = v.{c}::{_cast(f)}" for f, c in zip(fields, columns, strict=True))
+        pk_type = _cast(meta.pk)
+        row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+        for start in range(0, len(rows), BATCH):
+            chunk = rows[start : start + BATCH]
+            sql = (
+                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))})"
+                f" AS v({', '.join(columns)}, id) WHERE t.{pk} = v.id::{pk_type}"
+            )
+            cursor.execute(sql, [value for values in chunk for value in values])
+
+
+def _cast(field: models.Field) -> str:
+    """The column's type to cast a value to, without a length: a cast to `varchar(20)` would
+    cut a longer text where storing it must fail, as `save()` would."""
+    return re.sub(r"\(\d+\)$", "", field.cast_db_type(connection) or "text")
+
+
+class Moved:
+    """Which of some fields moved on each object since `remember`: `save` writes only those,
+    objects that moved alike in one statement (`update_fields`), an object never remembered
+    in full. The fields must be reassigned, never changed in place (a JSON field: a new dict)."""
+
+    def __init__(self, model: type[models.Model], names: Sequence[str]) -> None:
+        self.fields = [model._meta.get_field(name) for name in names]
+        self.before: dict[int, tuple[object, ...]] = {}
+
+    def remember(self, objs: Sequence[models.Model]) -> None:
+        for obj in objs:
+            self.before[id(obj)] = tuple(getattr(obj, f.attname) for f in self.fields)
+
+    def save(self, objs: Sequence[models.Model]) -> None:
+        groups: dict[tuple[str, ...], list[models.Model]] = {}
+        everything = tuple(f.name for f in self.fields)
+        for obj in objs:
+            before = self.before.get(id(obj))
+            if before is None:
+                names = everything
+            else:
+                names = tuple(
+                    f.name for f, old in zip(self.fields, before, strict=True) if getattr(obj, f.attname) != old
+                )
+            if names:
+                groups.setdefault(names, []).append(obj)
+        for names, group in groups.items():
+            update_fields(group, names)
+
+
+def insert(objs: Sequence[models.Model], names: Sequence[str], batch: int = BATCH) -> None:
+    """`INSERT ... VALUES (...), (...)` of these columns for every object, `batch` rows a
+    statement (the other columns get their database defaults). Primary keys are not read
+    back: for rows nothing refers to in the same transaction (snapshots, state changes)."""
+    if not objs:
+        return
+    meta = objs[0]._meta
+    fields = [meta.get_field(name) for name in names]
+    qn = connection.ops.quote_name
+    head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch):
+            chunk = objs[start : start + batch]
+            params: list[object] = []
+            for obj in chunk:
+                obj._prepare_related_fields_for_save(operation_name="insert")  # a run inserted just before
+                params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+            cursor.execute(head + ", ".join([row] * len(chunk)), params)
+
+
+def set_field(objs: Sequence[models.Model], name: str, value: object) -> None:
+    """`UPDATE ... SET <name> = value WHERE pk IN (...)`: one statement for every object,
+    which is given the value too."""
+    if not objs:
+        return
+    meta = objs[0]._meta
+    f = meta.get_field(name)
+    qn = connection.ops.quote_name
+    marks = ", ".join(["%s"] * len(objs))
+    sql = f"UPDATE {qn(meta.db_table)} SET {qn(f.column)} = %s WHERE {qn(meta.pk.column)} IN ({marks})"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f.get_db_prep_save(value, connection), *(obj.pk for obj in objs)])
+    for obj in objs:
+        setattr(obj, f.attname, value)
+
+
+class Columns:
+    """A model's columns but `skip` (deferred: read on access if ever needed), to select
+    in plain SQL and turn rows back into instances. `Columns.of` keeps one per shape."""
+
+    def __init__(self, model: type[models.Model], skip: tuple[str, ...] = ()) -> None:
+        self.model = model
+        self.fields = [f for f in model._meta.concrete_fields if f.name not in skip and f.attname not in skip]
+        self.names = frozenset(f.attname for f in self.fields)
+        self.pk_index = self.fields.index(model._meta.pk)
+        self._converters: dict[str, list[tuple[int, list[Callable[..., Any]], Any]]] = {}
+
+    @classmethod
+    @functools.cache
+    def of(cls, model: type[models.Model], skip: tuple[str, ...] = ()) -> Columns:
+        return cls(model, skip)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def sql(self, alias: str = "") -> str:
+        """`alias.col, ...` for a SELECT list (`col, ...` without an alias)."""
+        qn = connection.ops.quote_name
+        return ", ".join(f"{alias}.{qn(f.column)}" if alias else qn(f.column) for f in self.fields)
+
+    def instance(self, values: Sequence[Any]) -> models.Model | None:
+        """The instance of one row's values for these columns (None for a LEFT JOIN's missing row)."""
+        if values[self.pk_index] is None:
+            return None
+        values = list(values)
+        for i, converters, col in self.converters():
+            for convert in converters:
+                values[i] = convert(values[i], col, connection)
+        return self.model.from_db(connection.alias, self.names, values)
+
+    def converters(self) -> list[tuple[int, list[Callable[..., Any]], Any]]:
+        """The backend's and each field's converters (a JSON column's text, SQLite's dates)."""
+        found = self._converters.get(connection.vendor)
+        if found is None:
+            found = []
+            for i, f in enumerate(self.fields):
+                col = f.get_col(self.model._meta.db_table)
+                converters = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
+                if converters:
+                    found.append((i, converters, col))
+            self._converters[connection.vendor] = found
+        return found
+
+
+def select(columns: Columns, where: str, params: Sequence[object], order_by: str = "") -> list[models.Model]:
+    """`SELECT <columns> FROM <table> t WHERE <where> [ORDER BY]` as instances."""
+    qn = connection.ops.quote_name
+    sql = f"SELECT {columns.sql('t')} FROM {qn(columns.model._meta.db_table)} t WHERE {where}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql + (f" ORDER BY {order_by}" if order_by else ""), params)
+        return [obj for row in cursor.fetchall() if (obj := columns.instance(row)) is not None]
+
+
+def marks(values: Sequence[object]) -> str:
+    """`%s, %s, ...` for an `IN (...)` of these values."""
+    return ", ".join(["%s"] * len(values))

@@ -24,7 +24,7 @@ from django.utils import timezone
 from vendors.registry import VENDORS
 
 from . import audit
-from .egress import base_url_problem
+from .account_rules import AccountFields, check, shown
 from .emptydays import reconcile
 from .health import derive
 from .models import Account, Pipeline, Run, Team
@@ -127,12 +127,6 @@ def load_all(
     except tomllib.TOMLDecodeError as exc:  # its message names the line and column
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
     return _Validator(str(path), environ).run(data)
-
-
-def shown(text: str, limit: int = 60) -> str:
-    """A value as it may appear in a message: control characters escaped, long ones cut."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Validator:
@@ -249,71 +243,51 @@ class _Validator:
         if not isinstance(entry, dict):
             self.problem(where, "must be a table")
             return None
-        name = self._str(where, entry, "name")
-        where = f"accounts[{i}] ({shown(name)})" if name else where
+        name = entry.get("name")
+        if isinstance(name, str) and name.strip() and "\x00" not in name:
+            where = f"accounts[{i}] ({shown(name.strip())})"
         self.unknown_keys(where, entry, ACCOUNT_KEYS, "")
-        vendor = self._str(where, entry, "vendor")
-        cls = VENDORS.get(vendor)
-        if vendor and cls is None:
-            self.problem(
-                where,
-                f"field 'vendor': unknown vendor {shown(vendor)!r} (expected one of {', '.join(sorted(VENDORS))})",
-            )
-        region = self._str(where, entry, "region", required=False)
-        if cls and region and region not in cls.schema.regions:
-            allowed = ", ".join(cls.schema.regions) or "none (this vendor has no regions)"
-            self.problem(where, f"field 'region': {shown(region)!r} is not a {cls.label} region (expected: {allowed})")
-        base_url = self._str(where, entry, "base_url", required=False)
-        if base_url and (problem := base_url_problem(vendor, base_url)):
-            self.problem(where, f"field 'base_url': {problem}")
-        settings = self.settings(where, entry.get("settings", {}), cls)
-        credentials = self.credentials(where, entry.get("credentials", {}), cls)
+        asked = AccountFields(
+            name=name,
+            vendor=entry.get("vendor"),
+            region=entry.get("region", ""),
+            base_url=entry.get("base_url", ""),
+            settings=entry.get("settings", {}),
+            credentials=self.credentials(where, entry.get("credentials", {})),
+        )
+        # The file updates the account of its name: that name is no clash.
+        existing = Account.objects.filter(name=name.strip()).first() if where != f"accounts[{i}]" else None
+        checked = check(asked, existing)  # the rules the admin, the accounts page and the API apply
+        for key, message in checked.problems.items():
+            self.problem(where, f"field '{shown(key)}': {message}")
         team = self.team_ref(where, entry)
-        if not (name and vendor):
+        fields = checked.fields
+        if not (fields.name and fields.vendor):
             return None
-        return AccountSpec(name, vendor, region, base_url, settings, credentials, f"{self.filename}: {where}", team)
+        return AccountSpec(
+            fields.name,
+            fields.vendor,
+            fields.region,
+            fields.base_url,
+            fields.settings,
+            fields.credentials,
+            f"{self.filename}: {where}",
+            team,
+        )
 
-    def settings(self, where: str, value: Any, cls: Any) -> dict[str, Any]:
+    def credentials(self, where: str, value: Any) -> Any:
+        """The file's credentials with `env:NAME` values read from the environment."""
         if not isinstance(value, dict):
-            self.problem(where, "field 'settings': must be a table")
-            return {}
-        if cls:
-            self.unknown_keys(where, value, cls.schema.setting_keys, "settings.")
-            known = {k: v for k, v in value.items() if k in cls.schema.setting_keys}
-            for key, problem in cls.schema.settings_problems(known).items():
-                self.problem(where, f"field 'settings.{key}': {problem} for {cls.label}")
-        for key, setting in value.items():
-            if cls and key not in cls.schema.setting_keys:
-                continue  # reported as unknown
-            if isinstance(setting, bool) or not isinstance(setting, str | int):
-                self.problem(where, f"field 'settings.{shown(key)}': must be a string or an integer")
-            elif isinstance(setting, str) and "\x00" in setting:
-                self.problem(where, f"field 'settings.{shown(key)}': contains a NUL character")
-        return value
-
-    def credentials(self, where: str, value: Any, cls: Any) -> dict[str, str]:
-        if not isinstance(value, dict):
-            self.problem(where, "field 'credentials': must be a table")
-            return {}
-        if cls:
-            self.unknown_keys(where, value, cls.schema.credential_keys, "credentials.")
-        resolved: dict[str, str] = {}
+            return value  # the account rules say what it must be
+        resolved = dict(value)
         for key, raw in value.items():
-            if not isinstance(raw, str):
-                self.problem(where, f"field 'credentials.{shown(key)}': must be a string")
-                continue
-            if raw.startswith("env:"):
+            if isinstance(raw, str) and raw.startswith("env:"):
                 var = raw[4:]
                 if var not in self.environ:
-                    self.problem(where, f"field 'credentials.{key}': environment variable {shown(var)} is not set")
-                    continue
-                raw = self.environ[var]
-            if "\x00" in raw:  # never shown: it is a secret
-                self.problem(where, f"field 'credentials.{shown(key)}': contains a NUL character")
-                continue
-            resolved[key] = raw.strip()  # an env file's or a secret store's trailing newline is no part of it
-        if cls and (problem := cls.schema.credentials_problem(resolved)):
-            self.problem(where, f"field 'credentials': {cls.label} {problem}")
+                    unset = f"environment variable {shown(var)} is not set"
+                    self.problem(where, f"field 'credentials.{shown(key)}': {unset}")
+                    continue  # left as written: the set still looks complete, one message is enough
+                resolved[key] = self.environ[var]
         return resolved
 
     def pipeline(self, i: int, entry: Any, vendors: dict[str, str]) -> list[PipelineSpec] | None:

@@ -13,7 +13,7 @@ from vendors import base as vb
 from .health import FIELDS as HEALTH_FIELDS
 from .health import derive
 from .models import EMPTY, Pipeline
-from .recording import empty_entry
+from .rollup import empty_entry
 
 RESCAN_RUNS = 400  # the days a person still acts on; older ones stay as they were recorded
 

@@ -16,40 +16,10 @@ from vendors import base as vb
 from vendors.registry import VENDORS
 
 from . import health_counts
-from .models import EMPTY, FAILING, LATE, STUCK, TROUBLED, UNKNOWN, Account, Acknowledgement, Pipeline, day_label
+from .health import account_condition, condition
+from .models import TROUBLED, Account, Acknowledgement, Pipeline, day_label
 from .suppression import Suppression, suppressions
-
-# What our error kinds mean for "whose problem is it?"
-OURS_OR_THEIRS = {
-    "auth": "ours: credentials",
-    "config": "ours: configuration",
-    "query": "ours: the query",
-    "rate_limit": "ours: request volume",
-    "rate_limited": "ours: request volume",
-    "timeout": "theirs: timed out",
-    "vendor": "theirs: vendor error",
-    "transient": "theirs: vendor unreachable",
-    "bad_response": "theirs: unreadable reply",
-    "not_found": "ours: unknown id",
-    "internal": "ours: Pipewatch itself",
-    "empty": "theirs or the source's: no data",
-}
-
-HINTS = {
-    "auth": "Check the account's credentials and the service account's role (Admin or Owner for Mixpanel).",
-    "config": "Fix the pipeline's settings at the vendor (compression, format, bucket, prefix).",
-    "query": "Check the SQL or query the vendor runs against your warehouse.",
-    "rate_limited": "Too many requests: we back off and obey Retry-After; lower the poll rate if it persists.",
-    "rate_limit": "Too many requests: we back off and obey Retry-After.",
-    "timeout": "The vendor timed out; it usually retries by itself. Check again after the next window.",
-    "vendor": "A vendor-side error; usually retried by the vendor. Contact their support if it repeats.",
-    "transient": "The vendor is unreachable or failing (5xx). We retry with backoff.",
-    "bad_response": "The vendor replied with something we cannot read; it may be an outage page.",
-    "not_found": "The vendor does not know this id: it was deleted, expired, or the id is wrong.",
-    "stuck": "Running without progress: check the vendor's console; cancel and restart if it is wedged.",
-    "late": "No success within the expected interval: check the schedule at the vendor.",
-    "empty": "The day loaded no rows: check that the source had data for it (empty days count as failures here).",
-}
+from .vocabulary import CONDITION_OF, FAILING, HEALTH_OF, UNKNOWN, Condition, meaning
 
 GZIP_HINT = "Compression setting mismatch: set the connector's compression to gzip (or upload uncompressed files)."
 
@@ -61,13 +31,13 @@ def hint_for(kind: str, message: str = "", pipeline: Pipeline | None = None) -> 
         return hint
     if "gzip" in message.lower() or "compression" in message.lower():
         return GZIP_HINT
-    return HINTS.get(kind, "")
+    return meaning(kind).hint
 
 
 @dataclass
 class Incident:
     id: str
-    what: str  # failed | partial | stuck | late | unpollable
+    what: Condition
     since: datetime | None
     vendor: str
     account: Account
@@ -86,7 +56,12 @@ class Incident:
 
     @property
     def whose(self) -> str:
-        return OURS_OR_THEIRS.get(self.error_kind, "unknown")
+        return meaning(self.error_kind).whose
+
+    @property
+    def health(self) -> str:
+        """The health this incident comes from: its colour on the pages."""
+        return HEALTH_OF[self.what]
 
     @property
     def snoozed(self) -> bool:
@@ -101,12 +76,12 @@ def _account_incidents(scope: QuerySet[Account] | None = None) -> tuple[list[Inc
     found: list[Incident] = []
     unpollable: set[int] = set()
     for account in (scope if scope is not None else Account.objects.all()).exclude(poll_error_kind=""):
-        if account.poll_problem():
+        if what := account_condition(account):
             unpollable.add(account.pk)
             found.append(
                 Incident(
                     id=f"account-{account.uuid}-{account.poll_error_kind}-{_stamp(account.poll_error_since)}",
-                    what="unpollable",
+                    what=what,
                     since=account.poll_error_since,
                     vendor=account.vendor_label,
                     account=account,
@@ -153,29 +128,30 @@ def _listed_counts(left_out: Q | None) -> Counter[str]:
     return Counter({h: max(0, n) for h, n in counts.items()})  # a row moved between the two reads
 
 
-WHAT = {FAILING: "failed", STUCK: "stuck", LATE: "late", UNKNOWN: "unpollable"}
-_ORDER = list(WHAT.values())
+_ORDER = [c.value for c in Condition]  # ties: one fixed order
 
 
 def _pipeline_incident(pipeline: Pipeline, now: datetime) -> Incident | None:
     health = pipeline.health(now)
+    what = condition(pipeline, health)
     run = pipeline.current_run
     missing = sorted(pipeline.missing_days)
+    if what is None or (health.status == UNKNOWN and not pipeline.poll_error_kind):
+        return None  # fine, or the account's trouble: its own incident says it
     if health.status == FAILING and run is not None and run.state == vb.FAILED:
-        what = "partial" if "partial" in run.flags else "failed"
-        kind, message, code = run.error_kind or "vendor", run.error_message or health.reason, run.error_code
+        kind, message, code = run.error_kind or vb.ErrorKind.VENDOR, run.error_message or health.reason, run.error_code
     elif health.status == FAILING and missing:
         first = pipeline.missing_days[missing[0]]  # the oldest day that has not landed
-        what, kind, code = "failed", first.get("kind") or "vendor", first.get("code", "")
+        kind, code = first.get("kind") or vb.ErrorKind.VENDOR, first.get("code", "")
         message = f"{health.reason}. {day_label(missing[0])}: {first.get('message', '')}"
     elif health.status == FAILING and run is not None and run.is_empty:  # empty counts as failed here
-        what, kind, message, code = "failed", EMPTY, health.reason, run.vendor_status
-    elif health.status in (STUCK, LATE):
-        what, kind, message, code = health.status, health.status, health.reason, ""
-    elif health.status == UNKNOWN and pipeline.poll_error_kind:
-        what, kind, message, code = "unpollable", pipeline.poll_error_kind, pipeline.poll_error_message, ""
-    else:
+        kind, message, code = vb.ErrorKind.EMPTY, health.reason, run.vendor_status
+    elif health.status == FAILING:
         return None
+    elif health.status == UNKNOWN:
+        kind, message, code = pipeline.poll_error_kind, pipeline.poll_error_message, ""
+    else:  # stuck or late: the condition is its kind
+        kind, message, code = what, health.reason, ""
     # One `since` for pages, API and alerts: stored with health (jobs.health.derive).
     since = pipeline.incident_since
     return Incident(
@@ -288,8 +264,8 @@ class IncidentList:
             by_health = _listed_counts(Q(*parts, _connector=Q.OR) if parts else None)
         else:
             by_health = Counter(dict(self.pipelines.order_by().values_list("health_status").annotate(n=Count("id"))))
-        counts = Counter({WHAT[h]: n for h, n in by_health.items()})
-        counts["unpollable"] += len(self.accounts)
+        counts = Counter({CONDITION_OF[h].value: n for h, n in by_health.items()})
+        counts.update(str(a.what) for a in self.accounts)
         # Most first; ties in one fixed order, whichever way they were counted.
         self.by_what = sorted(((w, n) for w, n in counts.items() if n), key=lambda p: (-p[1], _ORDER.index(p[0])))
         self.total = sum(counts.values())

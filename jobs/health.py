@@ -1,20 +1,19 @@
 """Keep `Pipeline.health_status` equal to `Pipeline.health()`, writing only what changed,
 `Pipeline.incident_since` (when the current trouble began) and `Pipeline.next_check_at`
-(when the alert scan must look again, ADR 14): the one place they are computed."""
+(when the alert scan must look again, ADR 14): the one place they are computed. And what
+the health means as trouble (`condition`), for incidents and alerts alike."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.conf import settings
-
 from vendors import base as vb
 
 from .bulk import update_fields
-from .models import FAILING, LATE, PAUSED, STUCK, UNKNOWN, Health, Pipeline
+from .models import Account, Health, Pipeline
+from .vocabulary import ALERTED, FAILING, LATE, OK, PAUSED, STUCK, TROUBLE, UNKNOWN, Condition
 
-TROUBLE = (FAILING, STUCK, LATE, UNKNOWN)
 FIELDS = ["health_status", "incident_since", "next_check_at"]
 # Moves to or from these come without a StateChange row (the alert pass's other input):
 # a stuck run moving again, a target or account error, a first poll.
@@ -31,7 +30,7 @@ def _began(pipeline: Pipeline, status: str, now: datetime) -> datetime | None:
     if status == STUCK and run is not None:
         return run.last_change_at
     if status == LATE:
-        return pipeline.last_success_at or pipeline.created_at
+        return pipeline.waiting_since()
     return now  # unknown (the vendor no longer knows the id, an unknown status): first seen now
 
 
@@ -44,10 +43,8 @@ def next_time_change(pipeline: Pipeline, now: datetime) -> datetime | None:
     run = pipeline.current_run
     if run is not None and run.state == vb.RUNNING:
         moments.append(run.last_change_at + timedelta(seconds=pipeline.stuck_threshold()) + _TICK)
-    if cadence := pipeline.cadence_seconds():
-        grace = max(settings.LATE_GRACE_MIN_SECONDS, cadence * settings.LATE_GRACE_FRACTION)
-        since = pipeline.last_success_at or pipeline.created_at
-        moments.append(since + timedelta(seconds=cadence + grace) + _TICK)
+    if (late := pipeline.late_after()) is not None:
+        moments.append(late + _TICK)
     future = [m for m in moments if m > now]
     return min(future) if future else None
 
@@ -79,10 +76,10 @@ def derive(pipeline: Pipeline, now: datetime, health: Health | None = None, *, s
     return (status, since, check) != before
 
 
-def store(pipelines: Iterable[Pipeline], now: datetime, *, recheck: bool = False) -> int:
-    """Re-derive health for loaded pipelines (account and current run loaded); return how
-    many changed. `recheck`: something outside the row changed (the account's poll error):
-    the next alert scan looks at them."""
+def rederive(pipelines: Iterable[Pipeline], now: datetime, *, recheck: bool = False) -> list[Pipeline]:
+    """Re-derive health for loaded pipelines (account and current run loaded), not saved;
+    the ones whose `FIELDS` moved. `recheck`: something outside the row changed (the
+    account's poll error): the next alert scan looks at them."""
     changed = []
     for pipeline in pipelines:
         moved = derive(pipeline, now)
@@ -90,6 +87,50 @@ def store(pipelines: Iterable[Pipeline], now: datetime, *, recheck: bool = False
             pipeline.next_check_at, moved = now, True
         if moved:
             changed.append(pipeline)
-    if changed:
-        update_fields(changed, FIELDS)
+    return changed
+
+
+def store(pipelines: Iterable[Pipeline], now: datetime, *, recheck: bool = False) -> int:
+    """`rederive` and save what moved; how many did."""
+    changed = rederive(pipelines, now, recheck=recheck)
+    write(changed)
     return len(changed)
+
+
+def write(pipelines: list[Pipeline]) -> None:
+    """Save what `derive` set on these rows, in one statement."""
+    if pipelines:
+        update_fields(pipelines, FIELDS)
+
+
+def account_condition(account: Account) -> Condition | None:
+    """What is wrong with an account we cannot poll (None: we can): its credentials are
+    refused, or something else keeps us from seeing its pipelines."""
+    if not account.poll_problem():
+        return None
+    return Condition.CREDENTIALS if account.poll_error_kind == vb.ErrorKind.AUTH else Condition.UNPOLLABLE
+
+
+def condition(pipeline: Pipeline, health: Health) -> Condition | None:
+    """What is wrong with this pipeline, in the words incidents and alerts share; None when
+    nothing is, or nothing we can name yet (waiting for a first poll, a status we do not know)."""
+    run = pipeline.current_run
+    if health.status == FAILING:
+        partial = run is not None and run.state == vb.FAILED and "partial" in run.flags
+        return Condition.PARTIAL if partial else Condition.FAILED
+    if health.status in (STUCK, LATE):
+        return Condition(health.status)
+    if health.status == UNKNOWN:
+        if found := account_condition(pipeline.account):
+            return found
+        return Condition.UNPOLLABLE if pipeline.poll_error_kind else None
+    return None
+
+
+def alert_condition(pipeline: Pipeline, health: Health) -> str | None:
+    """What people should be told now: a condition in ALERTED, or "ok"; None: say nothing
+    new (a first poll pending, a target or vendor hiccup: keep what was said)."""
+    found = condition(pipeline, health)
+    if found in ALERTED:
+        return found
+    return None if found is not None or health.status == UNKNOWN else OK

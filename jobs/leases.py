@@ -19,17 +19,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from types import TracebackType
+from typing import cast
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from vendors import base as vb
 
+from .bulk import Columns
 from .models import Account
 
 log = logging.getLogger(__name__)
+
+
+# Plain SQL: every poll runs them. The fence locks the account row while the lease is ours.
+FENCE_SQL = "SELECT id FROM jobs_account WHERE id = %s AND lease_token = %s"
+ACCOUNT = Columns.of(Account)
+TAKE_SQL = "UPDATE jobs_account SET lease_until = %s WHERE id = %s AND lease_token = %s RETURNING " + ACCOUNT.sql()
+
+
+def _prep(name: str, value: object) -> object:
+    """A value as the database takes it for this account column (SQLite has no uuid type)."""
+    return Account._meta.get_field(name).get_db_prep_save(value, connection)
 
 
 class LeaseLost(Exception):
@@ -44,6 +57,7 @@ class Lease:
         self.seconds = float(settings.POLL_LEASE_SECONDS)
         self.started = time.monotonic()
         self.lost = False
+        self.released = False  # given back by the poll's own transaction (`jobs.writer`)
         self._stop = threading.Event()
         self._keeper: threading.Thread | None = None
 
@@ -51,10 +65,15 @@ class Lease:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def take(self) -> bool:
-        """Renew at once, before polling: False when the lease is no longer ours (a task
-        that waited in the queue until another tick claimed the account)."""
-        return self._extend(self._mine()) == 1
+    def take(self) -> Account | None:
+        """Renew at once, before polling, and read the account in the same statement: None
+        when the lease is no longer ours (a task that waited in the queue until another tick
+        claimed the account)."""
+        until = _prep("lease_until", timezone.now() + timedelta(seconds=self.seconds))
+        with connection.cursor() as cursor:
+            cursor.execute(TAKE_SQL, [until, self.account_id, _prep("lease_token", self.token)])
+            row = cursor.fetchone()
+        return None if row is None else cast(Account, ACCOUNT.instance(row))
 
     def renew(self) -> bool:
         """Extend the lease if it is still ours. A row locked right now (this poll's own
@@ -77,8 +96,10 @@ class Lease:
     def fenced(self) -> Iterator[None]:
         """A transaction whose writes land only while the lease is ours: the account row
         stays locked until the commit, so no claim comes between the check and the writes."""
-        with transaction.atomic():
-            if not list(self._mine().select_for_update().values_list("pk", flat=True)):
+        with transaction.atomic(), connection.cursor() as cursor:
+            lock = " FOR UPDATE" if connection.features.has_select_for_update else ""  # SQLite: one writer anyway
+            cursor.execute(FENCE_SQL + lock, [self.account_id, _prep("lease_token", self.token)])
+            if cursor.fetchone() is None:
                 raise LeaseLost(
                     f"lease lost after {self.elapsed:.1f} s (another poll took the account over): nothing written"
                 )

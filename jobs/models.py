@@ -24,24 +24,30 @@ from vendors import base as vb
 from vendors.registry import VENDORS
 
 from .crypto import decrypt_json, encrypt_json
+from .pacing import error_backoff, jitter
 from .redaction import redact
 from .scrubbing import remember
+from .vocabulary import (
+    ALERTED_CHOICES,
+    EVENT_CHOICES,
+    EVENTS,
+    FAILING,
+    HEALTHS,
+    HEALTHY,
+    LATE,
+    PAUSED,
+    RUNNING,
+    STUCK,
+    TROUBLE,
+    UNKNOWN,
+    HealthStatus,
+    meaning,
+)
 
 VENDOR_CHOICES = [(name, cls.label) for name, cls in VENDORS.items()]
 STATE_CHOICES = [(s, s) for s in vb.STATES]
 
-# Derived pipeline health (DESIGN.md "Normalized states").
-HEALTHY, RUNNING, FAILING, STUCK, LATE, PAUSED, UNKNOWN = (
-    "healthy",
-    "running",
-    "failing",
-    "stuck",
-    "late",
-    "paused",
-    "unknown",
-)
-HEALTHS = (FAILING, STUCK, LATE, UNKNOWN, RUNNING, HEALTHY, PAUSED)  # most urgent first
-TROUBLED = HEALTHS[:4]  # what the failures page lists: urgency below len(TROUBLED)
+TROUBLED = TROUBLE  # what the failures page lists: urgency below len(TROUBLED)
 
 
 class NullsIndex(models.Index):
@@ -155,22 +161,72 @@ class Account(models.Model):
         cls = VENDORS.get(self.vendor)
         return cls.label if cls else self.vendor
 
+    # What a poll changes on its account (`record_poll`, `record_poll_error`; jobs.writer saves them).
+    POLL_STATE = (
+        "last_poll_at",
+        "last_poll_ok_at",
+        "poll_error_kind",
+        "poll_error_message",
+        "poll_error_status",
+        "poll_error_since",
+        "consecutive_errors",
+        "backoff_until",
+        "next_discovery_at",
+    )
+
+    def record_poll(
+        self, now: datetime, *, duration_ms: int, targets: int, problem: vb.VendorError | None = None, listed: bool
+    ) -> PollAttempt:
+        """The vendor answered: the account can be seen. `problem`: one target's error, told
+        on the attempt; `listed`: its pipelines were listed, ask again in DISCOVERY_SECONDS."""
+        self.last_poll_at = self.last_poll_ok_at = now
+        self.poll_error_kind = self.poll_error_message = ""
+        self.poll_error_status = self.poll_error_since = None
+        self.consecutive_errors = 0
+        self.backoff_until = None
+        if listed:
+            self.next_discovery_at = now + jitter(settings.DISCOVERY_SECONDS)
+        return PollAttempt(
+            account=self,
+            at=now,
+            duration_ms=duration_ms,
+            outcome=problem.kind if problem else "ok",
+            targets=targets,
+            http_status=problem.http_status if problem else None,
+            message=str(problem) if problem else "",
+        )
+
+    def record_poll_error(self, now: datetime, error: vb.VendorError, *, duration_ms: int, targets: int) -> PollAttempt:
+        """The account could not be polled: each error in a row doubles the backoff."""
+        self.last_poll_at = now
+        if self.poll_error_kind != error.kind:
+            self.poll_error_since = now
+        self.poll_error_kind, self.poll_error_message, self.poll_error_status = (
+            error.kind,
+            str(error),
+            error.http_status,
+        )
+        self.consecutive_errors += 1
+        self.backoff_until = now + timedelta(seconds=error_backoff(self.consecutive_errors, error.retry_after))
+        return PollAttempt(
+            account=self,
+            at=now,
+            duration_ms=duration_ms,
+            outcome=error.kind,
+            targets=targets,
+            http_status=error.http_status,
+            retry_after=error.retry_after,
+            message=str(error),
+        )
+
     def poll_problem(self) -> str:
         """Why we cannot currently see this account's jobs, or "" when we can."""
         if not self.poll_error_kind:
             return ""
         # One 429 is routine and obeyed; a run of them means we are effectively blind.
-        if self.poll_error_kind == "rate_limited" and self.consecutive_errors < 3:
+        if self.poll_error_kind == vb.ErrorKind.RATE_LIMITED and self.consecutive_errors < 3:
             return ""
-        label = {
-            "auth": "Credentials rejected",
-            "transient": "Vendor unreachable",
-            "rate_limited": "Rate limited repeatedly",
-            "bad_response": "Vendor sent an unreadable reply",
-            "rejected": "Vendor refused the request",
-            "internal": "Our poller failed",
-        }.get(self.poll_error_kind, "Cannot poll")
-        return f"{label}: {self.poll_error_message}"
+        return f"{meaning(self.poll_error_kind).problem}: {self.poll_error_message}"
 
 
 @dataclass(frozen=True)
@@ -182,12 +238,29 @@ class Health:
 def day_label(key: str) -> str:
     """`2026-11-24` for a day key, also for a window key such as Mixpanel's
     `2026-11-24T00:00:00-08:00..2026-11-25T00:00:00-08:00` (its first day; a longer window
-    names both ends)."""
-    start, _, end = key.partition("..")
+    names both ends) or PostHog's `<start>/<end>`; a window within a day reads
+    `2026-11-22 08:00-09:00 (an en dash)` (times as the vendor wrote them)."""
+    start, sep, end = key.partition("..")
+    if not sep:
+        start, _, end = key.partition("/")
     first, last = start[:10], end[:10]
     if not end or not _ISO_DAY.fullmatch(first) or not _ISO_DAY.fullmatch(last):
         return key
+    if _within_day(start, end):
+        return f"{first} {start[11:16]}–{end[11:16] if last == first else end[:16].replace('T', ' ')}"
     return first if last in (first, _next_day(first)) else f"{first} to {last}"
+
+
+def _within_day(start: str, end: str) -> bool:
+    """A window shorter than a day (an hourly interval), by its written times."""
+    return len(start) >= 16 and len(end) >= 16 and start[11:16] != end[11:16]
+
+
+def _and(reason: str, more: str) -> str:
+    """Two sentences of a health reason, the second only when there is one."""
+    if not more:
+        return reason
+    return f"{reason.rstrip()}{'' if reason.rstrip().endswith(('.', '!', '?')) else '.'} {more}."
 
 
 def _next_day(day: str) -> str:
@@ -253,12 +326,14 @@ class Pipeline(models.Model):
         null=True, blank=True, help_text="Running without change this long is stuck (blank: learned from history)."
     )
     stuck_after_learned = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    alerted_condition = models.CharField(max_length=20, blank=True)
+    alerted_condition = models.CharField(max_length=20, blank=True, choices=ALERTED_CHOICES)
     consecutive_failures = models.PositiveIntegerField(default=0)
     muted_until = models.DateTimeField(null=True, blank=True, help_text="No alerts before this time.")
     # health() as last evaluated (after each poll and each tick), so the overview can
     # count, filter, sort and paginate in SQL; rows on screen still show health() live.
-    health_status = models.CharField(max_length=20, default=UNKNOWN, editable=False)
+    health_status = models.CharField(
+        max_length=20, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN, editable=False
+    )
     # When the current trouble (failing, stuck, late, unknown) began; None while fine.
     # Written with health_status by jobs.health.derive, kept until the trouble ends.
     incident_since = models.DateTimeField(null=True, blank=True, editable=False)
@@ -326,6 +401,41 @@ class Pipeline(models.Model):
     def display_name(self) -> str:
         return self.name or self.external_id
 
+    # What a poll changes on its pipeline: its poll state (the methods below) and the
+    # rollup of its runs (jobs.rollup); jobs.writer saves an account's in one UPDATE.
+    POLL_STATE = ("vendor_info", "poll_error_kind", "poll_error_message", "last_polled_at", "next_poll_at")
+    ROLLUP = (
+        "current_run",
+        "last_success_at",
+        "last_failure_at",
+        "last_failure_message",
+        "missing_days",
+        "missing_since",
+        "stuck_after_learned",
+    )
+
+    def record_answer(self, info: dict[str, Any] | None) -> None:
+        """The vendor answered about this pipeline: no problem with it; its facts merged in."""
+        if info is not None:
+            self.vendor_info = {**self.vendor_info, **info}
+        self.poll_error_kind = self.poll_error_message = ""
+
+    def record_poll_error(self, error: vb.VendorError) -> None:
+        """The vendor answered about this one pipeline with an error (the account is fine)."""
+        if isinstance(error, vb.NotFound) and not isinstance(error, vb.RemovedApi):
+            message = f"The vendor does not know {self.kind} {self.external_id!r} ({error})"
+        else:
+            message = str(error)
+        self.poll_error_kind, self.poll_error_message = error.kind, message
+
+    def record_polled(self, now: datetime) -> None:
+        """Polled now (its current run as just recorded): next at the active cadence while
+        that run is active, else at the idle one."""
+        run = self.current_run
+        active = run is not None and run.is_active
+        self.last_polled_at = now
+        self.next_poll_at = now + jitter(settings.POLL_ACTIVE_SECONDS if active else settings.POLL_IDLE_SECONDS)
+
     def target(self, open_runs: tuple[str, ...] = ()) -> vb.Target:
         return vb.Target(kind=self.kind, external_id=self.external_id, open_runs=open_runs)
 
@@ -350,7 +460,8 @@ class Pipeline(models.Model):
         if not days:
             return ""
         shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
-        noun = "day" if len(days) == 1 else "days"
+        noun = "interval" if any("–" in d for d in days) else "day"
+        noun += "" if len(days) == 1 else "s"
         empty = sum(1 for m in self.missing_days.values() if m.get("kind") == EMPTY)
         how = "failed" if not empty else "loaded no data" if empty == len(days) else "failed or loaded no data"
         return f"{len(days)} {noun} {how} and not loaded since: {shown}"
@@ -386,12 +497,15 @@ class Pipeline(models.Model):
                     STUCK,
                     f"No progress for {_span(quiet)} (threshold {_span(timedelta(seconds=self.stuck_threshold()))})",
                 )
+        vendor_paused = self.vendor_paused()
         if run is not None and run.state == vb.FAILED:
-            return Health(FAILING, run.error_message or f"Run {run.vendor_status}")
+            return Health(FAILING, _and(run.error_message or f"Run {run.vendor_status}", vendor_paused))
         if self.missing_days:  # a later day running or landed does not bring a failed one back
-            return Health(FAILING, self.missing_reason())
+            return Health(FAILING, _and(self.missing_reason(), vendor_paused))
         if self.empty_day_is_failure and run is not None and run.is_empty and not self.is_periodic:
             return Health(FAILING, f"The last run loaded no data ({run.vendor_status or '0 rows'})")
+        if vendor_paused:  # on purpose, not trouble: nothing runs until someone resumes it there
+            return Health(PAUSED, vendor_paused)
         if run is not None and run.state in vb.ACTIVE_STATES:
             return Health(RUNNING, run.vendor_status)
         if run is not None and run.state == vb.UNKNOWN and "expired" not in run.flags:
@@ -400,25 +514,39 @@ class Pipeline(models.Model):
             return Health(LATE, late)
         return Health(HEALTHY, "" if run else "No runs reported yet")
 
+    def vendor_paused(self) -> str:
+        """ "Paused at PostHog: <why>" when the vendor reports the pipeline paused (vendor_info
+        `paused`, `paused_reason`), else ""."""
+        info = self.vendor_info or {}
+        if info.get("paused") is not True:
+            return ""
+        reason = info.get("paused_reason")
+        return f"Paused at {self.account.vendor_label}" + (f" ({reason})" if reason and isinstance(reason, str) else "")
+
     def cadence_seconds(self) -> int | None:
         """How often a success is expected: configured, or the vendor's own schedule."""
         if self.expected_every_seconds:
             return self.expected_every_seconds
-        frequency = (self.vendor_info or {}).get("frequency")
-        if frequency in CADENCES:
-            return CADENCES[frequency]
         cls = VENDORS.get(self.account.vendor)
-        return cls.cadence_for(self.kind) if cls else None
+        return cls.cadence_for(self.kind, self.vendor_info) if cls else None
 
-    def lateness(self, now: datetime) -> str:
+    def waiting_since(self) -> datetime:
+        """Since when a success is awaited: lateness counts from here, and a late incident began here."""
+        return self.last_success_at or self.created_at
+
+    def late_after(self) -> datetime | None:
+        """Past this moment without a success, the pipeline is late; None: it has no cadence."""
         cadence = self.cadence_seconds()
         if not cadence:
-            return ""
+            return None
         grace = max(settings.LATE_GRACE_MIN_SECONDS, cadence * settings.LATE_GRACE_FRACTION)
-        since = self.last_success_at or self.created_at
-        overdue = now - since - timedelta(seconds=cadence + grace)
-        if overdue <= timedelta(0):
+        return self.waiting_since() + timedelta(seconds=cadence + grace)
+
+    def lateness(self, now: datetime) -> str:
+        deadline = self.late_after()
+        if deadline is None or now <= deadline:
             return ""
+        cadence = self.cadence_seconds() or 0
         last = "no success yet"
         if self.last_success_at:
             last = f"last success {_span(now - self.last_success_at)} ago"
@@ -430,9 +558,8 @@ class Pipeline(models.Model):
         return int(self.stuck_after_seconds or self.stuck_after_learned or settings.STUCK_AFTER_SECONDS)
 
 
-CADENCES = {"hourly": 3600, "daily": 86400}
 # The error kind a day that loaded nothing is recorded under, when empty days count as failures.
-EMPTY = "empty"
+EMPTY = vb.ErrorKind.EMPTY
 # Counts that measure rows loaded: all of them at 0 makes a successful run an empty one.
 ROW_COUNTS = ("rows", "imported", "processed", "total", "loaded")
 
@@ -609,7 +736,7 @@ class StateChange(models.Model):
 
 class PollAttempt(models.Model):
     # "deadline": the poll ran out of time (`leases`) and left pipelines for the next one.
-    OUTCOMES = [(k, k) for k in ("ok", *vb.POLL_ERROR_KINDS, vb.OutOfTime.kind, "internal")]
+    OUTCOMES = [(k, k) for k in ("ok", *vb.POLL_ERROR_KINDS, vb.ErrorKind.DEADLINE, vb.ErrorKind.INTERNAL)]
 
     # pollattempt_recent_idx leads with account: no index of its own. On PostgreSQL the table
     # is partitioned by day of `at` (ADR 17); its primary key there is (id, at).
@@ -727,7 +854,7 @@ class AlertChannel(models.Model):
     `email://to@example.com` through Django's mail settings. Routed by vendor, account
     or pipeline; the URL holds secrets (webhook tokens) and is encrypted like credentials."""
 
-    EVENTS = ("failed", "partial", "stuck", "late", "credentials", "recovered")
+    EVENTS = EVENTS  # the event kinds a channel may choose (jobs/vocabulary.py)
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
@@ -793,7 +920,7 @@ class AlertEvent(models.Model):
     """One change worth telling people about; suppressed ones are kept and shown too."""
 
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="alert_events")
-    kind = models.CharField(max_length=20)
+    kind = models.CharField(max_length=20, choices=EVENT_CHOICES)
     title = models.CharField(max_length=300)
     message = models.TextField()
     at = models.DateTimeField(default=timezone.now)

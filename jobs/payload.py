@@ -13,20 +13,14 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
+from vendors.base import FAILED as RUN_FAILED
+from vendors.base import ErrorKind
+
 from .failures import hint_for
-from .models import EMPTY, Pipeline, Team
+from .models import Pipeline, Team
+from .vocabulary import SEVERITY, Condition
 
 SCHEMA = "pipewatch.alert/1"
-
-# Event -> severity, which is also apprise's notification type (colour, icon, priority).
-SEVERITY = {
-    "failed": "failure",
-    "partial": "failure",
-    "credentials": "failure",
-    "stuck": "warning",
-    "late": "warning",
-    "recovered": "success",
-}
 
 
 def severity(kind: str) -> str:
@@ -54,28 +48,28 @@ def build(
     run = pipeline.current_run
     missing = sorted(pipeline.missing_days)
     failed_run: dict[str, Any] | None = None
-    if kind in ("failed", "partial") and run is not None and run.state == "failed":
+    if kind in (Condition.FAILED, Condition.PARTIAL) and run is not None and run.state == RUN_FAILED:
         failed_run = {"id": str(run.uuid), "key": run.external_id, "code": run.error_code}
         failed_run |= {"message": run.error_message, "error_kind": run.error_kind}
-    elif kind == "failed" and missing:  # the oldest day that has not landed
+    elif kind == Condition.FAILED and missing:  # the oldest day that has not landed
         day = pipeline.missing_days[missing[0]]
         failed_run = {"id": day.get("run"), "key": missing[0], "code": day.get("code", "")}
         failed_run |= {"message": day.get("message", ""), "error_kind": day.get("kind", "")}
-    elif kind == "failed" and run is not None and run.is_empty:  # empty counts as failed here
+    elif kind == Condition.FAILED and run is not None and run.is_empty:  # empty counts as failed here
         failed_run = {"id": str(run.uuid), "key": run.external_id, "code": run.vendor_status}
-        failed_run |= {"message": pipeline.health().reason, "error_kind": EMPTY}
+        failed_run |= {"message": pipeline.health().reason, "error_kind": ErrorKind.EMPTY}
     error = None
     if failed_run is not None:
-        error_kind = failed_run["error_kind"] or "vendor"
+        error_kind = failed_run["error_kind"] or ErrorKind.VENDOR
         error = {
             "vendor_code": failed_run["code"],
             "vendor_message": failed_run["message"],
             "kind": error_kind,
-            "hint": hint_for(error_kind, failed_run["message"]),
+            "hint": hint_for(error_kind, failed_run["message"], pipeline),
         }
-    elif kind in ("stuck", "late"):
-        error = {"vendor_code": "", "vendor_message": "", "kind": kind, "hint": hint_for(kind)}
-    elif kind == "credentials":
+    elif kind in (Condition.STUCK, Condition.LATE):
+        error = {"vendor_code": "", "vendor_message": "", "kind": kind, "hint": hint_for(kind, "", pipeline)}
+    elif kind == Condition.CREDENTIALS:
         account = pipeline.account
         error = {
             "vendor_code": str(account.poll_error_status or ""),

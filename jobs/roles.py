@@ -59,3 +59,14 @@ def lacks(request: Any, role: str) -> bool:
 
 def has_role(user: Any) -> bool:
     return bool(getattr(user, "is_superuser", False)) or bool({VIEWER, OPERATOR, ADMIN} & _groups(user))
+
+
+def may_use_admin(request: Any) -> bool:
+    """The Django admin is for the admin role only (superusers included), staff flag or not."""
+    return bool(request.user.is_active) and is_admin(request.user)
+
+
+def refuses_admin(request: Any) -> bool:
+    """A signed-in user without the admin role is refused the admin (a 403, audited), not shown
+    the admin's login form for someone else; an anonymous visitor gets that form."""
+    return bool(request.user.is_authenticated) and lacks(request, ADMIN)

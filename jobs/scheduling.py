@@ -6,18 +6,17 @@ ticks, two beats by mistake, or a tick racing `manage.py poll` cannot both win.
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
 
 from vendors.client import DISCOVER
 from vendors.registry import VENDORS
 
-from .models import Account, Heartbeat, Pipeline
+from .models import Account, Heartbeat
+from .pacing import error_backoff as error_backoff  # re-exported: the tick's callers and tests ask here
 
 
 def claim_periodic(name: str, now: datetime, every: float) -> bool:
@@ -25,26 +24,6 @@ def claim_periodic(name: str, now: datetime, every: float) -> bool:
     conditional UPDATE on a `Heartbeat` row, as account claims are."""
     Heartbeat.objects.get_or_create(name=name, defaults={"at": now - timedelta(seconds=every)})
     return Heartbeat.objects.filter(name=name, at__lte=now - timedelta(seconds=every)).update(at=now) == 1
-
-
-def jitter(seconds: float) -> timedelta:
-    """±10 % so that pipelines created together do not poll in lockstep forever."""
-    return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
-
-
-def next_pipeline_poll(pipeline: Pipeline, now: datetime) -> datetime:
-    run = pipeline.current_run
-    active = run is not None and run.is_active
-    return now + jitter(settings.POLL_ACTIVE_SECONDS if active else settings.POLL_IDLE_SECONDS)
-
-
-def error_backoff(consecutive_errors: int, retry_after: float | None = None) -> float:
-    """Exponential from the active cadence, capped; never sooner than Retry-After."""
-    exponent = max(0, consecutive_errors - 1)
-    delay = min(settings.POLL_ERROR_BACKOFF_MAX_SECONDS, settings.POLL_ACTIVE_SECONDS * 2 ** min(exponent, 20))
-    if retry_after:
-        delay = max(delay, retry_after)
-    return delay
 
 
 # The due scan (ADR 14): pages of the partial index (next_poll_at, id, account_id),
@@ -69,11 +48,15 @@ DUE_DISCOVERY_SQL = (
     " LIMIT %s) AS never UNION SELECT id FROM (SELECT id FROM jobs_account WHERE vendor IN ({vendors})"
     " AND next_discovery_at <= %s ORDER BY vendor, next_discovery_at LIMIT %s) AS due"
 )
-FREE = "(lease_until IS NULL OR lease_until <= %s) AND (backoff_until IS NULL OR backoff_until <= %s)"
+UNLEASED = "(lease_until IS NULL OR lease_until <= %s)"
+FREE = UNLEASED + " AND (backoff_until IS NULL OR backoff_until <= %s)"
 # One shard's claim: a conditional UPDATE by primary key, the row count (RETURNING) is what was won.
 CLAIM_SQL = (
     "UPDATE jobs_account SET lease_until = %s, lease_token = %s WHERE id IN ({ids}) AND " + FREE + " RETURNING id"
 )
+# "Poll now": the account's backoff does not stop it.
+CLAIM_NOW_SQL = "UPDATE jobs_account SET lease_until = %s, lease_token = %s WHERE id = %s AND " + UNLEASED
+RELEASE_SQL = "UPDATE jobs_account SET lease_until = NULL, lease_token = NULL WHERE id = %s AND lease_token = %s"
 FREE_SQL = "SELECT id FROM jobs_account WHERE id IN ({ids}) AND " + FREE
 PAGE = 5000
 
@@ -142,10 +125,13 @@ def due_account_ids(now: datetime) -> list[int]:
     return sorted(free)
 
 
+def _token(token: uuid.UUID) -> object:
+    return Account._meta.get_field("lease_token").get_db_prep_save(token, connection)
+
+
 def claim_query(ids: list[int], now: datetime, token: uuid.UUID) -> tuple[str, list[object]]:
     until = now + timedelta(seconds=settings.POLL_LEASE_SECONDS)
-    value = Account._meta.get_field("lease_token").get_db_prep_save(token, connection)
-    return CLAIM_SQL.format(ids=", ".join(["%s"] * len(ids))), [_dt(until), value, *ids, _dt(now), _dt(now)]
+    return CLAIM_SQL.format(ids=", ".join(["%s"] * len(ids))), [_dt(until), _token(token), *ids, _dt(now), _dt(now)]
 
 
 def claim_due(now: datetime) -> tuple[uuid.UUID, list[int]]:
@@ -168,14 +154,15 @@ def claim_due(now: datetime) -> tuple[uuid.UUID, list[int]]:
 def claim(account_id: int, now: datetime, *, ignore_backoff: bool = False) -> uuid.UUID | None:
     """Take the account's lease; None when someone else holds it (or it is backing off)."""
     token = uuid.uuid4()
-    free = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
-    if not ignore_backoff:
-        free &= Q(backoff_until__isnull=True) | Q(backoff_until__lte=now)
-    won = Account.objects.filter(free, pk=account_id).update(
-        lease_until=now + timedelta(seconds=settings.POLL_LEASE_SECONDS), lease_token=token
-    )
+    sql, params = claim_query([account_id], now, token)
+    if ignore_backoff:
+        sql, params = CLAIM_NOW_SQL, params[:4]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        won = cursor.rowcount
     return token if won else None
 
 
 def release(account_id: int, token: uuid.UUID) -> None:
-    Account.objects.filter(pk=account_id, lease_token=token).update(lease_until=None, lease_token=None)
+    with connection.cursor() as cursor:
+        cursor.execute(RELEASE_SQL, [account_id, _token(token)])

@@ -225,10 +225,11 @@ IDENTITY_FIELDS = frozenset(
 # The local ones answer from our own rules, and validate_create's answer is sent on to the
 # vendor: scrubbing it would break it. A test keeps every public method in one of the two.
 LOCAL_CALLS = frozenset(
-    {"create_fields", "describe_create", "validate_create", "close", "error_parser", "capabilities_for", "cadence_for"}
-)
+    {"create_fields", "describe_create", "validate_create", "close", "error_parser", "capabilities_for", "cadence_for",
+     "adapter_class", "operations_for", "operation", "facts_for", "asks_open_runs"}
+)  # fmt: skip
 VENDOR_CALLS = frozenset(
-    {"poll", "call", "check_credentials", "create", "cancel", "pause", "resume", "run_now"}
+    {"poll", "call", "check_credentials", "create", "cancel", "pause", "resume", "run_now", "perform"}
 )  # fmt: skip
 
 

@@ -67,6 +67,16 @@ def _fast_vendor_http(settings: object) -> None:
     polling._clients.clear()
 
 
+def patient_vendor_http(settings: object) -> None:
+    """For worlds that answer large pages (PostHog's ten-day demo): a loaded machine needs
+    more than a second per answer; faults are not what such tests are about."""
+    settings.VENDOR_READ_TIMEOUT = 15
+    settings.VENDOR_TOTAL_TIMEOUT = 30
+    from jobs import polling
+
+    polling._clients.clear()
+
+
 @pytest.fixture(autouse=True)
 def _log_scrubber_per_test() -> Iterator[None]:
     """The log scrubber remembers every credential a process decrypts; a test process would

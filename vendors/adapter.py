@@ -22,6 +22,7 @@ from .base import (
     TargetResult,
     VendorError,
 )
+from .operations import Fact, Operation, clean_values
 
 if TYPE_CHECKING:
     from .client import VendorClient
@@ -46,8 +47,13 @@ class Adapter:
     one_shot: ClassVar[bool] = False
     is_import: ClassVar[bool] = False
     periodic: ClassVar[bool] = False
+    # Targets carry the keys of the pipeline's open runs (one-shot jobs to read by id; PostHog
+    # reads back to its oldest open interval).
+    asks_open_runs: ClassVar[bool] = False
     # Seconds between expected successes when neither the user nor the vendor says.
     cadence_seconds: ClassVar[int | None] = None
+    # What else it can do (operations.py): retry a run, backfill a range, resync...
+    operations: ClassVar[tuple[Operation, ...]] = ()
 
     def __init__(self, session: VendorClient) -> None:
         self.session = session
@@ -60,6 +66,19 @@ class Adapter:
         super().__init_subclass__(**kwargs)
         if unknown := cls.capabilities - CAPABILITIES:
             raise TypeError(f"{cls.__name__}: unknown capabilities {sorted(unknown)}")
+        if missing := [op.name for op in cls.operations if not callable(getattr(cls, op.method, None))]:
+            raise TypeError(f"{cls.__name__}: operations without a method: {missing}")
+
+    # -- what the vendor says about a pipeline (its vendor_info, as the normalizer kept it) --
+    @classmethod
+    def facts(cls, info: dict[str, Any]) -> list[Fact]:
+        """The facts the pipeline page shows under "At the vendor", in order."""
+        return []
+
+    @classmethod
+    def cadence_from(cls, info: dict[str, Any]) -> int | None:
+        """Seconds between expected successes by the vendor's own schedule (None: unknown)."""
+        return None
 
     # -- reading -------------------------------------------------------------------
     def observe(self, targets: list[Target], discover: bool = False) -> list[TargetResult]:
@@ -96,6 +115,16 @@ class Adapter:
     def run_now(self, target: Target) -> CreateResult:
         raise self.cannot("run")
 
+    def perform(self, op: Operation, target: Target, run_key: str, values: dict[str, Any]) -> str:
+        """Check the inputs as the vendor would, then do it; a message for the user."""
+        cleaned = self.check_operation(op, clean_values(op.fields, values))
+        message: str = getattr(self, op.method)(target, run_key, cleaned)
+        return message
+
+    def check_operation(self, op: Operation, values: dict[str, Any]) -> dict[str, Any]:
+        """Rules across an operation's inputs (a range's end after its start); InvalidSpec."""
+        return values
+
     def cannot(self, verb: str) -> Rejected:
         return Rejected(f"{self.session.label} cannot {verb} a {self.kind} from here")
 
@@ -106,8 +135,9 @@ class PerTarget(Adapter):
     def read(self, target: Target) -> TargetResult:
         raise NotImplementedError
 
-    def discover(self) -> list[TargetResult]:
-        """Every pipeline of this kind the vendor lists (DISCOVER)."""
+    def discover(self, known: frozenset[str]) -> list[TargetResult]:
+        """Every pipeline of this kind the vendor lists whose target key is not in `known`,
+        with what a first look reads (DISCOVER); the known ones are read by `read`."""
         raise NotImplementedError
 
     def observe(self, targets: list[Target], discover: bool = False) -> list[TargetResult]:
@@ -120,9 +150,9 @@ class PerTarget(Adapter):
                 if exc.account_wide:
                     return results
         if discover and DISCOVER in self.capabilities:
-            known = {t.key for t in targets}
+            known = frozenset(t.key for t in targets)
             try:
-                results.extend(r for r in self.discover() if r.target.key not in known)
+                results.extend(r for r in self.discover(known) if r.target.key not in known)
             except VendorError as exc:
                 if exc.account_wide:
                     results.append(TargetResult(Target("", ""), error=exc, http_status=exc.http_status))
@@ -134,6 +164,7 @@ class JobStream(PerTarget):
     job is read by id, and a 404 on one we know means the vendor forgot it (gone)."""
 
     one_shot = True
+    asks_open_runs = True
 
     def job_url(self, target: Target, job_id: str) -> str:
         raise NotImplementedError

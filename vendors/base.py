@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 # Normalized run states (DESIGN.md "Normalized states").
@@ -28,8 +29,37 @@ FINISHED_STATES = frozenset({SUCCEEDED, FAILED, CANCELED})
 # Flags that qualify a state.
 FLAGS = ("partial", "empty", "retrying", "paused", "expired")
 
-# Why a run failed (ours, not the vendor's vocabulary).
-ERROR_KINDS = ("auth", "config", "query", "vendor", "timeout", "rate_limit", "unknown")
+
+class ErrorKind(StrEnum):
+    """Why something failed, in our words (not the vendor's): a run's `error_kind`, a poll
+    error's `kind`. jobs/vocabulary.py says what each means for people (whose, what to do)."""
+
+    AUTH = "auth"
+    CONFIG = "config"
+    QUERY = "query"
+    VENDOR = "vendor"
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"  # one word for runs and polls (runs said "rate_limit": migrated)
+    NOT_FOUND = "not_found"
+    TRANSIENT = "transient"
+    BAD_RESPONSE = "bad_response"
+    REJECTED = "rejected"
+    DEADLINE = "deadline"  # our poll ran out of time, not the vendor's fault
+    EMPTY = "empty"  # a run or day that loaded no rows, where that counts as failed
+    INTERNAL = "internal"  # Pipewatch itself
+    UNKNOWN = "unknown"
+
+
+# Why a run failed, as a normalizer says it.
+ERROR_KINDS = (
+    ErrorKind.AUTH,
+    ErrorKind.CONFIG,
+    ErrorKind.QUERY,
+    ErrorKind.VENDOR,
+    ErrorKind.TIMEOUT,
+    ErrorKind.RATE_LIMITED,
+    ErrorKind.UNKNOWN,
+)
 
 # Keys allowed in Observation.counts (API contract, issue 2).
 COUNT_KEYS = ("total", "processed", "succeeded", "failed", "dropped", "files", "bytes", "rows")
@@ -143,7 +173,7 @@ class TargetResult:
 class VendorError(Exception):
     """Any failure talking to a vendor. `kind` drives the engine's reaction."""
 
-    kind: ClassVar[str] = "vendor"
+    kind: ClassVar[str] = ErrorKind.VENDOR
     # Errors that concern the whole account: stop polling its other targets now.
     account_wide: ClassVar[bool] = False
 
@@ -167,12 +197,12 @@ class VendorError(Exception):
 
 
 class AuthError(VendorError):
-    kind = "auth"
+    kind = ErrorKind.AUTH
     account_wide = True
 
 
 class NotFound(VendorError):
-    kind = "not_found"
+    kind = ErrorKind.NOT_FOUND
 
 
 class RemovedApi(NotFound):
@@ -181,35 +211,35 @@ class RemovedApi(NotFound):
 
 
 class RateLimited(VendorError):
-    kind = "rate_limited"
+    kind = ErrorKind.RATE_LIMITED
     account_wide = True
 
 
 class Transient(VendorError):
     """Timeouts, refused connections, 5xx: the vendor may answer next time."""
 
-    kind = "transient"
+    kind = ErrorKind.TRANSIENT
     account_wide = True
 
 
 class BadResponse(VendorError):
     """The vendor answered, but not in a shape we understand."""
 
-    kind = "bad_response"
+    kind = ErrorKind.BAD_RESPONSE
 
 
 class OutOfTime(VendorError):
     """The engine stopped the poll before this request (its time is up, or another poll
     took the account over). Not the vendor's fault: what came before is recorded."""
 
-    kind = "deadline"
+    kind = ErrorKind.DEADLINE
     account_wide = True  # stops the client's loop over targets, like any account-wide error
 
 
 class Rejected(VendorError):
     """A 4xx other than auth/404/429: the vendor refused what we asked (validation)."""
 
-    kind = "rejected"
+    kind = ErrorKind.REJECTED
 
 
 @dataclass(frozen=True)
@@ -264,7 +294,15 @@ def credential_whitespace(credentials: dict[str, str]) -> str:
     return ""
 
 
-POLL_ERROR_KINDS = ("auth", "not_found", "rate_limited", "transient", "bad_response", "rejected")
+# Why a poll failed: the kinds of VendorError the engine records on an account or pipeline.
+POLL_ERROR_KINDS = (
+    ErrorKind.AUTH,
+    ErrorKind.NOT_FOUND,
+    ErrorKind.RATE_LIMITED,
+    ErrorKind.TRANSIENT,
+    ErrorKind.BAD_RESPONSE,
+    ErrorKind.REJECTED,
+)
 
 
 @dataclass(frozen=True)
@@ -317,3 +355,32 @@ class AccountSchema:
         if not self.credential_sets or any(set(o) <= present for o in self.credential_sets):
             return ""
         return "needs " + " or ".join(" + ".join(o) for o in self.credential_sets)
+
+    def problems(
+        self, label: str, region: str, settings: dict[str, Any], credentials: dict[str, str]
+    ) -> dict[str, str]:
+        """Field -> what is wrong, by this vendor's rules: its regions, its settings (known
+        names, required ones, shapes) and its credential sets. Fields are `region`,
+        `settings.<name>`, `credentials.<name>` and `credentials` (the set as a whole);
+        jobs.account_rules adds ours and is what config, admin, forms and API call."""
+        found: dict[str, str] = {}
+        if region and region not in self.regions:
+            allowed = ", ".join(self.regions) or "none (this vendor has no regions)"
+            found["region"] = f"{_quoted(region)} is not a {label} region (expected: {allowed})"
+        for key in sorted(set(settings) - set(self.setting_keys)):
+            found[f"settings.{key}"] = f"unknown {label} setting (expected: {', '.join(self.setting_keys) or 'none'})"
+        known = {k: v for k, v in settings.items() if k in self.setting_keys}
+        for key, problem in self.settings_problems(known).items():
+            found[f"settings.{key}"] = f"required for {label}" if problem == "required" else problem
+        for key in sorted(set(credentials) - set(self.credential_keys)):
+            expected = ", ".join(self.credential_keys) or "none"
+            found[f"credentials.{key}"] = f"unknown {label} credential (expected: {expected})"
+        if problem := self.credentials_problem({k: v for k, v in credentials.items() if k in self.credential_keys}):
+            found["credentials"] = f"{label} {problem}"
+        return found
+
+
+def _quoted(value: str, limit: int = 60) -> str:
+    """A value as a message may quote it: control characters escaped, a long one cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 2] + "…'"

@@ -25,6 +25,7 @@ from .base import (
     TargetResult,
 )
 from .http import ErrorParser, HttpClient, HttpSettings, default_error_parser
+from .operations import Fact, Operation
 
 POLL = "poll"
 
@@ -107,9 +108,37 @@ class VendorClient:
         return next((a.capabilities for a in cls.adapters if a.kind == kind), frozenset())
 
     @classmethod
-    def cadence_for(cls, kind: str) -> int | None:
-        """Seconds between expected successes of `kind` when nobody says otherwise."""
-        return next((a.cadence_seconds for a in cls.adapters if a.kind == kind), None)
+    def adapter_class(cls, kind: str) -> type[Adapter] | None:
+        return next((a for a in cls.adapters if a.kind == kind), None)
+
+    @classmethod
+    def cadence_for(cls, kind: str, info: dict[str, Any] | None = None) -> int | None:
+        """Seconds between expected successes of `kind` by the vendor's schedule in `info`
+        (a pipeline's vendor_info), else the kind's usual one."""
+        adapter = cls.adapter_class(kind)
+        if adapter is None:
+            return None
+        return adapter.cadence_from(info or {}) or adapter.cadence_seconds
+
+    @classmethod
+    def asks_open_runs(cls, kind: str) -> bool:
+        """Do this kind's targets carry the keys of their open runs?"""
+        adapter = cls.adapter_class(kind)
+        return bool(adapter and adapter.asks_open_runs)
+
+    @classmethod
+    def operations_for(cls, kind: str) -> tuple[Operation, ...]:
+        adapter = cls.adapter_class(kind)
+        return adapter.operations if adapter else ()
+
+    @classmethod
+    def operation(cls, kind: str, name: str) -> Operation | None:
+        return next((op for op in cls.operations_for(kind) if op.name == name), None)
+
+    @classmethod
+    def facts_for(cls, kind: str, info: dict[str, Any]) -> list[Fact]:
+        adapter = cls.adapter_class(kind)
+        return adapter.facts(info) if adapter else []
 
     # -- reading -------------------------------------------------------------------
     def poll(self, targets: list[Target], discover: bool = False) -> list[TargetResult]:
@@ -183,6 +212,14 @@ class VendorClient:
 
     def run_now(self, target: Target) -> CreateResult:
         return self._actor(target, RUN_NOW, "run").run_now(target)
+
+    def perform(self, target: Target, name: str, run_key: str, values: dict[str, Any]) -> str:
+        """One of the kind's operations (operations.py); InvalidSpec, Rejected or VendorError."""
+        adapter = self._adapters.get(target.kind)
+        op = self.operation(target.kind, name)
+        if adapter is None or op is None:
+            raise Rejected(f"{self.label} offers no {name!r} for {target.kind}")
+        return adapter.perform(op, target, run_key, values)
 
     def _actor(self, target: Target, capability: str, verb: str) -> Adapter:
         adapter = self._acting(target.kind, capability)

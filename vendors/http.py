@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from . import clock
 from .base import (
     CREDENTIAL_WHITESPACE,
     AuthError,
@@ -109,7 +110,7 @@ def snippet(text: str, limit: int = 120) -> str:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After is either seconds or an HTTP date; anything else is ignored."""
+    """Retry-After is either seconds or an HTTP date (counted from vendors.clock); anything else is ignored."""
     if not value:
         return None
     value = value.strip()
@@ -123,7 +124,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - clock.now()).total_seconds())
 
 
 def default_error_parser(body: Any) -> tuple[str, str]:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from .base import BadResponse
+from .base import BadResponse, ErrorKind
 
 T = TypeVar("T")
 
@@ -82,10 +82,10 @@ def count_fields(source: Any, mapping: Mapping[str, str], where: str) -> dict[st
 
 # Words in a vendor's failure message that tell whose problem it is.
 _KIND_HINTS = (
-    ("auth", ("permission", "access denied", "unauthorized", "forbidden", "credential", "role")),
-    ("config", ("compression", "gzip", "format", "schema", "bucket", "prefix", "not found")),
-    ("timeout", ("timed out", "timeout", "deadline")),
-    ("rate_limit", ("rate limit", "too many requests", "quota")),
+    (ErrorKind.AUTH, ("permission", "access denied", "unauthorized", "forbidden", "credential", "role")),
+    (ErrorKind.CONFIG, ("compression", "gzip", "format", "schema", "bucket", "prefix", "not found")),
+    (ErrorKind.TIMEOUT, ("timed out", "timeout", "deadline")),
+    (ErrorKind.RATE_LIMITED, ("rate limit", "too many requests", "quota")),
 )
 
 
@@ -94,7 +94,7 @@ def classify_message(message: str) -> str:
     for kind, words in _KIND_HINTS:
         if any(word in text for word in words):
             return kind
-    return "vendor" if text else "unknown"
+    return ErrorKind.VENDOR if text else ErrorKind.UNKNOWN
 
 
 def status_text(value: Any, where: str) -> str | None:

@@ -20,13 +20,14 @@ from ninja.openapi.docs import Swagger
 from ninja.params.models import BodyModel
 from ninja.parser import Parser
 
-from ..auth import SAFE_METHODS, api_route
+from ..auth import ADMIN_WRITES, SAFE_METHODS, admin_refusal, api_route
 from ..envelope import api_error
 from ..inputs import BadInput, read_json
 from . import exports, reads, writes  # noqa: F401  (exports and writes register their routes on import)
 
 PREFIX = "/api/v1/"
-DESCRIPTION = """Pipewatch's API: pipelines, their runs and open failures; acting on pipelines.
+DESCRIPTION = """Pipewatch's API: pipelines, their runs and open failures; acting on pipelines;
+adding vendor accounts (admins).
 
 Authenticate with `Authorization: Bearer <token>` (create one under /preferences/; a `read`
 token reads, an `operate` token of an operator also writes) or a signed-in session (writes
@@ -137,10 +138,26 @@ def _body_checked(callback: Callable[..., HttpResponse]) -> Callable[..., HttpRe
     return view
 
 
-def _guarded(callback: Callable[..., HttpResponse], methods: list[str], body: bool) -> Callable[..., HttpResponse]:
+def _admin_writes(callback: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A write that configures (accounts) needs the admin role: refused before its body is read."""
+
+    @wraps(callback)
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in SAFE_METHODS and (refusal := admin_refusal(request)):
+            return refusal
+        return callback(request, *args, **kwargs)
+
+    return view
+
+
+def _guarded(
+    callback: Callable[..., HttpResponse], methods: list[str], body: bool, admin: bool = False
+) -> Callable[..., HttpResponse]:
     """The method check first (405 in the envelope, as Django's require_POST answered before
-    the auth), then the API auth, exactly once, then a write's body."""
-    inner = api_route(_body_checked(callback) if body else callback)
+    the auth), then the API auth, exactly once, then the admin role where a write needs it,
+    then a write's body."""
+    checked = _body_checked(callback) if body else callback
+    inner = api_route(_admin_writes(checked) if admin else checked)
 
     @wraps(inner)
     def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -168,8 +185,9 @@ def urlpatterns() -> list[URLPattern]:
         operations = path_view.operations if path_view else []
         methods = sorted({m for op in operations for m in op.methods}) or ["GET"]
         body = any(issubclass(model, BodyModel) for op in operations for model in op.models)
+        admin = any(getattr(op.view_func, ADMIN_WRITES, False) for op in operations)
         name = NAMES.get(pattern.name, pattern.name)
-        found.append(URLPattern(pattern.pattern, _guarded(pattern.callback, methods, body), name=name))
+        found.append(URLPattern(pattern.pattern, _guarded(pattern.callback, methods, body, admin), name=name))
     return found
 
 

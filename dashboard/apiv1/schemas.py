@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, StrictBool, StrictInt, field_validator
+from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr, field_validator
 
-from jobs.models import HEALTHS
+from jobs.vocabulary import HEALTHS, Condition
 from vendors import base as vb
 from vendors.registry import VENDORS
 
@@ -17,6 +18,7 @@ from ..views.failures import MAX_NOTE, MAX_SNOOZE_MINUTES
 
 Stamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]  # ISO 8601, UTC, "Z"
 Health = Literal[HEALTHS]  # type: ignore[valid-type]
+What = Literal[tuple(Condition.values)]  # type: ignore[valid-type]
 State = Literal[vb.STATES]  # type: ignore[valid-type]
 PIPELINE_KINDS = sorted({kind for cls in VENDORS.values() for kind in cls.schema.kinds})
 
@@ -75,7 +77,7 @@ class PipelineOut(Schema):
     kind: str
     account: str
     external_id: str
-    health: str
+    health: Health
     health_reason: str
     since: Stamp | None = Field(description="When the current trouble began; null while healthy or running.")
     missing_days: list[str]
@@ -85,6 +87,34 @@ class PipelineOut(Schema):
     suppressed: SuppressedOut | None
     team: TeamOut | None = Field(description="The owning team: the pipeline's own, else its account's; null if none.")
     empty_day_is_failure: bool = Field(description="Whether a day that loaded nothing counts as a failed day.")
+    facts: list[FactOut] = Field(description="What the vendor reports about the pipeline, as the page shows it.")
+    operations: list[OperationOut] = Field(description="What the pipeline's kind can do besides the fixed actions.")
+
+
+class FactOut(Schema):
+    label: str
+    value: str
+    note: str
+    done: int | None = Field(description="Progress: done of total (a running backfill's intervals).")
+    total: int | None
+
+
+class OperationFieldOut(Schema):
+    name: str
+    label: str
+    type: str = Field(description="text, date (YYYY-MM-DD), bool, choice, number")
+    required: bool
+
+
+class OperationOut(Schema):
+    name: str = Field(description="POST /api/v1/pipelines/<id>/operations/<name>/")
+    label: str
+    scope: str = Field(description="pipeline, or run (send the run's id)")
+    offered: bool = Field(description="pipeline scope: offered now; false: offered from a fact only")
+    run_states: list[str] = Field(description="run scope: the run states it applies to")
+    fields: list[OperationFieldOut]
+    confirm: str = Field(description="What cannot be undone: the pages ask before sending.")
+    help: str
 
 
 class AckOut(Schema):
@@ -96,7 +126,7 @@ class AckOut(Schema):
 
 class IncidentOut(Schema):
     id: str
-    what: str = Field(description="failed, partial, stuck, late or unpollable")
+    what: What = Field(description="What is wrong: the word alerts use (`unpollable` is never alerted)")
     since: Stamp | None
     vendor: str
     account: str
@@ -199,6 +229,29 @@ class CreatePipelineIn(Schema):
     stream: str = Field("", max_length=255)
 
 
+class CreateAccountIn(Schema):
+    name: str = Field(description="Unique; up to 100 characters.")
+    vendor: str = Field(description=f"One of {', '.join(VENDORS)}.")
+    region: str = Field("", description="One of the vendor's regions; blank for its default.")
+    base_url: str = Field("", description="Replaces the vendor's hosts: a vendor host or one in VENDOR_HOST_ALLOWLIST.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="The vendor's account settings.")
+    credentials: dict[str, Any] = Field(
+        default_factory=dict, description="One of the vendor's credential sets. Write-only: never returned."
+    )
+    team: str | None = Field(None, max_length=100, description="A team's slug: the default owner of its pipelines.")
+
+
+class AccountOut(Schema):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    name: str
+    vendor: str
+    region: str
+    base_url: str
+    settings: dict[str, Any]
+    credentials: list[str] = Field(description="The names of the stored credentials, never their values.")
+    team: TeamOut | None
+
+
 class RegisterRunIn(Schema):
     external_id: str = Field(min_length=1, max_length=255, description="The vendor's job id.")
 
@@ -210,6 +263,15 @@ class PipelineSettingsIn(Schema):
         None, max_length=100, description="A team's slug, or null for the account's team (leave it out to keep it)."
     )
     empty_day_is_failure: StrictBool | None = Field(None, description="Count an empty day as a failed day.")
+
+
+class OperationIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    run: UUID | None = Field(None, description="The run's id, for operations of scope run.")
+    values: dict[str, StrictStr | StrictBool] = Field(
+        default_factory=dict, description="The operation's fields by name (dates as YYYY-MM-DD)."
+    )
 
 
 class AckIn(Schema):

@@ -1,5 +1,6 @@
 """The API's writes (operator role; a token needs the operate scope, checked by dashboard.auth
-before any of these runs): create pipelines, register jobs, act on pipelines, acknowledge."""
+before any of these runs): create pipelines, register jobs, act on pipelines, acknowledge;
+and, for admins, add vendor accounts."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from jobs import actions, audit
+from jobs.account_rules import AccountFields, check
 from jobs.emptydays import set_empty_day_is_failure
-from jobs.models import Account, Pipeline, Team
+from jobs.models import Account, Pipeline, Run, Team
 from jobs.suppression import suppressions
+from vendors.registry import VENDORS
 
+from ..auth import admin_writes
 from ..envelope import api_error
 from ..inputs import BadInput
 from ..views.api import pipeline_json
@@ -22,11 +26,14 @@ from ..views.api_actions import ACTIONS
 from ..views.failures import _find, acknowledge, incident_json
 from .reads import one_pipeline, router
 from .schemas import (
+    AccountOut,
     AckIn,
     ActionOut,
+    CreateAccountIn,
     CreatePipelineIn,
     Error,
     IncidentOut,
+    OperationIn,
     PipelineOut,
     PipelineSettingsIn,
     RegisterRunIn,
@@ -98,6 +105,28 @@ def pipeline_action(request: HttpRequest, pipeline_uuid: UUID, action: Action) -
     return answer(ACTIONS[action](pipeline, request.user))
 
 
+@router.post(
+    "pipelines/{pipeline_uuid}/operations/{name}/",
+    tags=["write"],
+    response={200: ActionOut, **WRITE_ERRORS, 404: Error, 502: Error},
+    url_name="api-pipeline-operation",
+    operation_id="operate_on_pipeline",
+)
+def pipeline_operation(request: HttpRequest, pipeline_uuid: UUID, name: str, payload: OperationIn) -> HttpResponse:
+    """One of the kind's own operations (listed in the pipeline's `operations`): retry or cancel
+    a run (send `run`), backfill a date range, cancel a backfill, full resync..."""
+    pipeline = get_object_or_404(Pipeline.objects.select_related("account"), uuid=pipeline_uuid)
+    cls = VENDORS.get(pipeline.account.vendor)
+    if cls is None or cls.operation(pipeline.kind, name) is None:
+        return api_error(404, f"{pipeline.kind} pipelines have no operation {name!r}")
+    run = None
+    if payload.run is not None:
+        run = Run.objects.filter(pipeline=pipeline, uuid=payload.run).first()
+        if run is None:
+            return api_error(404, "run: no such run of this pipeline", fields={"run": "no such run of this pipeline"})
+    return answer(actions.operate(pipeline, name, request.user, dict(payload.values), run))
+
+
 @router.patch(
     "pipelines/{uuid:pipeline_uuid}/",
     tags=["write"],
@@ -145,3 +174,46 @@ def acknowledge_failure(request: HttpRequest, incident_id: str, payload: AckIn) 
     incident = _find(incident_id)
     acknowledge(incident, request.user, payload.note, payload.snooze_minutes)
     return incident_json(incident)
+
+
+@router.post(
+    "accounts/",
+    tags=["write"],
+    response={201: AccountOut, **WRITE_ERRORS},
+    url_name="api-accounts",
+    operation_id="create_account",
+)
+@admin_writes
+def create_account(request: HttpRequest, payload: CreateAccountIn) -> HttpResponse:
+    """Add a vendor account (the admin role). Checked by the rules config as code, the admin
+    and the accounts page apply (jobs.account_rules), with the same messages, by field."""
+    asked = AccountFields(payload.name, payload.vendor, payload.region, payload.base_url)
+    asked.settings, asked.credentials = payload.settings, payload.credentials
+    checked = check(asked)
+    try:
+        team = _team(payload.team)
+    except BadInput as exc:
+        team, checked.problems["team"] = None, exc.message
+    if checked.problems:
+        message = "; ".join(f"{key}: {problem}" for key, problem in checked.problems.items())
+        return api_error(400, message, fields=checked.problems)
+    fields = checked.fields
+    account = Account(name=fields.name, vendor=fields.vendor, region=fields.region, base_url=fields.base_url)
+    account.settings, account.credentials, account.team = fields.settings, fields.credentials, team
+    with audit.acting_as(request.user):
+        account.save()  # audited by the model hooks: what changed, never the secrets
+    return JsonResponse(account_json(account), status=201)
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    team = {"slug": account.team.slug, "name": account.team.name} if account.team else None
+    return {
+        "id": str(account.uuid),
+        "name": account.name,
+        "vendor": account.vendor,
+        "region": account.region,
+        "base_url": account.base_url,
+        "settings": account.settings,
+        "credentials": sorted(account.credentials),
+        "team": team,
+    }

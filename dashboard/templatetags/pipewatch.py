@@ -11,23 +11,31 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 from django.utils.html import format_html
 
-from jobs.actions import available
+from jobs.actions import available, operations
+from jobs.actions import run_operations as actions_run_operations
+from jobs.actions import vendor_facts as jobs_vendor_facts
+from jobs.vocabulary import HealthStatus
+from vendors.operations import Fact, Operation
+from vendors.registry import VENDORS
 
 register = template.Library()
 
 # health/state -> (symbol, label): the symbol and text carry the meaning, colour repeats it.
+_HEALTH_SYMBOLS = {
+    HealthStatus.HEALTHY: "✓",
+    HealthStatus.RUNNING: "▶",
+    HealthStatus.FAILING: "✕",
+    HealthStatus.STUCK: "⚠",
+    HealthStatus.LATE: "◔",
+    HealthStatus.PAUSED: "Ⅱ",
+    HealthStatus.UNKNOWN: "?",
+}
 _SYMBOLS = {
-    "healthy": ("✓", "Healthy"),
+    **{health.value: (symbol, health.label) for health, symbol in _HEALTH_SYMBOLS.items()},
     "succeeded": ("✓", "Succeeded"),
-    "running": ("▶", "Running"),
     "queued": ("…", "Queued"),
-    "failing": ("✕", "Failing"),
     "failed": ("✕", "Failed"),
-    "stuck": ("⚠", "Stuck"),
-    "late": ("◔", "Late"),
-    "paused": ("Ⅱ", "Paused"),
     "canceled": ("⊘", "Canceled"),
-    "unknown": ("?", "Unknown"),
 }
 
 COUNT_LABELS = {
@@ -84,6 +92,31 @@ def percent(value: float | None) -> str:
 def available_actions(pipeline: Any) -> list[str]:
     """The actions valid for this pipeline now (jobs.actions.available)."""
     return available(pipeline)
+
+
+@register.filter
+def pipeline_operations(pipeline: Any) -> list[Operation]:
+    """The kind's own pipeline-wide operations offered now (jobs.actions.operations)."""
+    return operations(pipeline)
+
+
+@register.filter
+def operation_named(pipeline: Any, name: str) -> Operation | None:
+    """One of the kind's operations by name, when the pipeline can take it now."""
+    cls = VENDORS.get(pipeline.account.vendor)
+    return None if cls is None or pipeline.canceled_at else cls.operation(pipeline.kind, name)
+
+
+@register.filter
+def run_operations(run: Any, pipeline: Any) -> list[Operation]:
+    """The kind's operations that apply to this run's state (retry a failed interval)."""
+    return actions_run_operations(pipeline, run)
+
+
+@register.filter
+def vendor_facts(pipeline: Any) -> list[Fact]:
+    """What the vendor reports about the pipeline, as its adapter words it."""
+    return jobs_vendor_facts(pipeline)
 
 
 @register.filter

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.actions import kind_operations, vendor_facts
 from jobs.models import Pipeline, Run
 from jobs.payload import team_json
 from jobs.suppression import Suppression
+from vendors.operations import PIPELINE, Fact, Operation
 
 
 def iso(value: datetime | None) -> str | None:
@@ -62,4 +64,26 @@ def pipeline_json(pipeline: Pipeline, now: datetime, suppressed: Suppression | N
         # The owning team (its own, else its account's): {"slug", "name"}, or null.
         "team": team_json(pipeline.owning_team),
         "empty_day_is_failure": pipeline.empty_day_is_failure,
+        # What the vendor reports (as the pipeline page's "At <vendor>") and what the kind can
+        # do besides the fixed actions: POST /api/v1/pipelines/<id>/operations/<name>/.
+        "facts": [fact_json(f) for f in vendor_facts(pipeline)],
+        "operations": [operation_json(op, pipeline) for op in kind_operations(pipeline)],
+    }
+
+
+def fact_json(fact: Fact) -> dict[str, Any]:
+    return {"label": fact.label, "value": fact.value, "note": fact.note, "done": fact.done, "total": fact.total}
+
+
+def operation_json(op: Operation, pipeline: Pipeline) -> dict[str, Any]:
+    return {
+        "name": op.name,
+        "label": op.label.rstrip("…"),
+        "scope": op.scope,
+        # pipeline scope: offered now; run scope: for runs in `run_states`; false: from a fact only
+        "offered": op.offered(pipeline.vendor_info or {}) if op.scope == PIPELINE else True,
+        "run_states": sorted(op.run_states),
+        "fields": [{"name": f.name, "label": f.label, "type": f.type, "required": f.required} for f in op.fields],
+        "confirm": op.confirm,
+        "help": op.help,
     }

@@ -13,7 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from jobs.models import HEALTHS, Pipeline, Run
+from jobs.models import Pipeline, Run
+from jobs.vocabulary import HEALTHS
 
 from .. import timeline as tl
 from ..presenters import filtered
@@ -56,7 +57,12 @@ def pipeline_timeline(request: HttpRequest, pipeline_uuid: object) -> HttpRespon
         "width": tl.WIDTH,
         "now_x": tl.WIDTH,
     }
-    if pipeline.cadence_seconds() == 86400:
+    cadence = pipeline.cadence_seconds()
+    if pipeline.is_periodic and cadence is not None and cadence <= 3600:  # intervals of an hour or less
+        hour_runs = list(pipeline.runs.filter(sort_at__gte=now - timedelta(days=8)).order_by("sort_at")[:2000])
+        first = min([pipeline.created_at, *(r.started_at for r in hour_runs[:1] if r.started_at)])
+        context["hours"] = tl.hour_outcomes(hour_runs, now, first)
+    if cadence == 86400:
         days = [now.date() - timedelta(days=n) for n in range(29, -1, -1)]
         day_runs = list(pipeline.runs.filter(sort_at__gte=now - timedelta(days=32)).order_by("sort_at")[:500])
         first = tl.first_days([pipeline])[pipeline.pk]

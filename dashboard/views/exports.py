@@ -9,8 +9,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, Strea
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from jobs.models import HEALTHS, Pipeline
+from jobs.models import Pipeline
 from jobs.run_export import CONTENT_TYPES, Format, PeriodError, export_runs, filename, parse_period, runs_in_period
+from jobs.vocabulary import HEALTHS
 
 from ..presenters import filtered
 from .pages import FILTER_KEYS

@@ -17,8 +17,9 @@ from django.views.decorators.http import require_POST
 
 from jobs import audit, teams
 from jobs.failures import Incident, IncidentList, attach_suppressions, find_incident
-from jobs.models import RUNNING, Account, Acknowledgement
+from jobs.models import Account, Acknowledgement
 from jobs.suppression import MUTE_CHOICES
+from jobs.vocabulary import RUNNING
 from vendors.registry import VENDORS
 
 from ..inputs import BadInput, Fields

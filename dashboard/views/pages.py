@@ -5,7 +5,7 @@ it can change."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
+from jobs.actions import vendor_facts
 from jobs.csvsafe import SafeWriter
 from jobs.models import Account, Pipeline, Run, Snapshot, Team
 from jobs.run_export import DEFAULT_DAYS
@@ -28,6 +29,7 @@ from ..presenters import (
     SORTS,
     STRIP_LENGTH,
     Counted,
+    PipelineRow,
     account_choices,
     attach_strips,
     counts_by_health,
@@ -125,6 +127,14 @@ def _has_accounts() -> bool:
     return Account.objects.exists()
 
 
+def page_is_live(row: PipelineRow, now: datetime) -> bool:
+    """The pipeline page refreshes itself while its row can change soon, while a poll is due
+    (one was just asked for: after an operation) and while the vendor reports progress."""
+    pipeline = row.pipeline
+    due = not pipeline.paused and pipeline.next_poll_at is not None and pipeline.next_poll_at <= now
+    return row.live or due or any(f.total for f in vendor_facts(pipeline))
+
+
 def _get_pipeline(pipeline_uuid: object) -> Pipeline:
     return get_object_or_404(Pipeline.objects.select_related("account", "current_run"), uuid=pipeline_uuid)
 
@@ -145,6 +155,7 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
     context = {
         "pipeline": pipeline,
         "row": row,
+        "live": page_is_live(row, now),
         "page": page,
         "now": now,
         "poll_every": poll_interval(True),
@@ -157,7 +168,7 @@ def pipeline_detail(request: HttpRequest, pipeline_uuid: object) -> HttpResponse
         events = pipeline.alert_events.annotate(sent_to=Count("deliveries")).only("at", "kind", "suppressed")
         context["alert_events"] = list(events[:RECENT_ALERTS])
     if request.htmx:
-        if not row.live:
+        if not context["live"]:
             # Render once more so the final state shows, and tell htmx to stop polling.
             response = render(request, "dashboard/pipeline.html#live", context)
             response.status_code = HttpResponseStopPolling.status_code
@@ -199,6 +210,7 @@ def _run_context(run: Run, now) -> dict:
 def run_detail(request: HttpRequest, run_uuid: object) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("pipeline__account"), uuid=run_uuid)
     context = _run_context(run, timezone.now())
+    context["can_operate"] = is_operator(request.user)
     if request.htmx and request.htmx.target == "run-live":
         response = render(request, "dashboard/run.html#live", context)
         if not run.is_active:  # render the final state once more, then htmx stops polling

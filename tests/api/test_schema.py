@@ -35,8 +35,10 @@ def test_the_schema_describes_every_route(logged_in) -> None:
         "register_run": ("post", "/api/v1/pipelines/{pipeline_uuid}/runs/"),
         "create_pipeline": ("post", "/api/v1/pipelines/new/"),
         "act_on_pipeline": ("post", "/api/v1/pipelines/{pipeline_uuid}/actions/{action}/"),
+        "operate_on_pipeline": ("post", "/api/v1/pipelines/{pipeline_uuid}/operations/{name}/"),
         "list_failures": ("get", "/api/v1/failures/"),
         "acknowledge_failure": ("post", "/api/v1/failures/{incident_id}/ack/"),
+        "create_account": ("post", "/api/v1/accounts/"),
     }
     assert set(schema["components"]["securitySchemes"]) == {"bearer", "session"}
     for ops in schema["paths"].values():

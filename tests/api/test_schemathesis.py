@@ -20,17 +20,38 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from dashboard.auth import issue_token
+from jobs import polling
 from jobs.failures import incidents
 from jobs.models import Account, Pipeline
+from vendors.posthog.simulator import DEMO_KEY, DEMO_PROJECT, install_demo
+from vendors.simulator.core import Clock, SimServer, Simulator
 
-from ..conftest import user_with_role
+from ..conftest import T0, patient_vendor_http, user_with_role
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 EXAMPLES = 25
 
 
+@pytest.fixture
+def posthog_export(db, settings) -> Iterator[str]:
+    """A PostHog export its simulator paused: "unpause-backfill" is an operation it takes (again and again)."""
+    patient_vendor_http(settings)
+    clock = Clock(T0, frozen=True)
+    simulator = Simulator(clock)
+    install_demo(simulator, T0)
+    server = SimServer(simulator).start()
+    try:
+        account = Account(name="ph", vendor="posthog", base_url=server.url, settings={"project_id": str(DEMO_PROJECT)})
+        account.credentials = {"api_key": DEMO_KEY}
+        account.save()
+        polling.poll_now(account)
+        yield str(Pipeline.objects.get(account=account, name="Events to Snowflake").uuid)
+    finally:
+        server.stop()
+
+
 @pytest.fixture(params=["read", "operate"])
-def identity(request, polled) -> Iterator[dict[str, object]]:
+def identity(request, polled, posthog_export) -> Iterator[dict[str, object]]:
     user = user_with_role("fuzzer", "operator")
     token = issue_token(user, name="schemathesis", scope=request.param)
     jobs = Account(name="fs", vendor="fullstory", base_url="http://127.0.0.1:9")
@@ -43,6 +64,7 @@ def identity(request, polled) -> Iterator[dict[str, object]]:
         "headers": {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"},
         "pipelines": [str(p.uuid) for p in [*polled.values(), stream]],
         "incidents": [i.id for i in incidents()],
+        "operable": posthog_export,
         "seen": seen,
     }
     # Once every operation's examples ran: the fuzzing reached what it was meant to reach.
@@ -50,11 +72,13 @@ def identity(request, polled) -> Iterator[dict[str, object]]:
     for method, path, status in seen:
         if method in ("POST", "PATCH"):
             writes.setdefault(f"{method} {path}", set()).add(status)
-    assert len(writes) == 5, writes
+    assert len(writes) == 7, writes
     for path, statuses in writes.items():
         if request.param == "read":
             # 404: an id that is no UUID matches no route at all (PATCH /pipelines/{uuid}/), before any auth
             assert 403 in statuses and statuses <= {403, 404}, f"{path}: a read token got past the scope check"
+        elif path == "POST /api/v1/accounts/":  # the admin's: an operator's token is refused whatever it sends
+            assert statuses <= {400, 403}, f"{path}: an operator got past the admin check: {sorted(statuses)}"
         elif path != "POST /api/v1/pipelines/new/":  # random account names and kinds: 400s are right
             assert any(200 <= s < 300 for s in statuses), f"{path}: no write succeeded: {sorted(statuses)}"
 
@@ -92,6 +116,8 @@ def _real_ids(case, identity: dict[str, object]) -> None:
         params["pipeline_uuid"] = identity["pipelines"][pick(generated) % len(identity["pipelines"])]
     if "incident_id" in params and identity["incidents"] and pick(params["incident_id"]) % 2:
         params["incident_id"] = identity["incidents"][0]
+    if "name" in params and pick(params["name"]) % 3 == 0:  # an operation that exists, on a pipeline that has it
+        params["name"], params["pipeline_uuid"], case.body = "unpause-backfill", identity["operable"], {}
 
 
 @schema.parametrize()

@@ -27,6 +27,7 @@ from typing_extensions import is_typeddict
 from vendors.simulator.core import SimRequest
 
 from .exchanges import Exchange
+from .openapi_recorder import TALLY
 
 # Parameters of bulk_create that are not in the body: the path's team, a header.
 NOT_IN_BODY = {"team_id": "path", "idempotency_key": "header Idempotency-Key"}
@@ -34,6 +35,7 @@ IMPORT_PATH = re.compile(r"^/v2/prism/(?P<team>[^/]+)/(?P<object_type>[a-z_]+)/i
 JOB_PATH = re.compile(r"^/v2/prism/(?P<team>[^/]+)/imports/(?P<job_id>[^/]+)$")
 PROPERTIES_PATH = re.compile(r"^/v2/prism/(?P<team>[^/]+)/properties$")
 PROPERTIES_QUERY = ("autofill", "list_id", "term")  # PropertyListAllParams
+TALLY_NAME = "Micro (micro-so models)"  # the end-of-run summary's label
 ERROR_BODY = {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}
 
 
@@ -90,6 +92,7 @@ def body_validator(object_type: str) -> Draft202012Validator:
 
 def request_problems(req: SimRequest) -> list[str]:
     """What in a request micro-so would not send ([] when it conforms)."""
+    TALLY[(TALLY_NAME, "requests")] += 1
     where = f"{req.method} {req.path}"
     problems = []
     if not req.headers.get("x-api-key"):
@@ -122,6 +125,7 @@ def request_problems(req: SimRequest) -> list[str]:
 
 def response_problems(exchange: Exchange) -> list[str]:
     """What in an answer micro-so's strict validation would refuse ([] when it conforms)."""
+    TALLY[(TALLY_NAME, "responses")] += 1
     req, status = exchange.request, exchange.status
     if not exchange.header("Content-Type").startswith("application/json"):
         return [f"{exchange}: Content-Type is not application/json"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
@@ -19,6 +20,7 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 from vendors.simulator.core import SimRequest
 
 from .exchanges import Exchange
+from .openapi_recorder import TALLY
 
 
 @cache
@@ -73,12 +75,19 @@ def _describe(errors: list[Exception]) -> list[str]:
     return lines
 
 
+def _name(openapi: OpenAPI) -> str:
+    """The end-of-run summary's label: the description's title and its server's host."""
+    return f"{(openapi.spec / 'info' / 'title').read_str()} ({urlsplit(_server(openapi)).hostname})"
+
+
 def request_problems(openapi: OpenAPI, req: SimRequest) -> list[str]:
+    TALLY[(_name(openapi), "requests")] += 1
     result = openapi.unmarshal_request(RecordedRequest.of(req, _server(openapi)))
     return [f"{req.method} {req.path}: {line}" for line in _describe(result.errors)]
 
 
 def response_problems(openapi: OpenAPI, exchange: Exchange) -> list[str]:
+    TALLY[(_name(openapi), "responses")] += 1
     request = RecordedRequest.of(exchange.request, _server(openapi))
     ctype = exchange.header("Content-Type").lower()
     headers = Headers(list(exchange.response.headers.items()))

@@ -20,6 +20,7 @@ from jsonschema import Draft4Validator, FormatChecker
 from vendors.simulator.core import SimRequest
 
 from .exchanges import Exchange
+from .openapi_recorder import TALLY
 
 # Every format jsonschema knows (date-time through rfc3339-validator) plus protobuf's int32.
 FORMATS = FormatChecker()
@@ -53,8 +54,9 @@ class Operation:
 class Swagger2:
     """One or more Swagger 2 files of one vendor, looked up by method and path."""
 
-    def __init__(self, *files: Path) -> None:
+    def __init__(self, *files: Path, name: str) -> None:
         self.files = files
+        self.name = name  # the end-of-run summary's label
         self.docs = [json.loads(f.read_text()) for f in files]
 
     @cached_property
@@ -98,6 +100,7 @@ class Swagger2:
 
         `content_type=False` skips the Content-Type check (FullStory's own SDK sends none).
         """
+        TALLY[(self.name, "requests")] += 1
         op = self.operation(req.method, req.path)
         if op is None:
             return [f"{req.method} {req.path}: no such operation"]
@@ -161,6 +164,7 @@ class Swagger2:
 
     # -- responses -----------------------------------------------------------------
     def response_problems(self, exchange: Exchange) -> list[str]:
+        TALLY[(self.name, "responses")] += 1
         req = exchange.request
         op = self.operation(req.method, req.path)
         if op is None:

@@ -37,7 +37,7 @@ from .schema_cases import Case, deref, field_cases
 from .swagger2_validation import Swagger2
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "vendors" / "fullstory" / "spec"
-SPEC = Swagger2(SPEC_DIR / "events.swagger.json", SPEC_DIR / "users.swagger.json")
+SPEC = Swagger2(SPEC_DIR / "events.swagger.json", SPEC_DIR / "users.swagger.json", name="FullStory batch import")
 KEY, STANDARD = "na1.contract-key", "na1.standard-key"
 FAST = HttpSettings(connect_timeout=1, read_timeout=5, total_timeout=10, retries=0)
 ROW_DEFINITIONS = {EVENTS: "fullstory.v2.events.CreateEventRequest", USERS: "fullstory.v2.users.BatchUserImportRequest"}

@@ -94,6 +94,7 @@ def make_world(polled: dict[str, Pipeline], mp_account: Any) -> dict[str, Any]:
         "upload_uuid": upload.uuid,
         "incident_id": incident.id,
         "action": "pause",
+        "name": "retry",  # an operation the pipeline's kind does not have: operators hear so (409)
         "uidb64": urlsafe_base64_encode(force_bytes(resetting.pk)),
         "token": default_token_generator.make_token(resetting),
         "app_label": "jobs",

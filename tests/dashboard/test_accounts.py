@@ -68,9 +68,19 @@ def test_form_says_which_field_is_wrong(client, users, sim) -> None:
         "/accounts/new/", form("http://10.1.2.3", setting_project_id="", secret_secret="")
     ).content.decode()
     assert "neither a mixpanel host nor in VENDOR_HOST_ALLOWLIST" in html
-    assert "This field is required." in html
+    assert "required for Mixpanel" in html  # under the project id: jobs.account_rules' words
     assert "Mixpanel needs username + secret or api_secret" in html
     assert not Account.objects.exists()
+
+
+@pytest.mark.django_db
+def test_editing_shows_the_accounts_own_vendor(client, users) -> None:
+    # The select once showed the first vendor for every account, and saving switched it.
+    account = Account.objects.create(name="sg", vendor="statsig")
+    client.force_login(users["admin"])
+    html = client.get(f"/accounts/{account.uuid}/").content.decode()
+    vendors = html[html.index('name="vendor"') : html.index("</select>", html.index('name="vendor"'))]
+    assert '<option value="statsig" selected>' in vendors and vendors.count(" selected>") == 1
 
 
 @pytest.mark.django_db

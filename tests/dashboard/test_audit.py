@@ -20,7 +20,9 @@ def test_audit_lists_filters_and_escapes(logged_in, viewer) -> None:
     old = AuditEvent.objects.create(actor_label="apply_config", action="config.apply", target_label="old")
     AuditEvent.objects.filter(pk=old.pk).update(at=now - timedelta(days=40))
     html = logged_in.get("/audit/").content.decode()
-    assert "pipeline.cancel" in html and "refused" in html and "&lt;script&gt;" in html and "<script>x" not in html
+    # The row's outcome, not the page's own words ("including refused attempts") or the filter's options.
+    refused = '<span class="outcome outcome-refused">refused</span>'
+    assert "pipeline.cancel" in html and refused in html and "&lt;script&gt;" in html and "<script>x" not in html
     only_refused = logged_in.get("/audit/?outcome=refused").content.decode()
     assert "pipeline.cancel" in only_refused and "config.apply</code>" not in only_refused
     by_command = logged_in.get("/audit/?who=apply_config").content.decode()

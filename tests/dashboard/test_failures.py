@@ -1,8 +1,8 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from jobs import polling
-from jobs.models import Account, Acknowledgement, AuditEvent
+from jobs import alerts, polling
+from jobs.models import Account, Acknowledgement, AlertEvent, AuditEvent
 from vendors.simulator.core import Fault
 
 GZIP = "No compression specified but Gzip detected. Please submit a new request with correct compression as param"
@@ -28,9 +28,20 @@ def test_unpollable_account_is_one_incident(logged_in, polled, sim, mp_account) 
     mp_account.refresh_from_db()
     polling.poll_now(mp_account)
     body = logged_in.get("/api/v1/failures/").json()["results"]
-    assert [i["what"] for i in body] == ["unpollable"]
+    # Refused credentials: the word the alert uses too (one vocabulary, jobs/vocabulary.py).
+    assert [i["what"] for i in body] == ["credentials"]
     assert body[0]["error_kind"] == "auth" and body[0]["whose"] == "ours: credentials"
     assert "service account" in body[0]["hint"]
+    alerts.evaluate()
+    assert set(AlertEvent.objects.values_list("kind", flat=True)) == {"credentials"}
+    assert 'class="pill pill-unknown">credentials<' in logged_in.get("/failures/").content.decode()
+
+    # Any other reason we cannot see the account: unpollable, and no alert of its own.
+    Account.objects.update(poll_error_kind="transient", poll_error_message="HTTP 503", consecutive_errors=4)
+    body = logged_in.get("/api/v1/failures/").json()["results"]
+    assert [(i["what"], i["error_kind"], i["whose"]) for i in body] == [
+        ("unpollable", "transient", "theirs: vendor unreachable")
+    ]
 
 
 def test_viewer_cannot_acknowledge(logged_in, polled) -> None:
@@ -91,7 +102,7 @@ def test_a_new_incident_is_not_pre_acknowledged(logged_in, polled, operator, cli
     Acknowledgement.objects.create(incident=incident["id"], by=operator, note="old")
     Account.objects.update(poll_error_kind="auth", poll_error_message="401", consecutive_errors=1)
     fresh = logged_in.get("/api/v1/failures/").json()["results"]
-    assert fresh[0]["what"] == "unpollable" and fresh[0]["acknowledged"] is None
+    assert fresh[0]["what"] == "credentials" and fresh[0]["acknowledged"] is None
 
 
 def _failing(mp_account, n: int) -> None:

@@ -39,7 +39,7 @@ def test_pipeline_page_lists_runs_with_snapshots(logged_in, polled, sim) -> None
     html = logged_in.get(f"/pipelines/{pipeline.uuid}/").content.decode()
     assert GZIP in html and "Failing" in html
     assert "<code>failed</code>" in html  # the vendor's own status beside ours
-    assert "1 snapshot" in html and "created" in html
+    assert "1 snapshot" in html and '<td data-label="What changed">created</td>' in html  # the snapshot's row
     run = Run.objects.get(pipeline=pipeline)
     assert f'href="/runs/{run.uuid}/"' in html
 

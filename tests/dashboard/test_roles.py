@@ -29,6 +29,8 @@ EXPECTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "upload": (OPERATE, OPERATE),
     "pipeline": (READ, READ),
     "pipeline-action": ((302, 403, 405, 405, 405), OPERATE),  # acting is POST only
+    # A kind's own operations: POST only; this kind has no "retry", which operators are told.
+    "pipeline-operation": ((302, 403, 405, 405, 405), (302, 403, 403, 409, 409)),
     "run": (READ, READ),
     "run-items-csv": (READ, READ),
     # Run history downloads (default period: the last 30 days) are reads: GET only.
@@ -77,9 +79,12 @@ EXPECTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
         (405, 403, 405, 405, 405),
         (401, 403, 403, 400, 400),
     ),  # no role: the middleware answers before the method check
+    # Adding an account is the admin's: an operator is refused before the body is read.
+    "api-accounts": ((405, 403, 405, 405, 405), (401, 403, 403, 403, 400)),
     "api-failures": (API_READ, (405, 403, 405, 405, 405)),
     "api-failure-ack": ((405, 403, 405, 405, 405), (401, 403, 403, 400, 400)),
     "api-pipeline-action": ((405, 403, 405, 405, 405), (401, 403, 403, 200, 200)),
+    "api-pipeline-operation": ((405, 403, 405, 405, 405), (401, 403, 403, 400, 400)),  # no JSON body: 400
     # The API's OpenAPI schema and its docs page: readers of the API read them; GET only.
     "api-openapi": (API_READ, (405, 403, 405, 405, 405)),
     "api-docs": (API_READ, (405, 403, 405, 405, 405)),

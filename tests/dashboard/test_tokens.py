@@ -11,11 +11,14 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from dashboard.auth import issue_token
+from jobs import tokens
 from jobs.models import ApiToken, AuditEvent
 
 from ..conftest import csrf_headers, user_with_role
 
 PIPELINES = "/api/v1/pipelines/"
+DEACTIVATED = "this API token ended: its owner was deactivated"
+PASSWORD_CHANGED = "this API token ended when its owner's password changed; create a new one under /preferences/"
 
 
 def _get(client, token: str):
@@ -86,6 +89,46 @@ def test_a_stronger_rehash_of_the_same_password_keeps_tokens(api_client, viewer)
     assert _get(api_client, token).status_code == 200
 
 
+def test_a_new_password_saved_alone_ends_tokens_however_it_was_set(api_client, viewer) -> None:
+    """A save of the password field alone, from an outdated hash to a current one, is what
+    Django's rehash at login looks like; a new password saved so must still end tokens, as
+    must a hash written by a script or an unusable password."""
+    weak = PBKDF2PasswordHasher().encode("correct-horse-battery", "somesalt", iterations=1000)
+    type(viewer).objects.filter(pk=viewer.pk).update(password=weak)
+    viewer.refresh_from_db()
+    token = issue_token(viewer)
+    viewer.set_password("a-brand-new-passphrase")  # from the outdated hash, like a rehash
+    viewer.save(update_fields=["password"])
+    assert _error(_get(api_client, token)) == PASSWORD_CHANGED
+
+    token = issue_token(viewer)
+    viewer.password = make_password("set-by-a-script")  # from a current hash to a current one
+    viewer.save(update_fields=["password"])
+    assert _error(_get(api_client, token)) == PASSWORD_CHANGED
+
+    token = issue_token(viewer)
+    viewer.set_unusable_password()  # no hasher recognises it
+    viewer.save(update_fields=["password"])
+    assert _error(_get(api_client, token)) == PASSWORD_CHANGED
+
+
+def test_saving_a_users_other_fields_keeps_their_tokens(api_client, viewer) -> None:
+    token = issue_token(viewer)
+    viewer.first_name = "Vera"
+    viewer.save()
+    viewer.save(update_fields=["last_login"])
+    assert _get(api_client, token).status_code == 200
+
+
+def test_a_deactivation_saved_alone_ends_tokens_for_good_too(api_client, viewer) -> None:
+    token = issue_token(viewer)
+    viewer.is_active = False
+    viewer.save(update_fields=["is_active"])
+    viewer.is_active = True
+    viewer.save(update_fields=["is_active"])
+    assert _error(_get(api_client, token)) == DEACTIVATED
+
+
 def test_deactivation_ends_tokens_for_good(api_client, viewer) -> None:
     token = issue_token(viewer)
     viewer.is_active = False
@@ -93,7 +136,7 @@ def test_deactivation_ends_tokens_for_good(api_client, viewer) -> None:
     assert _get(api_client, token).status_code == 401
     viewer.is_active = True
     viewer.save()
-    assert _get(api_client, token).status_code == 401
+    assert _error(_get(api_client, token)) == DEACTIVATED
 
 
 def test_a_read_token_cannot_write_even_for_an_operator(api_client, polled) -> None:
@@ -186,3 +229,61 @@ def test_admins_see_every_token_and_its_status_never_the_token(api_client, viewe
     stored = ApiToken.objects.get()
     detail = api_client.get(f"/admin/jobs/apitoken/{stored.pk}/change/").content.decode()
     assert "password changed" in detail and token not in detail
+
+
+# --- jobs/tokens.py, rule by rule ------------------------------------------------------------
+
+
+def test_issue_token_keeps_to_its_scopes_and_lifetimes(viewer, settings) -> None:
+    with pytest.raises(ValueError, match=r"^scope must be one of read, operate$"):
+        issue_token(viewer, scope="root")
+    for days in (0, tokens.MAX_DAYS + 1):
+        with pytest.raises(ValueError, match=rf"^a token lives 1 to {tokens.MAX_DAYS} days$"):
+            issue_token(viewer, days=days)
+    assert not ApiToken.objects.exists()
+    settings.API_TOKEN_DAYS = 30
+    for days, lives in ((1, 1), (tokens.MAX_DAYS, tokens.MAX_DAYS), (None, 30)):
+        raw = issue_token(viewer, name=f"lives {lives}", days=days)
+        assert re.fullmatch(r"pw_[A-Za-z0-9_-]{43}", raw)
+        stored = ApiToken.objects.get(name=f"lives {lives}")
+        assert stored.prefix == raw[:10] and stored.digest == tokens.hash_token(raw) and stored.user == viewer
+        assert stored.expires_at - stored.created_at == timedelta(days=lives)
+        assert stored.password_fingerprint == tokens.fingerprint(viewer.password)
+
+
+def test_a_token_issued_to_a_deactivated_owner_never_works(viewer) -> None:
+    viewer.is_active = False
+    viewer.save()
+    raw = issue_token(viewer)
+    assert ApiToken.objects.get().password_fingerprint == ""
+    assert tokens.check(raw).error == DEACTIVATED
+
+
+def test_a_token_expires_at_its_expiry_to_the_second_and_says_when(viewer) -> None:
+    raw = issue_token(viewer, days=1)
+    token = ApiToken.objects.get()
+    with time_machine.travel(token.expires_at - timedelta(seconds=1), tick=False):
+        assert tokens.check(raw).token == token
+    with time_machine.travel(token.expires_at, tick=False):
+        stamp = token.expires_at.strftime("%Y-%m-%d %H:%M")
+        assert tokens.check(raw).error == (
+            f"this API token expired at {stamp} UTC; create a new one under /preferences/"
+        )
+        assert tokens.problem(token) == tokens.check(raw).error  # "now" by default
+
+
+def test_using_a_token_writes_its_last_use_at_most_once_a_minute(viewer, django_assert_num_queries) -> None:
+    raw = issue_token(viewer)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        with django_assert_num_queries(2):  # the token with its owner, then the last use
+            assert tokens.check(raw).token is not None
+        assert ApiToken.objects.get().last_used_at == start
+    a_minute = start + timedelta(seconds=tokens.LAST_USED_RESOLUTION)
+    with time_machine.travel(a_minute, tick=False), django_assert_num_queries(1):  # to the microsecond: no write
+        assert tokens.check(raw).token is not None
+    later = start + timedelta(seconds=tokens.LAST_USED_RESOLUTION + 1)
+    with time_machine.travel(later, tick=False):
+        tokens.check(raw)
+    assert ApiToken.objects.get().last_used_at == later
+    assert tokens.check("pw_" + "x" * 43).error == "unknown API token"

@@ -87,7 +87,11 @@ BAD_FILES: list[tuple[str, str | bytes, str]] = [
     ("nul-in-secret", good(**{'"k"': '"k\\u0000"'}), "field 'credentials.api_key': contains a NUL character"),
     ("raw-nul-byte", good().encode().replace(b"S3 events", b"S3\x00events"), "not valid TOML"),
     # longer than the model fields they end up in
-    ("long-account-name", good(**{'"mp-new"': f'"{LONG}"'}), "field 'name': Ensure this value has at most 100"),
+    (
+        "long-account-name",
+        good(**{'"mp-new"': f'"{LONG}"'}),
+        "field 'name': must be at most 100 characters (it has 101)",
+    ),
     (
         "long-pipeline-name",
         good(**{'"S3 events"': f'"{"n" * 201}"'}),
@@ -102,10 +106,10 @@ BAD_FILES: list[tuple[str, str | bytes, str]] = [
     (
         "long-base-url",
         good(**{'"http://127.0.0.1:9100"': f'"http://127.0.0.1:9100/{"p" * 300}"'}),
-        "field 'base_url': Ensure this value has at most 300",
+        "field 'base_url': must be at most 300 characters",
     ),
     # wrong types
-    ("name-not-a-string", good(**{'name = "mp-new"': "name = 5"}), "accounts[0]: field 'name': must be a non-empty"),
+    ("name-not-a-string", good(**{'name = "mp-new"': "name = 5"}), "accounts[0]: field 'name': must be a string"),
     ("setting-a-list", good(**{'"12345"': "[1]"}), "field 'settings.project_id': must be a string or an integer"),
     ("setting-a-bool", good(**{'"12345"': "true"}), "field 'settings.project_id': must be a string or an integer"),
     ("external-id-a-number", good(**{'"c0ffee"': "7"}), "field 'external_id': must be a non-empty string"),
@@ -235,12 +239,12 @@ def manage(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.django_db(transaction=True)
 def test_manage_py_exits_non_zero_with_a_message_and_no_traceback(tmp_path, existing) -> None:
     """As an operator runs it: exit status, stderr, and nothing but the message."""
-    path = write(tmp_path, good(**{'"mp-new"': f'"{LONG}"', '"c0ffee"': f'"{"i" * 256}"'}))
+    path = write(tmp_path, good(**{'"S3 events"': f'"{"n" * 201}"', '"c0ffee"': f'"{"i" * 256}"'}))
     results = [manage(str(path), "--check"), manage(str(path))]
     for result in results:
         assert result.returncode == 1, result
         assert "Traceback" not in result.stderr, result.stderr
-        assert "field 'name': Ensure this value has at most 100 characters (it has 101)" in result.stderr
+        assert "field 'name': Ensure this value has at most 200 characters (it has 201)" in result.stderr
         assert "field 'external_id': Ensure this value has at most 255 characters (it has 256)" in result.stderr
         assert "CommandError: 2 problem(s); nothing was changed" in result.stderr
     assert results[0].stderr == results[1].stderr

@@ -57,10 +57,20 @@ def test_stuck_threshold_is_learned_from_successful_runs(sim, mp_account, make_p
 
 
 @pytest.mark.django_db
+def test_the_vendors_schedule_is_read_by_the_kinds_adapter() -> None:
+    """A nessie pipeline's "frequency" is Mixpanel's schedule; an import connector has none."""
+    from vendors.mixpanel.client import MixpanelClient
+
+    assert MixpanelClient.cadence_for("export_pipeline", {"frequency": "daily"}) == 86400
+    assert MixpanelClient.cadence_for("export_pipeline", {"frequency": "hourly"}) == 3600
+    assert MixpanelClient.cadence_for("import_connector", {"frequency": "daily"}) is None
+
+
+@pytest.mark.django_db
 def test_late_when_no_success_within_cadence_and_grace(mp_account, make_pipeline, settings) -> None:
     settings.LATE_GRACE_FRACTION, settings.LATE_GRACE_MIN_SECONDS = 0.5, 1800
     with time_machine.travel(datetime(2026, 11, 23, 8, 0, tzinfo=UTC), tick=False) as clock:
-        pipeline = make_pipeline("seed-success", vendor_info={"frequency": "daily"})
+        pipeline = make_pipeline("seed-success", expected_every_seconds=86400)
         polling.poll_now(mp_account)
         now = timezone.now()
         Pipeline.objects.filter(pk=pipeline.pk).update(last_success_at=now)

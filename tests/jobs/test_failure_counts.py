@@ -73,7 +73,7 @@ def test_kept_totals_equal_counting_one_by_one(acknowledged, show_snoozed) -> No
 def test_everything_is_counted_as_listed() -> None:
     _mix()
     found = IncidentList()
-    assert dict(found.by_what) == {"failed": 2, "stuck": 1, "late": 1, "unpollable": 2}
+    assert dict(found.by_what) == {"failed": 2, "stuck": 1, "late": 1, "credentials": 1, "unpollable": 1}
     assert found.total == 6
 
 

@@ -17,8 +17,13 @@ from django.utils import timezone
 from jobs import polling
 from jobs.config import register_job
 from jobs.models import Account, Pipeline, PollAttempt, Run, Snapshot
+from vendors.posthog.sim_demo import s3_hourly, stripe_charges
+from vendors.posthog.sim_exports import SimExport
+from vendors.posthog.sim_tables import SimSchema, SimSource
+from vendors.posthog.sim_world import SimProject
+from vendors.posthog.simulator import DEMO_KEY, DEMO_PROJECT, PostHogWorld, SimKey
 from vendors.registry import VENDORS
-from vendors.simulator.core import Clock, Fault, SimServer
+from vendors.simulator.core import Clock, Fault, SimServer, Simulator
 from vendors.simulator.scenarios import build
 
 from ..conftest import T0
@@ -36,6 +41,13 @@ class VendorCase:
     unknown_status: object = None  # a 200 body whose status string nobody documented
     # One-shot jobs: a 404 for a job we know means the vendor forgot it (expired).
     gone_on_404: bool = False
+    status_path: str = ""  # where `unknown_status` is served, when not every call under `path` takes one shape
+    # The simulator to poll, when the demo's part is too big to poll 3 times per fault.
+    simulator: Callable[[Clock], Simulator] | None = None
+
+    @property
+    def unknown_status_path(self) -> str:
+        return self.status_path or self.path
 
 
 CASES = [
@@ -95,6 +107,48 @@ CASES += [
         unknown_status={"job_id": "mi-demo-live", "status": "defrosting", "total": 1},
     ),
 ]
+
+
+def small_posthog(clock: Clock) -> Simulator:
+    """A day of one hourly export (one failed interval) and of one hourly table: the demo's
+    ten days of four exports are 1,250 intervals to record, 20 times a plain case's poll."""
+    sim = Simulator(clock)
+    born = clock.now() - timedelta(days=1)
+    project = SimProject(DEMO_PROJECT)
+    export = SimExport("Events to S3", "hour", {"type": "S3", "config": {"bucket_name": "b"}}, born, s3_hourly)
+    source = SimSource("Stripe", born)
+    source.schemas = [SimSchema("charges", source.id, "1hour", born, stripe_charges)]
+    project.exports[export.id], project.sources[source.id] = export, source
+    PostHogWorld(keys={DEMO_KEY: SimKey({DEMO_PROJECT})}, projects={DEMO_PROJECT: project}).install(sim)
+    return sim
+
+
+CASES += [
+    VendorCase(
+        "posthog",
+        "/api/projects",
+        {"project_id": str(DEMO_PROJECT)},
+        {"api_key": DEMO_KEY},
+        [],  # the project's ids are made at start: the baseline poll discovers its pipelines
+        missing_fields={"count": 1, "next": None},  # a list page without its results
+        unknown_status={  # both an export (its detail) and its runs page: the same path serves both
+            "id": "matrix-export",
+            "name": "Matrix export",
+            "next": None,
+            "results": [
+                {
+                    "id": "matrix-run",
+                    "status": "Defrosting",
+                    "data_interval_start": "2026-11-19T00:00:00Z",
+                    "data_interval_end": "2026-11-19T01:00:00Z",
+                    "created_at": "2026-11-19T01:00:05Z",
+                }
+            ],
+        },
+        status_path=f"/api/projects/{DEMO_PROJECT}/batch_exports",  # tables' jobs are a plain array
+        simulator=small_posthog,
+    ),
+]
 CASES = [c for c in CASES if c.vendor in VENDORS]
 
 # fault -> (expected poll outcome, a fragment of its message)
@@ -143,9 +197,10 @@ FAULTS: dict[str, tuple[Callable[[VendorCase], Fault | None], str, str]] = {
 
 
 @pytest.fixture
-def world() -> Iterator[tuple[SimServer, Clock]]:
+def world(request: pytest.FixtureRequest) -> Iterator[tuple[SimServer, Clock]]:
     clock = Clock(T0, frozen=True)
-    server = SimServer(build("demo", clock)).start()
+    case: VendorCase = request.node.callspec.params["case"]
+    server = SimServer(case.simulator(clock) if case.simulator else build("demo", clock)).start()
     with time_machine.travel(T0, tick=True):
         yield server, clock
     server.stop()
@@ -238,7 +293,7 @@ def test_unknown_status_is_kept_raw_not_a_crash(case: VendorCase, world) -> None
     server, _ = world
     account = _account(case, server.url)
     _poll(account)
-    server.simulator.inject(Fault("wrong_shape", path=case.path, body=case.unknown_status))
+    server.simulator.inject(Fault("wrong_shape", path=case.unknown_status_path, body=case.unknown_status))
     summary = _poll(account)
     assert summary.outcome == "ok", summary.line()
     odd = Run.objects.filter(pipeline__account=account, state="unknown").first()

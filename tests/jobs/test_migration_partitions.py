@@ -9,8 +9,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-BEFORE = [("jobs", "0019_db_defaults_for_bulk_inserts")]
-AFTER = [("jobs", "0020_scale_partition_snapshots_attempts")]
+BEFORE = [("jobs", "0021_one_vocabulary")]
+AFTER = [("jobs", "0022_partition_snapshots_attempts")]
 
 
 def _migrate(target):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from jobs import polling
 from jobs.models import Account, Pipeline, PollAttempt, Run, Snapshot, StateChange
-from jobs.recording import KnownRuns, record_observations
+from jobs.recording import Recording, record_observations, seen
 from vendors import base as vb
 from vendors.mixpanel.simulator import ScriptedRun, SimConnector
 from vendors.simulator.core import Fault
@@ -101,18 +101,18 @@ def test_a_run_listed_twice_in_one_reply_is_one_run(make_pipeline) -> None:
     listing wins), not a failed poll on the unique key, on first sight and after."""
     pipeline = make_pipeline("twice")
 
-    def seen(progress: float) -> vb.Observation:
+    def running(progress: float) -> vb.Observation:
         raw = {"run_id": "dup", "status": "running", "progress": progress}
         return vb.Observation(pipeline.target(), "dup", "running", "running", progress=progress, raw=raw)
 
     now = timezone.now()
-    stats = record_observations(pipeline, [seen(0.1), seen(0.2)], now)
+    stats = record_observations(pipeline, [running(0.1), running(0.2)], now)
     assert stats.runs_created == 1 and Run.objects.get().progress == 0.2
     pipeline.refresh_from_db()
-    known = KnownRuns(now)
-    assert known.add(pipeline, [seen(0.3), seen(0.4)], {"dup": Run.objects.get()})
-    known.write()
-    assert known.stats.runs_changed == 1 and Run.objects.get().progress == 0.4
+    recording = Recording(now)
+    recording.observe(pipeline, seen([running(0.3), running(0.4)]), {"dup": Run.objects.get()})
+    recording.write()
+    assert recording.stats.runs_changed == 1 and Run.objects.get().progress == 0.4
 
 
 @pytest.mark.django_db

@@ -269,6 +269,11 @@ def _status(session: requests.Session, url: str) -> int | None:
         return None
 
 
+def _tick_failures(log: Path) -> int:
+    """Ticks the worker logged as failed ("Task jobs.tasks.tick[...] raised unexpected: ...")."""
+    return sum("Task jobs.tasks.tick[" in line and "raised unexpected" in line for line in log.read_text().splitlines())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_postgres_restart_is_survived_by_web_worker_and_beat(sim, private_postgres, tmp_path) -> None:
     pg = private_postgres
@@ -312,12 +317,14 @@ def test_postgres_restart_is_survived_by_web_worker_and_beat(sim, private_postgr
         session = _login(base, "ada", "correct-horse-battery")
         assert "seed-running" in session.get(f"{base}/", timeout=10).text
 
+        failed_ticks = _tick_failures(tmp_path / "worker.log")
         pg.ctl("stop")
         down = session.get(f"{base}/healthz", timeout=10)
         assert down.status_code == 503 and down.json()["checks"]["database"].startswith("error")
         page = session.get(f"{base}/", timeout=10)
         assert page.status_code == 500 and "Traceback" not in page.text  # an error page, not a hang or a leak
-        time.sleep(5)  # ticks and polls fail meanwhile
+        # The worker has felt the outage (its log says a tick failed), not a guess of seconds.
+        _wait(lambda: _tick_failures(tmp_path / "worker.log") > failed_ticks, 60, "a tick to fail while it is down")
         pg.ctl("start")
         before = pg.query(polls)[0][0]
 

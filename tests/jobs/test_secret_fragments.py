@@ -20,6 +20,8 @@ from jobs.models import Account, AlertEvent, Pipeline, PollAttempt, Run, Snapsho
 from vendors.fullstory.simulator import FullStoryWorld
 from vendors.micro.simulator import MicroWorld, SimImport
 from vendors.mixpanel.simulator import MixpanelWorld, SimProject, seed_connectors
+from vendors.posthog.sim_world import SimProject as PostHogProject
+from vendors.posthog.simulator import PostHogWorld, SimKey
 from vendors.simulator.core import Clock, Fault, SimServer, Simulator
 from vendors.statsig.simulator import SimConsole, StatsigWorld
 
@@ -27,6 +29,7 @@ from ..conftest import T0
 
 SECRET = "SEKRETSS7Q2XK9ZV4WMN"
 TEAM = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+PH_PROJECT = 4242
 WHAT_IS_WRONG = "the credential contains a line break or leading/trailing whitespace"
 
 
@@ -53,6 +56,7 @@ def worlds() -> Iterator[tuple[Simulator, str, MicroWorld]]:
     micro.install(sim)
     FullStoryWorld(keys={SECRET}).install(sim)
     StatsigWorld([SimConsole(SECRET)]).install(sim)
+    PostHogWorld(keys={SECRET: SimKey({PH_PROJECT})}, projects={PH_PROJECT: PostHogProject(PH_PROJECT)}).install(sim)
     server = SimServer(sim).start()
     yield sim, server.url, micro
     server.stop()
@@ -71,6 +75,7 @@ VENDORS = {
     "fullstory": ({"api_key": SECRET + "\n"}, {}, "events_import"),
     "statsig": ({"api_key": SECRET + "\r\n"}, {}, "backfill"),
     "mixpanel": ({"username": "svc-user", "secret": SECRET + "\n"}, {"project_id": "12345"}, "import_connector"),
+    "posthog": ({"api_key": SECRET + "\n"}, {"project_id": str(PH_PROJECT)}, "batch_export"),
 }
 
 

@@ -1,8 +1,10 @@
 """Every bad reply the issue lists, from a real HTTP server, becomes a typed VendorError."""
 
 import socket
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from vendors import base as vb
 from vendors.base import AccountConfig, Target
@@ -131,3 +133,17 @@ def test_a_header_requests_refuses_is_named_not_quoted(sim) -> None:
     with pytest.raises(vb.Rejected) as caught:
         http.request("GET", f"{sim.url}/api/app/projects/12345/connectors", headers={"X-Thing": " SEKRETSS7Q2X"})
     assert "the 'X-Thing' header was not sent" in str(caught.value) and "SEKR" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("Sun, 15 Jun 2031 12:02:00 GMT", 120.0),
+        ("Sun, 15 Jun 2031 11:00:00 GMT", 0.0),
+        ("Sun, 15 Jun 2031 12:00:30", 30.0),
+    ],
+)
+def test_an_http_date_retry_after_counts_from_the_clock(value, seconds) -> None:
+    """The date form counts from vendors.clock's now, whatever day the suite runs."""
+    with time_machine.travel(datetime(2031, 6, 15, 12, 0, tzinfo=UTC), tick=False):
+        assert parse_retry_after(value) == seconds

@@ -10,10 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vendors.base import BadResponse, Target
+from vendors.base import STATES, BadResponse, Observation, Target
+from vendors.posthog.facts import export_facts
 from vendors.posthog.normalize import (
+    BACKFILLS_KEPT,
     JOB_STATES,
     RUN_STATES,
+    backfill_info,
     export_info,
     group_intervals,
     normalize_interval,
@@ -145,13 +148,16 @@ def test_export_info_says_when_posthog_most_likely_paused_it() -> None:
     info = export_info(failing)
     assert info["destination"] == "Snowflake" and "by PostHog itself" in info["paused_reason"]
     by_hand = export_info({**failing, "latest_runs": [run("Completed")] * 10})
-    assert by_hand["paused_reason"].startswith("paused (by a person")
-    assert "paused_reason" not in export_info({**failing, "paused": False})
+    assert by_hand["paused_reason"] == "by a person or through the API"
+    assert export_info({**failing, "paused": False})["paused_reason"] == ""  # merged: an unpause clears it
 
 
 def test_table_info() -> None:
     info = table_info({"status": "Paused", "should_sync": False, "sync_frequency": "6hour", "table": {"row_count": 5}})
     assert info["should_sync"] is False and info["row_count"] == 5 and info["status"] == "Paused"
+    assert info["paused"] and info["paused_reason"] == "syncing this table is turned off in PostHog"
+    running = table_info({"status": "Running", "should_sync": True})
+    assert not running["paused"] and running["paused_reason"] == ""
 
 
 @pytest.mark.parametrize(
@@ -186,7 +192,7 @@ def test_wrong_run_shapes_are_bad_responses(body: Any) -> None:
 def test_arbitrary_json_runs_give_observations_or_bad_response(body: Any) -> None:
     with contextlib.suppress(BadResponse):
         for attempts in group_intervals(body).values():
-            normalize_interval(EXPORT, attempts)
+            _well_formed(normalize_interval(EXPORT, attempts))
 
 
 @settings(max_examples=300, deadline=None)
@@ -198,6 +204,52 @@ def test_arbitrary_json_runs_give_observations_or_bad_response(body: Any) -> Non
     | json_values
 )
 def test_arbitrary_json_jobs_and_infos_give_observations_or_bad_response(body: Any) -> None:
-    for normalize in (lambda b: normalize_job(TABLE, b), export_info, table_info):
+    with contextlib.suppress(BadResponse):
+        _well_formed(normalize_job(TABLE, body))
+    for info in (export_info, table_info):
         with contextlib.suppress(BadResponse):
-            normalize(body)
+            assert isinstance(info(body), dict)
+
+
+def _well_formed(obs: Observation) -> None:
+    """What the rest of Pipewatch relies on in any observation, whatever the vendor sent."""
+    assert isinstance(obs, Observation) and obs.state in STATES
+    assert obs.progress is None or 0 <= obs.progress <= 1
+    assert all(isinstance(n, int) and n >= 0 for n in obs.counts.values()), obs.counts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["id", "status", "start_at", "end_at", "created_at", "finished_at", "progress"]),
+            json_values
+            | st.sampled_from(["Starting", "Running", "Completed", "Failed", "Cancelled"])
+            | st.fixed_dictionaries({"finished_runs": json_values, "total_runs": json_values}),
+        ),
+        max_size=8,
+    )
+    | json_values
+)
+def test_arbitrary_json_backfills_give_facts_or_bad_response(body: Any) -> None:
+    """Backfills go on through the page's facts: whatever PostHog sends, facts or a BadResponse."""
+    with contextlib.suppress(BadResponse):
+        kept = backfill_info(body)
+        assert len(kept) <= max(BACKFILLS_KEPT, sum(1 for b in kept if b["status"] in ("Starting", "Running")))
+        facts = export_facts({"backfills": kept})
+        assert all(f.total is None or f.total > 0 for f in facts)
+
+
+def test_backfills_keep_the_running_ones_first_then_the_newest() -> None:
+    rows = [{"id": str(i), "status": "Completed", "progress": {"finished_runs": 2, "total_runs": 2}} for i in range(7)]
+    rows[6] = {"id": "old-running", "status": "Running", "progress": {"finished_runs": 1, "total_runs": 4}}
+    kept = backfill_info(rows)
+    assert [b["id"] for b in kept] == ["old-running", "0", "1", "2", "3"]
+    fact = export_facts({"backfills": kept})[0]
+    assert (fact.value, fact.done, fact.total, fact.operation) == (
+        "Running · 1 of 4 intervals",
+        1,
+        4,
+        "cancel-backfill",
+    )
+    assert export_facts({"backfills": kept})[1].operation == ""  # a finished one cannot be cancelled

@@ -75,6 +75,22 @@ def test_a_next_link_to_another_host_is_not_followed(ph: PH) -> None:  # noqa: F
         session(ph).exports()
 
 
+def test_a_next_link_to_another_scheme_on_the_same_host_is_not_followed(ph: PH) -> None:  # noqa: F811
+    """Only the project's own origin: https to http on the same host would send the key in clear."""
+    from urllib.parse import urlsplit
+
+    from vendors.simulator.core import Fault
+
+    ph.export("e")
+    other = "https" if urlsplit(ph.url).scheme == "http" else "http"
+    following = f"{other}://{urlsplit(ph.url).netloc}/api/projects/{PID}/batch_exports/?offset=1"
+    page = {"count": 2, "next": following, "results": [{}]}
+    ph.world.sim.inject(Fault("wrong_shape", path=f"/api/projects/{PID}/batch_exports/", body=page, times=1))
+    with pytest.raises(BadResponse, match="another host"):
+        session(ph).exports()
+    assert [e["id"] for e in session(ph).exports()]  # the fault is spent: the real list
+
+
 def test_the_error_parser_reads_every_envelope() -> None:
     assert error_parser({"type": "validation_error", "code": "invalid_input", "detail": "bad", "attr": "start_at"}) == (
         "invalid_input",

@@ -21,6 +21,7 @@ from ..base import (
     VendorError,
 )
 from ..normalizing import expect
+from ..operations import Fact
 from .nessie_normalize import normalize_jobs, normalize_status, normalize_summary, normalize_timeline
 from .nessie_spec import form_fields, to_form, validate_pipeline_spec
 
@@ -35,6 +36,7 @@ NESSIE_HOSTS = {
 }
 NESSIE_PATH = "/api/2.0/nessie"
 JOB_INFO_KEYS = ("frequency", "sync_enabled", "last_dispatched")
+CADENCES = {"hourly": 3600, "daily": 86400}
 
 
 class DataPipelines(Adapter):
@@ -42,6 +44,20 @@ class DataPipelines(Adapter):
     capabilities = frozenset({CREATE, CANCEL, PAUSE, DISCOVER})
     periodic = True
     session: MixpanelSession
+
+    @classmethod
+    def cadence_from(cls, info: dict[str, Any]) -> int | None:
+        return CADENCES.get(info.get("frequency") or "")
+
+    @classmethod
+    def facts(cls, info: dict[str, Any]) -> list[Fact]:
+        facts = [Fact("Frequency", info["frequency"])] if info.get("frequency") else []
+        if info.get("sync_enabled") is not None:
+            facts.append(Fact("Sync", "on" if info["sync_enabled"] else "off"))
+        if info.get("last_dispatched"):
+            facts.append(Fact("Last dispatched", str(info["last_dispatched"])))
+        summary = info.get("summary") if isinstance(info.get("summary"), dict) else {}
+        return facts + [Fact(f"Tasks {state}", str(n)) for state, n in summary.items()]
 
     # -- plumbing ------------------------------------------------------------------
     @property

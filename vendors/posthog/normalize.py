@@ -164,8 +164,10 @@ def export_info(body: Any) -> dict[str, Any]:
     """Pipeline-level facts of a batch export, kept on the pipeline and shown as they are."""
     body = expect(body, dict, "batch export")
     destination = body.get("destination") if isinstance(body.get("destination"), dict) else {}
-    latest = [r for r in body.get("latest_runs") or [] if isinstance(r, dict)]
-    failures = sum(1 for r in latest if RUN_STATES.get(r.get("status") or "", ("",))[0] == FAILED)
+    rows = body.get("latest_runs")
+    latest = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+    statuses = [r.get("status") for r in latest]
+    failures = sum(1 for s in statuses if isinstance(s, str) and RUN_STATES.get(s, ("",))[0] == FAILED)
     paused = body.get("paused") is True
     info = {
         "interval": nonempty_str(body.get("interval")),
@@ -173,14 +175,15 @@ def export_info(body: Any) -> dict[str, Any]:
         "destination": nonempty_str(destination.get("type")),
         "paused": paused,
         "last_paused_at": nonempty_str(body.get("last_paused_at")),
+        "paused_reason": "",  # polls merge info into the pipeline's: an unpause must clear it
     }
     if paused and latest and failures * 2 >= len(latest):
         info["paused_reason"] = (
-            f"paused, most likely by PostHog itself: {failures} of its {len(latest)} latest runs failed, "
+            f"most likely by PostHog itself: {failures} of its {len(latest)} latest runs failed, "
             "and PostHog pauses an export after ten failures in fifty runs"
         )
     elif paused:
-        info["paused_reason"] = "paused (by a person or through the API)"
+        info["paused_reason"] = "by a person or through the API"
     return info
 
 
@@ -189,12 +192,43 @@ def table_info(body: Any) -> dict[str, Any]:
     body = expect(body, dict, "warehouse table")
     table = body.get("table") if isinstance(body.get("table"), dict) else {}
     status = body.get("status")
+    should_sync = body.get("should_sync") is not False
     return {
         "status": status if isinstance(status, str) else "",
-        "should_sync": body.get("should_sync") is not False,
+        "should_sync": should_sync,
+        "paused": not should_sync or status == "Paused",
+        "paused_reason": "" if should_sync else "syncing this table is turned off in PostHog",
         "sync_type": nonempty_str(body.get("sync_type")),
         "sync_frequency": nonempty_str(body.get("sync_frequency")),
         "last_synced_at": nonempty_str(body.get("last_synced_at")),
         "row_count": as_count(table.get("row_count"), "table.row_count"),
         "latest_error": nonempty_str(body.get("latest_error")),
     }
+
+
+BACKFILLS_KEPT = 5
+ACTIVE = ("Starting", "Running", "ContinuedAsNew")
+
+
+def backfill_info(rows: Any) -> list[dict[str, Any]]:
+    """An export's backfills as PostHog lists them (newest first): the running ones and the
+    newest others, BACKFILLS_KEPT in all, with their progress."""
+    kept: list[dict[str, Any]] = []
+    for i, row in enumerate(expect(rows, list, "backfills")):
+        row = expect(row, dict, f"backfills[{i}]")
+        progress = row.get("progress") if isinstance(row.get("progress"), dict) else {}
+        kept.append(
+            {
+                "id": nonempty_str(row.get("id")),
+                "status": nonempty_str(row.get("status")),
+                "start_at": nonempty_str(row.get("start_at")),
+                "end_at": nonempty_str(row.get("end_at")),
+                "created_at": nonempty_str(row.get("created_at")),
+                "finished_at": nonempty_str(row.get("finished_at")),
+                "finished_runs": as_count(progress.get("finished_runs"), f"backfills[{i}].progress.finished_runs"),
+                "total_runs": as_count(progress.get("total_runs"), f"backfills[{i}].progress.total_runs"),
+            }
+        )
+    running = [b for b in kept if b["status"] in ACTIVE]
+    others = [b for b in kept if b["status"] not in ACTIVE]
+    return (running + others)[: max(BACKFILLS_KEPT, len(running))]

@@ -32,6 +32,11 @@ def error_parser(body: Any) -> tuple[str, str]:
     return str(body.get("code") or body.get("type") or ""), detail
 
 
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
 def _id(value: str) -> str:
     return quote(str(value), safe="")
 
@@ -61,8 +66,9 @@ class PostHogSession:
             following, params, pages = page.get("next"), None, pages + 1
             if not following:
                 return
-            if not isinstance(following, str) or urlsplit(following).netloc != urlsplit(self.base_url).netloc:
-                raise BadResponse("PostHog's next page points at another host: not followed")
+            if not isinstance(following, str) or _origin(following) != _origin(self.base_url):
+                # Another host, or the same over http: either would be sent the key.
+                raise BadResponse("PostHog's next page points at another host or scheme: not followed")
             if pages >= MAX_PAGES:
                 raise BadResponse(f"more than {MAX_PAGES} pages: stopped")
             url = following
@@ -77,6 +83,11 @@ class PostHogSession:
     def runs(self, export_id: str, after: str) -> list[dict[str, Any]]:
         """Runs created since `after` (ISO or PostHog's `-30d`): without it PostHog lists 7 days only."""
         return list(self.pages(f"/batch_exports/{_id(export_id)}/runs/", {"after": after}))
+
+    def runs_page(self, export_id: str, after: str, ordering: str) -> list[Any]:
+        """One page (100) of an export's runs created since `after`, in `ordering`."""
+        body = self.get(f"/batch_exports/{_id(export_id)}/runs/", {"after": after, "ordering": ordering})
+        return expect(expect(body, dict, "runs page").get("results"), list, "results")
 
     def cancel_run(self, export_id: str, run_id: str) -> Any:
         return self.post(f"/batch_exports/{_id(export_id)}/runs/{_id(run_id)}/cancel/")
@@ -98,6 +109,11 @@ class PostHogSession:
 
     def backfills(self, export_id: str) -> list[dict[str, Any]]:
         return list(self.pages(f"/batch_exports/{_id(export_id)}/backfills/"))
+
+    def recent_backfills(self, export_id: str) -> list[Any]:
+        """The newest page of an export's backfills (50, newest first): the ones to follow."""
+        page = expect(self.get(f"/batch_exports/{_id(export_id)}/backfills/"), dict, "backfills page")
+        return expect(page.get("results"), list, "results")
 
     def cancel_backfill(self, export_id: str, backfill_id: str) -> Any:
         return self.post(f"/batch_exports/{_id(export_id)}/backfills/{_id(backfill_id)}/cancel/")

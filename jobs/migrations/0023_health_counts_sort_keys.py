@@ -23,7 +23,7 @@ def uninstall(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0020_scale_partition_snapshots_attempts'),
+        ('jobs', '0022_partition_snapshots_attempts'),
     ]
 
     operations = [

@@ -122,7 +122,7 @@ def unpartition(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0019_db_defaults_for_bulk_inserts"),
+        ("jobs", "0021_one_vocabulary"),
     ]
 
     operations = [
