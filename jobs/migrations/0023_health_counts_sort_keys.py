@@ -36,9 +36,6 @@ class Migration(migrations.Migration):
                 ('erring', models.BooleanField(help_text='The pipeline itself has a poll error (poll_error_kind).')),
                 ('n', models.BigIntegerField()),
             ],
-            options={
-                'indexes': [models.Index(fields=['health_status', 'paused', 'erring'], include=('n',), name='healthcount_key_idx')],
-            },
         ),
         migrations.AddField(
             model_name='pipeline',
