@@ -62,10 +62,6 @@ class RecordStats:
     snapshots: int = 0
     state_changes: int = 0
 
-    def add(self, other: RecordStats) -> None:
-        for name in ("runs_created", "runs_changed", "snapshots", "state_changes"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
 
 @dataclass(frozen=True)
 class Seen:

@@ -276,7 +276,8 @@ def test_a_summary_line_says_what_happened() -> None:
     assert summary.line() == (
         "acme: ok, 3 pipeline(s), 2 new run(s), 1 changed, 3 snapshot(s) in 12 ms, 1 discovered: not_found: x"
     )
-    assert PollSummary(account="acme", outcome="idle", message="nothing due").line() == "acme: idle (nothing due)"
+    for outcome, message in (("idle", "nothing due"), ("busy", "a worker is polling it"), ("lost", "lease lost")):
+        assert PollSummary(account="acme", outcome=outcome, message=message).line() == f"acme: {outcome} ({message})"
     assert (
         PollSummary(account="acme").line() == "acme: ok, 0 pipeline(s), 0 new run(s), 0 changed, 0 snapshot(s) in 0 ms"
     )
