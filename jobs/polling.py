@@ -79,7 +79,7 @@ def poll_account(
     """Poll an account whose lease the caller holds. With `lease`, the poll stops asking
     the vendor in time and writes only while the lease is its own (else `LeaseLost`)."""
     now = now or timezone.now()
-    pipelines = _pipelines(account, now, only_due)
+    pipelines = pipelines_to_poll(account, now, only_due)
     client_cls = vendor_class_or_none(account.vendor)
     discovery_due = account.next_discovery_at is None or account.next_discovery_at <= now
     discover = bool(client_cls and DISCOVER in client_cls.capabilities and (discovery_due or not only_due))
@@ -123,7 +123,7 @@ PIPELINES_SQL = (
 )
 
 
-def _pipelines(account: Account, now: datetime, only_due: bool) -> list[Pipeline]:
+def pipelines_to_poll(account: Account, now: datetime, only_due: bool) -> list[Pipeline]:
     """The account's unpaused pipelines (due ones, or all), most overdue first, with their
     account and current run loaded."""
     sql, params = PIPELINES_SQL, [account.pk]

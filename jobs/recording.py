@@ -1,12 +1,13 @@
 """What the vendor said about runs: compared in memory, written in a few statements.
 
 A `Recording` takes what one account poll learned about runs: each pipeline's
-observations (`observe`) and the jobs the vendor no longer knows (`gone`). It compares
-them with the runs we hold (`held_runs`, one query for the whole poll) and keeps the result
-in memory: runs to insert, to update and to touch, snapshots, state changes and each
-pipeline's rollup. `write` sends it all in a handful of statements, inside the caller's
-transaction (`jobs.writer`: one per account poll). A snapshot only when something changed;
-an unchanged run costs its share of one UPDATE of `last_seen_at`.
+observations (`observe`, as `seen`) and the jobs the vendor no longer knows (`gone`). It
+compares them with the runs we hold (`held_runs`: for the whole poll, one query of what
+comparing needs and one of the rest for the runs that moved) and keeps the result in
+memory: runs to insert, to update (only the columns that moved) and to touch, snapshots,
+state changes and each pipeline's rollup. `write` sends it all in a handful of statements,
+inside the caller's transaction (`jobs.writer`: one per account poll). A snapshot only
+when something changed; an unchanged run costs its share of one UPDATE of `last_seen_at`.
 """
 
 from __future__ import annotations
@@ -60,10 +61,6 @@ class RecordStats:
     runs_changed: int = 0
     snapshots: int = 0
     state_changes: int = 0
-
-    def add(self, other: RecordStats) -> None:
-        for name in ("runs_created", "runs_changed", "snapshots", "state_changes"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 `jobs.polling` asks the vendor and hands `write` a `PollOutcome`: the results it got (up to
 an account-wide error or the poll's deadline), that error, and whether the account's
-pipelines were listed. `write` reads the runs they name in one query, compares them
-(`jobs.recording`), changes the pipelines' and the account's poll state through their
-models' methods, and sends it all under the lease's fence: the runs in a few statements,
-every pipeline in one pipelined UPDATE, then the attempt and the account. Known runs, first
-sight, jobs gone, a pipeline's error, an account's: one path, one commit.
+pipelines were listed. `write` reads the runs they name, compares them (`jobs.recording`),
+changes the pipelines' and the account's poll state through their models' methods, and
+sends it all under the lease's fence: the runs in a few statements, the pipelines' fields
+that moved (those that moved alike in one UPDATE), the attempt, and the account, which
+gives the lease back. Known runs, first sight, jobs gone, a pipeline's error, an
+account's: one path, one commit, about ten statements however many pipelines.
 """
 
 from __future__ import annotations
@@ -189,6 +190,7 @@ def _discovered(account: Account, result: vb.TargetResult) -> tuple[Pipeline | N
     )
     if pipeline.paused:
         return None, False
+    pipeline.account = account
     return pipeline, created
 
 
