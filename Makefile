@@ -89,7 +89,7 @@ test-future: $(BIN)/.dev-installed
 	  PW_TEST_PRETEND_NOW=$$when $(BIN)/python -m pytest -q -p no:cacheprovider $(FUTURE_TESTS) $(PYTEST_ARGS) || exit 1; \
 	done
 
-## make mutation: mutmut over the vendor normalizers and jobs/health.py ([tool.mutmut] in
+## make mutation: mutmut over the vendor normalizers, jobs/health.py and the recording code ([tool.mutmut] in
 ## pyproject.toml), with their fast unit tests; the tree is copied to ./mutants (gitignored).
 ## Prints the score per module; `$(BIN)/mutmut browse` or `mutmut show <name>` for survivors.
 MUTATION_CHILDREN ?= 2
