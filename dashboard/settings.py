@@ -6,71 +6,23 @@ time only appears when a page renders.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard.envvars import boolean, env, hosts_or_networks, networks, positive, secret
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)  # into os.environ, before any value is read
 
-
-def _bool(name: str, default: bool) -> bool:
-    raw = env.str(name, default=str(default)).strip().lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off", ""):
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false)")
-
-
-def _positive(name: str, default: float) -> float:
-    try:
-        value = env.float(name, default=default)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number of seconds") from None
-    if value <= 0:
-        raise ImproperlyConfigured(f"{name} must be positive, got {value}")
-    return value
-
-
-def _networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """A comma-separated list of addresses or CIDR ranges; a bad entry stops startup, named."""
-    try:
-        return [ipaddress.ip_network(n.strip(), strict=False) for n in env.list(name, default=default) if n.strip()]
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}: {exc} (use IP addresses or CIDR ranges)") from None
-
-
-def _hosts_or_networks(name: str) -> list[str]:
-    """Host names, IP addresses and CIDRs; anything that looks like an address must be one."""
-    entries = [entry.strip() for entry in env.list(name, default=[]) if entry.strip()]
-    for entry in entries:
-        if "/" in entry or ":" in entry or entry.replace(".", "").isdigit():
-            try:
-                ipaddress.ip_network(entry.strip("[]"), strict=False)
-            except ValueError:
-                raise ImproperlyConfigured(
-                    f"{name}: {entry!r} is neither a host name nor an IP address or network (no ports)"
-                ) from None
-    return entries
-
-
-DEBUG = _bool("DEBUG", False)
-TESTING = _bool("TESTING", False)
-
-
-def _secret(name: str) -> str:
-    """A secret from the environment; the newline an env file or a secret store adds is no part of it."""
-    return env.str(name, default="").strip()
-
+DEBUG = boolean("DEBUG", False)
+TESTING = boolean("TESTING", False)
 
 INSECURE_SECRET_KEY = "insecure-development-key-do-not-use-in-production"
-SECRET_KEY = _secret("SECRET_KEY")
+SECRET_KEY = secret("SECRET_KEY")
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
@@ -192,7 +144,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 # Behind a reverse proxy: the proxies' addresses or ranges. Their X-Forwarded-For names the
 # client (dashboard/clientip.py); from anyone else the header is ignored.
-TRUSTED_PROXIES = _networks("TRUSTED_PROXIES", [])
+TRUSTED_PROXIES = networks("TRUSTED_PROXIES", [])
 AXES_CLIENT_IP_CALLABLE = "dashboard.clientip.client_ip"
 # API tokens live this many days unless issued with another lifetime (create_api_token --days).
 API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
@@ -283,31 +235,31 @@ CELERY_TASK_ROUTES = {
 }
 
 # --- Polling engine ----------------------------------------------------------------------
-POLL_TICK_SECONDS = _positive("POLL_TICK_SECONDS", 5)
-POLL_ACTIVE_SECONDS = _positive("POLL_ACTIVE_SECONDS", 15)
-POLL_IDLE_SECONDS = _positive("POLL_IDLE_SECONDS", 300)
-POLL_ERROR_BACKOFF_MAX_SECONDS = _positive("POLL_ERROR_BACKOFF_MAX_SECONDS", 1800)
-POLL_LEASE_SECONDS = _positive("POLL_LEASE_SECONDS", 120)
+POLL_TICK_SECONDS = positive("POLL_TICK_SECONDS", 5)
+POLL_ACTIVE_SECONDS = positive("POLL_ACTIVE_SECONDS", 15)
+POLL_IDLE_SECONDS = positive("POLL_IDLE_SECONDS", 300)
+POLL_ERROR_BACKOFF_MAX_SECONDS = positive("POLL_ERROR_BACKOFF_MAX_SECONDS", 1800)
+POLL_LEASE_SECONDS = positive("POLL_LEASE_SECONDS", 120)
 # One tick reads at most this many due pipelines (most overdue first, ADR 14) and hands
 # the accounts it claims to workers in shards of POLL_SHARD_SIZE, one task each. It must
 # exceed what one tick finds due: 1,000,000 pipelines a minute with 5 s ticks is 83,334.
 POLL_TICK_MAX_PIPELINES = env.int("POLL_TICK_MAX_PIPELINES", default=100000)
 POLL_SHARD_SIZE = env.int("POLL_SHARD_SIZE", default=200)
-DISCOVERY_SECONDS = _positive("DISCOVERY_SECONDS", 600)
+DISCOVERY_SECONDS = positive("DISCOVERY_SECONDS", 600)
 # Every tick handles new state changes; every pipeline is re-checked for conditions that come
 # with time or with the account (stuck, late, credentials broken) at most this often.
-ALERT_SCAN_SECONDS = _positive("ALERT_SCAN_SECONDS", 30)
+ALERT_SCAN_SECONDS = positive("ALERT_SCAN_SECONDS", 30)
 # At most this many pipelines whose next check has come are looked at per scan (ADR 14).
 ALERT_SCAN_BATCH = env.int("ALERT_SCAN_BATCH", default=5000)
-STUCK_AFTER_SECONDS = _positive("STUCK_AFTER_SECONDS", 3600)
+STUCK_AFTER_SECONDS = positive("STUCK_AFTER_SECONDS", 3600)
 # Learned stuck threshold: this many times the median duration of recent successes.
-STUCK_HISTORY_FACTOR = _positive("STUCK_HISTORY_FACTOR", 3)
-STUCK_MIN_SECONDS = _positive("STUCK_MIN_SECONDS", 900)
+STUCK_HISTORY_FACTOR = positive("STUCK_HISTORY_FACTOR", 3)
+STUCK_MIN_SECONDS = positive("STUCK_MIN_SECONDS", 900)
 # Late: cadence + max(LATE_GRACE_MIN_SECONDS, cadence * LATE_GRACE_FRACTION) without a success.
-LATE_GRACE_FRACTION = _positive("LATE_GRACE_FRACTION", 0.5)
-LATE_GRACE_MIN_SECONDS = _positive("LATE_GRACE_MIN_SECONDS", 1800)
+LATE_GRACE_FRACTION = positive("LATE_GRACE_FRACTION", 0.5)
+LATE_GRACE_MIN_SECONDS = positive("LATE_GRACE_MIN_SECONDS", 1800)
 # Count checks: (dropped + failed) / processed above this raises a warning.
-COUNT_WARNING_RATE = _positive("COUNT_WARNING_RATE", 0.01)
+COUNT_WARNING_RATE = positive("COUNT_WARNING_RATE", 0.01)
 # Retention (a daily housekeeping task): thin snapshots, drop raw payloads, poll log.
 SNAPSHOT_RETENTION_DAYS = env.int("SNAPSHOT_RETENTION_DAYS", default=30)
 RAW_RETENTION_DAYS = env.int("RAW_RETENTION_DAYS", default=14)
@@ -317,12 +269,12 @@ POLL_ATTEMPT_RETENTION_DAYS = env.int("POLL_ATTEMPT_RETENTION_DAYS", default=14)
 PARTITION_DAYS_AHEAD = env.int("PARTITION_DAYS_AHEAD", default=7)
 PARTITION_LOCK_TIMEOUT_MS = env.int("PARTITION_LOCK_TIMEOUT_MS", default=3000)
 # How often open pages refresh their live parts (while something runs / otherwise).
-LIVE_REFRESH_SECONDS = _positive("LIVE_REFRESH_SECONDS", 5)
-IDLE_REFRESH_SECONDS = _positive("IDLE_REFRESH_SECONDS", 60)
+LIVE_REFRESH_SECONDS = positive("LIVE_REFRESH_SECONDS", 5)
+IDLE_REFRESH_SECONDS = positive("IDLE_REFRESH_SECONDS", 60)
 
-VENDOR_CONNECT_TIMEOUT = _positive("VENDOR_CONNECT_TIMEOUT", 5)
-VENDOR_READ_TIMEOUT = _positive("VENDOR_READ_TIMEOUT", 20)
-VENDOR_TOTAL_TIMEOUT = _positive("VENDOR_TOTAL_TIMEOUT", 30)
+VENDOR_CONNECT_TIMEOUT = positive("VENDOR_CONNECT_TIMEOUT", 5)
+VENDOR_READ_TIMEOUT = positive("VENDOR_READ_TIMEOUT", 20)
+VENDOR_TOTAL_TIMEOUT = positive("VENDOR_TOTAL_TIMEOUT", 30)
 VENDOR_MAX_RESPONSE_BYTES = env.int("VENDOR_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
 VENDOR_HTTP_RETRIES = env.int("VENDOR_HTTP_RETRIES", default=2)
 # Hosts an account's base_url may point at besides the vendors' own (the simulator).
@@ -331,23 +283,23 @@ VENDOR_HOST_ALLOWLIST = env.list(
 )
 # Alert channels reach public addresses only, plus these (internal webhooks): host names as
 # written in the channel URL, IP addresses or CIDRs. Checked on save and before every send.
-ALERT_CHANNEL_ALLOWED_HOSTS = _hosts_or_networks("ALERT_CHANNEL_ALLOWED_HOSTS")
+ALERT_CHANNEL_ALLOWED_HOSTS = hosts_or_networks("ALERT_CHANNEL_ALLOWED_HOSTS")
 # A poll waits at most this long for the account's request budget, else it backs off.
-RATE_LIMIT_MAX_WAIT_SECONDS = _positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
+RATE_LIMIT_MAX_WAIT_SECONDS = positive("RATE_LIMIT_MAX_WAIT_SECONDS", 2)
 
 # --- Uploads (the create page's CSV / JSON files) ---------------------------------------
 # A request body over UPLOAD_MAX_BYTES (plus room for the form's other fields) is refused
 # with 413 before any of it is read. Files over FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary
 # file, never memory; they are read as streams. Up to UPLOAD_SYNC_MAX_BYTES the rows are sent
 # from the request, as before; larger files are stored and handed to the `uploads` queue.
-UPLOAD_MAX_BYTES = int(_positive("UPLOAD_MAX_BYTES", 200 * 1024 * 1024))
-UPLOAD_SYNC_MAX_BYTES = int(_positive("UPLOAD_SYNC_MAX_BYTES", 5 * 1024 * 1024))
+UPLOAD_MAX_BYTES = int(positive("UPLOAD_MAX_BYTES", 200 * 1024 * 1024))
+UPLOAD_SYNC_MAX_BYTES = int(positive("UPLOAD_SYNC_MAX_BYTES", 5 * 1024 * 1024))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2621440  # Django's default, said out loud: the form's non-file fields
 
 # --- Metrics ---------------------------------------------------------------------------
-METRICS_TOKEN = _secret("METRICS_TOKEN")
-METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = secret("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
 
 # --- Security --------------------------------------------------------------------------
 # No inline scripts or styles anywhere, so no 'unsafe-inline': htmx comes from our static
@@ -370,7 +322,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
-SESSION_EXPIRE_AT_BROWSER_CLOSE = _bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = boolean("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
 
 # Mail (password reset, email alert channels): EMAIL_URL such as
 # smtp+tls://user:password@smtp.example.com:587; the console in development.
@@ -381,16 +333,16 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG and not TESTING:
-    SESSION_COOKIE_SECURE = _bool("SECURE_COOKIES", True)
+    SESSION_COOKIE_SECURE = boolean("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     # Secure by default (behind a TLS-terminating proxy); the compose demo on plain
     # http://localhost turns these off explicitly.
-    SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", True)
+    SECURE_SSL_REDIRECT = boolean("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes speak plain HTTP inside
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     # The directive alone preloads nothing; submitting the domain to the list is a choice.
-    SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", True)
+    SECURE_HSTS_PRELOAD = boolean("SECURE_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {

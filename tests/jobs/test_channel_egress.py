@@ -226,8 +226,8 @@ def test_a_url_apprise_cannot_read_or_that_names_no_host_is_refused() -> None:
 
 @pytest.mark.parametrize("value", ["10.0.0.0/33", "hooks.internal:8080", "300.1.2.3"])
 def test_a_malformed_allow_list_fails_loudly(monkeypatch, value) -> None:
-    from dashboard.settings import _hosts_or_networks
+    from dashboard.envvars import hosts_or_networks
 
     monkeypatch.setenv("ALERT_CHANNEL_ALLOWED_HOSTS", f"hooks.internal,{value}")
     with pytest.raises(ImproperlyConfigured, match="ALERT_CHANNEL_ALLOWED_HOSTS"):
-        _hosts_or_networks("ALERT_CHANNEL_ALLOWED_HOSTS")
+        hosts_or_networks("ALERT_CHANNEL_ALLOWED_HOSTS")
