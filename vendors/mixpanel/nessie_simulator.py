@@ -16,7 +16,8 @@ from .nessie_sim_pipeline import SimPipeline
 __all__ = ["NessieApi", "SimPipeline"]  # tests import the pipeline from here
 
 if TYPE_CHECKING:
-    from .simulator import MixpanelWorld, SimProject
+    from .sim_world import SimProject
+    from .simulator import MixpanelWorld
 
 SCHEMATIZED_TYPES = ("bigquery", "snowflake", "aws", "azure-blob", "gcs-schema")
 MAX_MONTHS_BACK = 6

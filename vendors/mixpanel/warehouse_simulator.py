@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..simulator.core import SimRequest, SimResponse, Simulator, json_response
 
 if TYPE_CHECKING:
-    from .simulator import MixpanelWorld, SimProject
+    from .sim_world import SimProject
+    from .simulator import MixpanelWorld
 
 HISTORY_LIMIT = 30
 _run_ids = itertools.count(9001)
