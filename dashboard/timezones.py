@@ -40,8 +40,7 @@ class TimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        name, source = zone_for(request)
-        request.time_zone_source = source
+        name, _ = zone_for(request)
         timezone.activate(zoneinfo.ZoneInfo(name))
         try:
             return self.get_response(request)

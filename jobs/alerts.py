@@ -34,7 +34,6 @@ from .vocabulary import OK, RECOVERED, Condition
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (30, 120, 600)  # seconds between attempts; then the delivery gives up
-FLAG_CHANNEL_AFTER = 5
 
 
 def suppression(pipeline: Pipeline, now: datetime) -> str:

@@ -57,7 +57,6 @@ CLAIM_SQL = (
 # "Poll now": the account's backoff does not stop it.
 CLAIM_NOW_SQL = "UPDATE jobs_account SET lease_until = %s, lease_token = %s WHERE id = %s AND " + UNLEASED
 RELEASE_SQL = "UPDATE jobs_account SET lease_until = NULL, lease_token = NULL WHERE id = %s AND lease_token = %s"
-FREE_SQL = "SELECT id FROM jobs_account WHERE id IN ({ids}) AND " + FREE
 PAGE = 5000
 
 
@@ -112,17 +111,6 @@ def due_candidates(now: datetime, limit: int | None = None) -> list[int]:
 
 def _shards(ids: list[int], size: int) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
-
-
-def due_account_ids(now: datetime) -> list[int]:
-    """Accounts with a due pipeline, or whose vendor lists pipelines and is due to be asked,
-    that are neither leased nor backing off."""
-    free: list[int] = []
-    with connection.cursor() as cursor:
-        for shard in _shards(due_candidates(now), settings.POLL_SHARD_SIZE):
-            cursor.execute(FREE_SQL.format(ids=", ".join(["%s"] * len(shard))), [*shard, _dt(now), _dt(now)])
-            free += sorted(row[0] for row in cursor.fetchall())
-    return sorted(free)
 
 
 def _token(token: uuid.UUID) -> object:

@@ -26,9 +26,6 @@ STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN)
 ACTIVE_STATES = frozenset({QUEUED, RUNNING})
 FINISHED_STATES = frozenset({SUCCEEDED, FAILED, CANCELED})
 
-# Flags that qualify a state.
-FLAGS = ("partial", "empty", "retrying", "paused", "expired")
-
 
 class ErrorKind(StrEnum):
     """Why something failed, in our words (not the vendor's): a run's `error_kind`, a poll
@@ -119,7 +116,7 @@ class Observation:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: RunError | None = None
-    flags: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # qualify the state: partial, empty, retrying, paused, expired
     raw: Any = None
     # True when the vendor gave no id and no start time: the run will get a real key
     # once it starts, and the engine re-keys the row instead of creating a second one.

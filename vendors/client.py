@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from . import clock
@@ -88,9 +88,6 @@ class VendorClient:
             return self.account.base_url.rstrip("/")
         region = self.account.region or next(iter(self.hosts))
         return self.hosts[region]
-
-    def _today(self) -> date:
-        return self.now().astimezone(UTC).date()
 
     def _headers(self) -> dict[str, str]:
         """The auth headers every call of the account carries (header-auth vendors)."""

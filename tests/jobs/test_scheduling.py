@@ -34,11 +34,13 @@ def test_an_expired_lease_can_be_taken_over(mp_account) -> None:
 def test_backing_off_accounts_are_not_due(mp_account, make_pipeline) -> None:
     make_pipeline("seed-running")
     now = timezone.now()
-    assert scheduling.due_account_ids(now) == [mp_account.pk]
     Account.objects.filter(pk=mp_account.pk).update(backoff_until=now + timedelta(seconds=60))
-    assert scheduling.due_account_ids(now) == []
+    assert scheduling.claim_due(now)[1] == []
     assert scheduling.claim(mp_account.pk, now) is None
-    assert scheduling.claim(mp_account.pk, now, ignore_backoff=True) is not None
+    token = scheduling.claim(mp_account.pk, now, ignore_backoff=True)  # "poll now" is not held back
+    assert token is not None
+    scheduling.release(mp_account.pk, token)
+    assert scheduling.claim_due(now + timedelta(seconds=61))[1] == [mp_account.pk]  # the backoff is over
 
 
 @pytest.mark.django_db
