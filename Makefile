@@ -105,6 +105,7 @@ lint: $(BIN)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 format: $(BIN)/.dev-installed
