@@ -110,7 +110,10 @@ def test_bounded_retries_absorb_one_5xx_on_get(sim) -> None:
     assert result.error is None
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("5", 5.0), ("0", 0.0), (None, None), ("soon", None)])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("5", 5.0), ("0", 0.0), (None, None), ("soon", None), ("inf", None), ("nan", None), ("-3", 0.0)],
+)
 def test_parse_retry_after(value, seconds) -> None:
     assert parse_retry_after(value) == seconds
 
