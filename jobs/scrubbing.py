@@ -20,6 +20,7 @@ import base64
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import logging
 import re
 import threading
@@ -32,6 +33,7 @@ from vendors.base import InvalidSpec, VendorError
 
 MIN_FRAGMENT = 4  # shorter runs are ordinary text, not a usable part of a secret
 REDACTED = "(redacted)"
+SEEN_TEXTS, SEEN_LENGTH = 256, 128  # per scrubber: texts remembered, and the longest remembered
 
 # -- which values are secret -------------------------------------------------------
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -125,6 +127,24 @@ class Scrubber:
         # A Mapping is used live (the process-wide registry below); anything else is frozen.
         self.grams: Mapping[str, int] | frozenset[str] = grams if isinstance(grams, Mapping) else frozenset(grams)
         self.wholes = tuple(wholes)
+        # Short texts come back poll after poll (names, states, dates): their answer is kept,
+        # unless the grams are the live registry's, which change.
+        self._seen: dict[str, str] | None = None if isinstance(grams, Mapping) else {}
+
+    def scrub(self, text: str) -> str:
+        """`text` with every run of secret fragments replaced by REDACTED."""
+        if not isinstance(text, str) or len(text) < MIN_FRAGMENT:
+            return text
+        seen = self._seen
+        if seen is None or len(text) > SEEN_LENGTH:
+            return self._scrub(text)
+        clean = seen.get(text)
+        if clean is None:
+            clean = self._scrub(text)
+            if len(seen) >= SEEN_TEXTS:
+                seen.clear()
+            seen[text] = clean
+        return clean
 
     @classmethod
     def of(cls, secrets: Iterable[str] = (), wholes: Iterable[str] = ()) -> Scrubber:
@@ -147,10 +167,7 @@ class Scrubber:
             return self
         return Scrubber(set(self.grams) | set(extra.grams), self.wholes)
 
-    def scrub(self, text: str) -> str:
-        """`text` with every run of secret fragments replaced by REDACTED."""
-        if not isinstance(text, str) or len(text) < MIN_FRAGMENT:
-            return text
+    def _scrub(self, text: str) -> str:
         for whole in self.wholes:
             if whole in text:
                 text = text.replace(whole, REDACTED)
@@ -176,6 +193,24 @@ class Scrubber:
         """A vendor client's answer with every text in it scrubbed; identities (run keys,
         target ids) are kept as they are: they are sent back to the vendor. Unchanged parts
         are returned as the same objects."""
+        kind = type(value)  # exact types first: a poll's answer is thousands of plain values
+        if kind is str:
+            return self.scrub(value)
+        if kind in _PLAIN:
+            return value
+        if kind is dict:
+            copy = None
+            for key, item in value.items():
+                new = self.scrub_value(item)
+                if new is not item:
+                    copy = dict(value) if copy is None else copy
+                    copy[key] = new
+            return value if copy is None else copy
+        if kind is list or kind is tuple:
+            items = [self.scrub_value(v) for v in value]
+            if all(a is b for a, b in zip(items, value, strict=True)):
+                return value
+            return items if kind is list else tuple(items)
         if isinstance(value, str):
             return self.scrub(value)
         if isinstance(value, BaseException):
@@ -191,12 +226,11 @@ class Scrubber:
             return value if all(scrubbed[k] is v for k, v in value.items()) else scrubbed
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             changes = {}
-            for f in dataclasses.fields(value):
-                if f.init and f.name not in IDENTITY_FIELDS:
-                    old = getattr(value, f.name)
-                    new = self.scrub_value(old)
-                    if new is not old:
-                        changes[f.name] = new
+            for name in _said_fields(kind):
+                old = getattr(value, name)
+                new = self.scrub_value(old)
+                if new is not old:
+                    changes[name] = new
             return dataclasses.replace(value, **changes) if changes else value
         return value
 
@@ -218,6 +252,13 @@ class Scrubber:
 IDENTITY_FIELDS = frozenset(
     {"target", "targets", "run_key", "run_keys", "external_id", "kind", "state", "flags", "open_runs", "gone"}
 )
+_PLAIN = frozenset({int, float, bool, type(None)})  # hold no text
+
+
+@functools.cache
+def _said_fields(cls: type) -> tuple[str, ...]:
+    """A dataclass's fields that say something (scrubbed), read once per class."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.init and f.name not in IDENTITY_FIELDS)
 
 
 # -- the way out of vendors/ -------------------------------------------------------------
