@@ -11,20 +11,28 @@ field's `get_db_prep_save`, as `save()` does; rows read through Django's convert
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import functools
+import json
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.db.models import signals
+from django.db.models.base import ModelState
+from psycopg.types.json import Jsonb
 
 # Rows per INSERT: a first poll of a large account creates thousands.
 BATCH = 1000
 
 
 def update_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
-    """`UPDATE ... SET <names>` of every object, `BATCH` a statement: on PostgreSQL one
-    `UPDATE ... FROM (VALUES ...)`, elsewhere one executemany of `... WHERE pk = ...`."""
+    """`UPDATE ... SET <names>` of every object in one statement: on PostgreSQL
+    `UPDATE ... FROM` one JSON document of the rows, elsewhere one executemany of
+    `... WHERE pk = ...`."""
     if not objs:
         return
     meta = objs[0]._meta
@@ -37,21 +45,42 @@ def update_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
             assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", rows)
             return
-        # Each statement is parsed and planned: one for the batch, not one per row. The
-        # values come in untyped (NULL, text): each is cast to its column's type.
+        # All rows as one JSON document: the statement's text and its one parameter are the
+        # same whatever the number of rows, so the driver parses it once and escapes one value.
         columns = [f"c{i}" for i in range(len(fields))]
-        assignments = ", ".join(f"{qn(f.column)} = v.{c}::{_cast(f)}" for f, c in zip(fields, columns, strict=True))
-        pk_type = _cast(meta.pk)
-        row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
-        for start in range(0, len(rows), BATCH):
-            chunk = rows[start : start + BATCH]
-            sql = (
-                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))})"
-                f" AS v({', '.join(columns)}, id) WHERE t.{pk} = v.id::{pk_type}"
-            )
-            cursor.execute(sql, [value for values in chunk for value in values])
+        assignments = ", ".join(f"{qn(f.column)} = v.{c}" for f, c in zip(fields, columns, strict=True))
+        cursor.execute(
+            f"UPDATE {table} AS t SET {assignments} FROM jsonb_to_recordset(%s::jsonb)"
+            f" AS v({_record([*fields, meta.pk], [*columns, 'id'])}) WHERE t.{pk} = v.id",
+            [_document([*columns, "id"], rows)],
+        )
 
 
+def _record(fields: Sequence[models.Field], names: Sequence[str]) -> str:
+    """`name type, ...`: the columns of a `jsonb_to_recordset`."""
+    return ", ".join(f"{name} {_cast(f)}" for f, name in zip(fields, names, strict=True))
+
+
+def _document(names: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Rows of prepared values as one JSON array of objects."""
+    return _dumps([dict(zip(names, row, strict=True)) for row in rows])
+
+
+def _json_value(value: object) -> object:
+    """A prepared value that JSON has no type for: PostgreSQL reads it back from this text."""
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()  # every digit: DjangoJSONEncoder would cut microseconds
+    if isinstance(value, Jsonb):
+        return value.obj
+    if isinstance(value, uuid.UUID | decimal.Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be written through JSON")
+
+
+_dumps = functools.partial(json.dumps, default=_json_value, allow_nan=False, ensure_ascii=False)
+
+
+@functools.cache
 def _cast(field: models.Field) -> str:
     """The column's type to cast a value to, without a length: a cast to `varchar(20)` would
     cut a longer text where storing it must fail, as `save()` would."""
@@ -89,24 +118,33 @@ class Moved:
 
 
 def insert(objs: Sequence[models.Model], names: Sequence[str], batch: int = BATCH) -> None:
-    """`INSERT ... VALUES (...), (...)` of these columns for every object, `batch` rows a
-    statement (the other columns get their database defaults). Primary keys are not read
-    back: for rows nothing refers to in the same transaction (snapshots, state changes)."""
+    """`INSERT` of these columns for every object, `batch` rows a statement (the other
+    columns get their database defaults): on PostgreSQL `INSERT ... SELECT` from one JSON
+    document of the rows, elsewhere `VALUES (...), (...)`. Primary keys are not
+    read back: for rows nothing refers to in the same transaction (snapshots, state changes)."""
     if not objs:
         return
     meta = objs[0]._meta
     fields = [meta.get_field(name) for name in names]
     qn = connection.ops.quote_name
-    head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
+    head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+    arrays = connection.vendor == "postgresql"
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(objs), batch):
             chunk = objs[start : start + batch]
-            params: list[object] = []
+            rows = []
             for obj in chunk:
                 obj._prepare_related_fields_for_save(operation_name="insert")  # a run inserted just before
-                params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-            cursor.execute(head + ", ".join([row] * len(chunk)), params)
+                rows.append([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
+            if arrays:
+                names = [f"c{i}" for i in range(len(fields))]
+                cursor.execute(
+                    f"{head}SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v({_record(fields, names)})",
+                    [_document(names, rows)],
+                )
+            else:
+                cursor.execute(f"{head}VALUES " + ", ".join([row] * len(chunk)), [v for r in rows for v in r])
 
 
 def set_field(objs: Sequence[models.Model], name: str, value: object) -> None:
@@ -117,10 +155,10 @@ def set_field(objs: Sequence[models.Model], name: str, value: object) -> None:
     meta = objs[0]._meta
     f = meta.get_field(name)
     qn = connection.ops.quote_name
-    marks = ", ".join(["%s"] * len(objs))
-    sql = f"UPDATE {qn(meta.db_table)} SET {qn(f.column)} = %s WHERE {qn(meta.pk.column)} IN ({marks})"
+    among, pks = one_of(qn(meta.pk.column), [obj.pk for obj in objs])
+    sql = f"UPDATE {qn(meta.db_table)} SET {qn(f.column)} = %s WHERE {among}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [f.get_db_prep_save(value, connection), *(obj.pk for obj in objs)])
+        cursor.execute(sql, [f.get_db_prep_save(value, connection), *pks])
     for obj in objs:
         setattr(obj, f.attname, value)
 
@@ -134,6 +172,14 @@ class Columns:
         self.fields = [f for f in model._meta.concrete_fields if f.name not in skip and f.attname not in skip]
         self.names = frozenset(f.attname for f in self.fields)
         self.pk_index = self.fields.index(model._meta.pk)
+        self.attnames = tuple(f.attname for f in self.fields)
+        # Instances are made directly unless something hooks their creation.
+        self.plain = (
+            model.from_db.__func__ is models.Model.from_db.__func__
+            and model.__init__ is models.Model.__init__
+            and not model._meta.private_fields
+            and not (signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model))
+        )
         self._converters: dict[str, list[tuple[int, list[Callable[..., Any]], Any]]] = {}
 
     @classmethod
@@ -157,7 +203,15 @@ class Columns:
         for i, converters, col in self.converters():
             for convert in converters:
                 values[i] = convert(values[i], col, connection)
-        return self.model.from_db(connection.alias, self.names, values)
+        if not self.plain:
+            return self.model.from_db(connection.alias, self.names, values)
+        # What `from_db` leaves behind, without `__init__`'s per-field work: a poll reads
+        # thousands of rows. Columns left out stay deferred (read on access), as there.
+        obj = self.model.__new__(self.model)
+        obj.__dict__.update(zip(self.attnames, values, strict=True))
+        obj._state = state = ModelState()
+        state.adding, state.db = False, connection.alias
+        return obj
 
     def converters(self) -> list[tuple[int, list[Callable[..., Any]], Any]]:
         """The backend's and each field's converters (a JSON column's text, SQLite's dates)."""
@@ -182,6 +236,9 @@ def select(columns: Columns, where: str, params: Sequence[object], order_by: str
         return [obj for row in cursor.fetchall() if (obj := columns.instance(row)) is not None]
 
 
-def marks(values: Sequence[object]) -> str:
-    """`%s, %s, ...` for an `IN (...)` of these values."""
-    return ", ".join(["%s"] * len(values))
+def one_of(column: str, values: Sequence[object]) -> tuple[str, list[object]]:
+    """`column` is one of `values`, and its parameters: on PostgreSQL `= ANY(%s)` with one
+    array (one statement text for any number), elsewhere `IN (%s, %s, ...)`."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)

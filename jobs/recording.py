@@ -22,7 +22,7 @@ from django.db import transaction
 
 from vendors import base as vb
 
-from .bulk import BATCH, Columns, insert, marks, select, set_field, update_fields
+from .bulk import BATCH, Columns, insert, one_of, select, set_field, update_fields
 from .models import Pipeline, Run, RunItem, Snapshot, StateChange
 from .rollup import learn_stuck_thresholds, partial, update_rollup
 
@@ -121,15 +121,17 @@ def held_runs(
     full: list[int] = []
     if keys:
         pipelines, keys = list(wanted), list(keys)
-        where = f"t.pipeline_id IN ({marks(pipelines)}) AND t.external_id IN ({marks(keys)})"
-        for run in select(LIGHT, where, [*pipelines, *keys]):
+        in_pipelines, p_params = one_of("t.pipeline_id", pipelines)
+        in_keys, k_params = one_of("t.external_id", keys)
+        for run in select(LIGHT, f"{in_pipelines} AND {in_keys}", [*p_params, *k_params]):
             if run.external_id in wanted[run.pipeline_id]:
                 held.runs[run.pipeline_id][run.external_id] = run
                 s = wanted[run.pipeline_id][run.external_id]
                 if s is None or run.pipeline_id in whole or not s.matches(run):
                     full.append(run.pk)
     if full:
-        for run in select(WHOLE, f"t.id IN ({marks(full)})", full):
+        in_full, params = one_of("t.id", full)
+        for run in select(WHOLE, in_full, params):
             held.runs[run.pipeline_id][run.external_id] = run
     # A run seen for the first time may be a queued one we hold under a provisional key.
     adopting = [
