@@ -8,29 +8,26 @@ Tests point clients at the simulator through the account's base URL; nothing is 
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import json
 import math
 import os
-import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC
 from http.client import HTTPException
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import certifi
 import urllib3
 from requests.utils import get_environ_proxies
-from urllib3 import HTTPHeaderDict
 from urllib3.util import Retry, Timeout
 
-from . import clock
+from . import clock, wire
 from .base import (
     CREDENTIAL_WHITESPACE,
     AuthError,
@@ -42,16 +39,7 @@ from .base import (
     credential_whitespace,
 )
 
-USER_AGENT = "pipewatch/1.0 (+self-hosted import/export job monitor)"
-# What requests sends by default, kept: vendors and their proxies saw these before.
-BASE_HEADERS = {
-    "User-Agent": USER_AGENT,
-    "Accept-Encoding": "gzip, deflate",
-    "Accept": "*/*",
-    "Connection": "keep-alive",
-}
-
-_dumps = json.dumps  # `_prepare` takes a `json` argument, as requests does
+USER_AGENT = wire.USER_AGENT  # what vendors see us as (contract tests pick our requests by it)
 
 # (code, message) extracted from a vendor's error body; each vendor knows its envelope.
 ErrorParser = Callable[[Any], tuple[str, str]]
@@ -179,7 +167,7 @@ class HttpClient:
         # Called before every request: waits for, or refuses (RateLimited), a token of
         # the account's shared budget. Kept outside so vendors/ needs no Redis.
         self.throttle = throttle
-        self.headers = dict(BASE_HEADERS)
+        self.headers = dict(wire.BASE_HEADERS)
         self.retries = Retry(
             total=s.retries,
             connect=s.retries,
@@ -210,7 +198,7 @@ class HttpClient:
         """Send one request and return the whole (capped) response, any status."""
         if self.refusal:
             raise AuthError(self.refusal)
-        url, body, headers = self._prepare(url, **kwargs)
+        url, body, headers = wire.prepare(self.headers, url, **kwargs)
         if self.throttle is not None:
             self.throttle()
         if (check := _guard.get()) is not None:
@@ -247,40 +235,6 @@ class HttpClient:
         finally:
             resp.release_conn()
         return Response(status=resp.status, headers=resp.headers, body=data, url=url)
-
-    def _prepare(
-        self,
-        url: str,
-        *,
-        params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
-        json: Any = None,
-        data: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
-        auth: tuple[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> tuple[str, bytes | None, dict[str, str]]:
-        """The URL with its query, the body and the headers, as `requests` would send them."""
-        merged = HTTPHeaderDict(self.headers)
-        body = None
-        if json is not None:
-            body = _dumps(json, allow_nan=False).encode()
-            merged["Content-Type"] = "application/json"
-        elif data is not None:
-            body = urlencode(_pairs(data), doseq=True).encode()
-            merged["Content-Type"] = "application/x-www-form-urlencoded"
-        for name, value in (headers or {}).items():
-            merged[name] = value
-        if auth is not None:
-            merged["Authorization"] = basic_auth(*auth)
-        for name, value in merged.items():
-            if not _valid_header(name, value):
-                # The value may carry a credential: name the header, never quote it.
-                shown = f"the {name!r} header" if isinstance(name, str) and name.isprintable() else "a request header"
-                raise Rejected(f"{shown} was not sent: its value contains a line break or leading/trailing whitespace")
-        if params:
-            query = urlencode(_pairs(params), doseq=True)
-            if query:
-                url = f"{url}{'&' if urlsplit(url).query else '?'}{query}"
-        return url, body, dict(merged)
 
     def _manager_for(self, url: str) -> urllib3.PoolManager:
         parts = urlsplit(url)
@@ -353,37 +307,6 @@ class HttpClient:
             return self.error_parser(body)
         except Exception:  # a malformed envelope must not hide the status code
             return "", _status_text(resp.status)
-
-
-# requests' own rules for a header (requests.utils.check_header_validity): a value it
-# would refuse is refused here too, before anything is sent.
-_HEADER_NAME = re.compile(r"^[^:\s][^:\r\n]*$")
-_HEADER_VALUE = re.compile(r"^\S[^\r\n]*$|^$")
-
-
-def _valid_header(name: object, value: object) -> bool:
-    return (
-        isinstance(name, str)
-        and isinstance(value, str)
-        and bool(_HEADER_NAME.match(name))
-        and bool(_HEADER_VALUE.match(value))
-    )
-
-
-def basic_auth(username: str, password: str) -> str:
-    """HTTP basic credentials as requests encodes them (latin-1, else UTF-8)."""
-    try:
-        raw = f"{username}:{password}".encode("latin1")
-    except UnicodeEncodeError:
-        raw = f"{username}:{password}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
-def _pairs(values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    """Query or form pairs (a mapping or pairs) as requests builds them: None left out,
-    lists repeated."""
-    pairs = values.items() if isinstance(values, Mapping) else values
-    return [(k, v) for k, v in pairs if v is not None]
 
 
 def _host(url: str) -> str:
