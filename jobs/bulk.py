@@ -20,10 +20,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import signals
 from django.db.models.base import ModelState
 from psycopg.types.json import Jsonb
+
+
+def _db() -> BaseDatabaseWrapper:
+    """This thread's connection itself: `django.db.connection` is a proxy that looks it up
+    on every attribute, thousands of times a poll."""
+    return connections[DEFAULT_DB_ALIAS]
+
 
 # Rows per INSERT: a first poll of a large account creates thousands.
 BATCH = 1000
@@ -33,15 +41,16 @@ def update_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
     """`UPDATE ... SET <names>` of every object in one statement: on PostgreSQL
     `UPDATE ... FROM` one JSON document of the rows, elsewhere one executemany of
     `... WHERE pk = ...`."""
+    db = _db()
     if not objs:
         return
     meta = objs[0]._meta
     fields = [meta.get_field(name) for name in names]
-    qn = connection.ops.quote_name
+    qn = db.ops.quote_name
     table, pk = qn(meta.db_table), qn(meta.pk.column)
-    rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] + [obj.pk] for obj in objs]
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql" or len(objs) == 1:
+    rows = [[f.get_db_prep_save(getattr(obj, f.attname), db) for f in fields] + [obj.pk] for obj in objs]
+    with db.cursor() as cursor:
+        if db.vendor != "postgresql" or len(objs) == 1:
             assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", rows)
             return
@@ -84,7 +93,8 @@ _dumps = functools.partial(json.dumps, default=_json_value, allow_nan=False, ens
 def _cast(field: models.Field) -> str:
     """The column's type to cast a value to, without a length: a cast to `varchar(20)` would
     cut a longer text where storing it must fail, as `save()` would."""
-    return re.sub(r"\(\d+\)$", "", field.cast_db_type(connection) or "text")
+    db = _db()
+    return re.sub(r"\(\d+\)$", "", field.cast_db_type(db) or "text")
 
 
 class Moved:
@@ -122,21 +132,22 @@ def insert(objs: Sequence[models.Model], names: Sequence[str], batch: int = BATC
     columns get their database defaults): on PostgreSQL `INSERT ... SELECT` from one JSON
     document of the rows, elsewhere `VALUES (...), (...)`. Primary keys are not
     read back: for rows nothing refers to in the same transaction (snapshots, state changes)."""
+    db = _db()
     if not objs:
         return
     meta = objs[0]._meta
     fields = [meta.get_field(name) for name in names]
-    qn = connection.ops.quote_name
+    qn = db.ops.quote_name
     head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-    arrays = connection.vendor == "postgresql"
+    arrays = db.vendor == "postgresql"
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         for start in range(0, len(objs), batch):
             chunk = objs[start : start + batch]
             rows = []
             for obj in chunk:
                 obj._prepare_related_fields_for_save(operation_name="insert")  # a run inserted just before
-                rows.append([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
+                rows.append([f.get_db_prep_save(getattr(obj, f.attname), db) for f in fields])
             if arrays:
                 names = [f"c{i}" for i in range(len(fields))]
                 cursor.execute(
@@ -150,15 +161,16 @@ def insert(objs: Sequence[models.Model], names: Sequence[str], batch: int = BATC
 def set_field(objs: Sequence[models.Model], name: str, value: object) -> None:
     """`UPDATE ... SET <name> = value WHERE pk IN (...)`: one statement for every object,
     which is given the value too."""
+    db = _db()
     if not objs:
         return
     meta = objs[0]._meta
     f = meta.get_field(name)
-    qn = connection.ops.quote_name
+    qn = db.ops.quote_name
     among, pks = one_of(qn(meta.pk.column), [obj.pk for obj in objs])
     sql = f"UPDATE {qn(meta.db_table)} SET {qn(f.column)} = %s WHERE {among}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [f.get_db_prep_save(value, connection), *pks])
+    with db.cursor() as cursor:
+        cursor.execute(sql, [f.get_db_prep_save(value, db), *pks])
     for obj in objs:
         setattr(obj, f.attname, value)
 
@@ -192,53 +204,57 @@ class Columns:
 
     def sql(self, alias: str = "") -> str:
         """`alias.col, ...` for a SELECT list (`col, ...` without an alias)."""
-        qn = connection.ops.quote_name
+        db = _db()
+        qn = db.ops.quote_name
         return ", ".join(f"{alias}.{qn(f.column)}" if alias else qn(f.column) for f in self.fields)
 
-    def instance(self, values: Sequence[Any]) -> models.Model | None:
+    def instance(self, values: Sequence[Any], db: BaseDatabaseWrapper | None = None) -> models.Model | None:
         """The instance of one row's values for these columns (None for a LEFT JOIN's missing row)."""
         if values[self.pk_index] is None:
             return None
+        db = db or _db()
         values = list(values)
-        for i, converters, col in self.converters():
+        for i, converters, col in self.converters(db):
             for convert in converters:
-                values[i] = convert(values[i], col, connection)
+                values[i] = convert(values[i], col, db)
         if not self.plain:
-            return self.model.from_db(connection.alias, self.names, values)
+            return self.model.from_db(db.alias, self.names, values)
         # What `from_db` leaves behind, without `__init__`'s per-field work: a poll reads
         # thousands of rows. Columns left out stay deferred (read on access), as there.
         obj = self.model.__new__(self.model)
         obj.__dict__.update(zip(self.attnames, values, strict=True))
         obj._state = state = ModelState()
-        state.adding, state.db = False, connection.alias
+        state.adding, state.db = False, db.alias
         return obj
 
-    def converters(self) -> list[tuple[int, list[Callable[..., Any]], Any]]:
+    def converters(self, db: BaseDatabaseWrapper) -> list[tuple[int, list[Callable[..., Any]], Any]]:
         """The backend's and each field's converters (a JSON column's text, SQLite's dates)."""
-        found = self._converters.get(connection.vendor)
+        found = self._converters.get(db.vendor)
         if found is None:
             found = []
             for i, f in enumerate(self.fields):
                 col = f.get_col(self.model._meta.db_table)
-                converters = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
+                converters = db.ops.get_db_converters(col) + f.get_db_converters(db)
                 if converters:
                     found.append((i, converters, col))
-            self._converters[connection.vendor] = found
+            self._converters[db.vendor] = found
         return found
 
 
 def select(columns: Columns, where: str, params: Sequence[object], order_by: str = "") -> list[models.Model]:
     """`SELECT <columns> FROM <table> t WHERE <where> [ORDER BY]` as instances."""
-    qn = connection.ops.quote_name
+    db = _db()
+    qn = db.ops.quote_name
     sql = f"SELECT {columns.sql('t')} FROM {qn(columns.model._meta.db_table)} t WHERE {where}"
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql + (f" ORDER BY {order_by}" if order_by else ""), params)
-        return [obj for row in cursor.fetchall() if (obj := columns.instance(row)) is not None]
+        return [obj for row in cursor.fetchall() if (obj := columns.instance(row, db)) is not None]
 
 
 def one_of(column: str, values: Sequence[object]) -> tuple[str, list[object]]:
     """`column` is one of `values`, and its parameters: on PostgreSQL `= ANY(%s)` with one
     array (one statement text for any number), elsewhere `IN (%s, %s, ...)`."""
-    if connection.vendor == "postgresql":
+    db = _db()
+    if db.vendor == "postgresql":
         return f"{column} = ANY(%s)", [list(values)]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)

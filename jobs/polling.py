@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import cast
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from vendors import base as vb
@@ -126,17 +126,18 @@ PIPELINES_SQL = (
 def pipelines_to_poll(account: Account, now: datetime, only_due: bool) -> list[Pipeline]:
     """The account's unpaused pipelines (due ones, or all), most overdue first, with their
     account and current run loaded."""
+    db = connections[DEFAULT_DB_ALIAS]  # the connection itself, not the proxy: read per row below
     sql, params = PIPELINES_SQL, [account.pk]
     if only_due:
-        sql, params = sql + " AND p.next_poll_at <= %s", [*params, connection.ops.adapt_datetimefield_value(now)]
+        sql, params = sql + " AND p.next_poll_at <= %s", [*params, db.ops.adapt_datetimefield_value(now)]
     current_run = Pipeline._meta.get_field("current_run")
     pipelines = []
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql + " ORDER BY p.next_poll_at", params)
         for row in cursor.fetchall():
-            pipeline = cast(Pipeline, PIPELINE.instance(row[: len(PIPELINE)]))
+            pipeline = cast(Pipeline, PIPELINE.instance(row[: len(PIPELINE)], db))
             pipeline.account = account
-            current_run.set_cached_value(pipeline, CURRENT_RUN.instance(row[len(PIPELINE) :]))
+            current_run.set_cached_value(pipeline, CURRENT_RUN.instance(row[len(PIPELINE) :], db))
             pipelines.append(pipeline)
     return pipelines
 
