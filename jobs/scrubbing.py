@@ -201,13 +201,16 @@ class Scrubber:
         if kind is dict:
             copy = None
             for key, item in value.items():
-                new = self.scrub_value(item)
+                if type(item) in _PLAIN:  # the leaves, without a call each
+                    continue
+                new = self.scrub(item) if type(item) is str else self.scrub_value(item)
                 if new is not item:
                     copy = dict(value) if copy is None else copy
                     copy[key] = new
             return value if copy is None else copy
         if kind is list or kind is tuple:
-            items = [self.scrub_value(v) for v in value]
+            scrub, scrub_value = self.scrub, self.scrub_value
+            items = [v if type(v) in _PLAIN else scrub(v) if type(v) is str else scrub_value(v) for v in value]
             if all(a is b for a, b in zip(items, value, strict=True)):
                 return value
             return items if kind is list else tuple(items)
