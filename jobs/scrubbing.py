@@ -144,7 +144,8 @@ class Scrubber:
             if len(seen) >= SEEN_TEXTS:
                 seen.clear()
             seen[text] = clean
-        return clean
+        # An unchanged text is answered with itself: callers keep what did not change by identity.
+        return text if clean == text else clean
 
     @classmethod
     def of(cls, secrets: Iterable[str] = (), wholes: Iterable[str] = ()) -> Scrubber:

@@ -50,6 +50,9 @@ def test_an_answer_without_secrets_is_returned_as_the_same_objects() -> None:
     assert s.scrub_value(value) is value
     answer = Answer("run-1", "fine", 0.5, {"k": "v"})
     assert s.scrub_value(answer) is answer
+    # again, with the same texts in new objects (a new poll's answer): remembered, still the same objects
+    again = Answer("run-1", "".join(["fi", "ne"]), 0.5, {"k": "".join(["v"])})
+    assert s.scrub_value(again) is again
 
 
 def test_a_dataclass_keeps_its_identities_and_loses_the_secret_in_what_it_says() -> None:
