@@ -27,6 +27,18 @@ EQUIVALENT = {
     "vendors.mixpanel.nessie_normalize.x__stamp__mutmut_6": 'float("-INF") is float("-inf")',
     "vendors.mixpanel.nessie_normalize.x_normalize_task__mutmut_10": "a missing state is None, then the group",
     "vendors.mixpanel.nessie_normalize.x_normalize_task__mutmut_12": "a missing state is None, then the group",
+    "jobs.roles.x__groups__mutmut_4": 'getattr default None: "not None" is "not False"',
+    "jobs.roles.x_is_admin__mutmut_5": "getattr default None: bool(None) is bool(False)",
+    "jobs.roles.x_has_role__mutmut_5": "getattr default None: bool(None) is bool(False)",
+    "dashboard.auth.x__unauthorized__mutmut_17": "HttpResponse header names are case-insensitive",
+    "dashboard.auth.x__unauthorized__mutmut_18": "HttpResponse header names are case-insensitive",
+    "dashboard.auth.x__authenticate__mutmut_4": "CsrfViewMiddleware.process_view never reads the view's args",
+    "dashboard.auth.x__authenticate__mutmut_5": "CsrfViewMiddleware.process_view never reads the view's kwargs",
+    "dashboard.auth.x__authenticate__mutmut_11": "process_view never calls the middleware's get_response",
+    "dashboard.auth.x__authenticate__mutmut_34": "request.headers is case-insensitive",
+    "dashboard.auth.x__authenticate__mutmut_35": "request.headers is case-insensitive",
+    "dashboard.auth.x__authenticate__mutmut_36": 'a default "XXXX" has no space: no scheme "bearer", as ""',
+    "dashboard.auth.x__authenticate__mutmut_45": "token_sent None is falsy, as False",
 }
 
 
