@@ -169,6 +169,10 @@ def test_an_exports_interval(interval: Any, facts: list[Fact]) -> None:
             {"status": "ContinuedAsNew", "finished_runs": 0, "total_runs": 5},
             Fact("Backfill ? → ?", "ContinuedAsNew · 0 of 5 intervals", done=0, total=5, values={"backfill_id": ""}),
         ),
+        (  # going, the intervals done not counted yet: no "None of 5"
+            {"id": "bf-8", "status": "Running", "finished_runs": None, "total_runs": 5},
+            Fact("Backfill ? → ?", "Running", total=5, operation="cancel-backfill", values={"backfill_id": "bf-8"}),
+        ),
         (  # going, only one of the counts known
             {"id": "bf-3", "status": "Running", "finished_runs": 2, "total_runs": None},
             Fact("Backfill ? → ?", "Running", done=2, operation="cancel-backfill", values={"backfill_id": "bf-3"}),
