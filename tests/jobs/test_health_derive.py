@@ -154,3 +154,91 @@ def test_store_writes_only_the_rows_that_moved() -> None:
 @pytest.mark.django_db
 def test_store_with_nothing_changed_writes_nothing() -> None:
     assert health.store([], NOW) == 0
+
+
+# --- what the health means as trouble: condition() and alert_condition() ---------------------
+
+
+def unpolled(kind: str = "", errors: int = 1, pipeline_kind: str = "") -> Pipeline:
+    """A pipeline whose account (and itself) last polled with these errors."""
+    account = Account(
+        name="h", vendor="mixpanel", poll_error_kind=kind, poll_error_message="401", consecutive_errors=errors
+    )
+    return Pipeline(account=account, kind="import_connector", external_id="p", poll_error_kind=pipeline_kind)
+
+
+@pytest.mark.parametrize(
+    ("kind", "errors", "found"),
+    [
+        ("", 5, None),
+        ("auth", 1, "credentials"),
+        ("vendor", 1, "unpollable"),
+        ("rate_limited", 2, None),  # one 429 is routine: obeyed, not a problem yet
+        ("rate_limited", 3, "unpollable"),
+    ],
+)
+def test_account_condition(kind: str, errors: int, found: str | None) -> None:
+    assert health.account_condition(unpolled(kind, errors).account) == found
+
+
+@pytest.mark.parametrize(
+    ("status", "run_state", "flags", "found"),
+    [
+        (FAILING, "failed", [], "failed"),
+        (FAILING, "failed", ["empty", "partial"], "partial"),
+        (FAILING, "succeeded", ["partial"], "failed"),  # the failing health is another run's
+        (FAILING, None, [], "failed"),
+        (STUCK, "running", [], "stuck"),
+        (LATE, None, [], "late"),
+        (HEALTHY, "failed", ["partial"], None),
+        (RUNNING, "running", [], None),
+        (PAUSED, None, [], None),
+    ],
+)
+def test_condition_names_the_trouble(status: str, run_state: str | None, flags: list[str], found: str | None) -> None:
+    p = pipeline()
+    if run_state is not None:
+        p.current_run = Run(external_id="r1", state=run_state, flags=flags)
+    assert health.condition(p, Health(status)) == found
+
+
+@pytest.mark.parametrize(
+    ("account_kind", "pipeline_kind", "found"),
+    [
+        ("auth", "", "credentials"),
+        ("vendor", "", "unpollable"),
+        ("", "not_found", "unpollable"),  # the vendor no longer knows this one
+        ("", "", None),  # waiting for a first poll, or a status we do not know
+    ],
+)
+def test_an_unknown_health_is_named_by_what_keeps_us_from_seeing_it(
+    account_kind: str, pipeline_kind: str, found: str | None
+) -> None:
+    assert health.condition(unpolled(account_kind, pipeline_kind=pipeline_kind), Health(UNKNOWN)) == found
+
+
+@pytest.mark.parametrize(
+    ("status", "account_kind", "pipeline_kind", "said"),
+    [
+        (FAILING, "", "", "failed"),
+        (STUCK, "", "", "stuck"),
+        (LATE, "", "", "late"),
+        (UNKNOWN, "auth", "", "credentials"),
+        (UNKNOWN, "vendor", "", None),  # unpollable: shown, never alerted; what was said stands
+        (UNKNOWN, "", "not_found", None),
+        (UNKNOWN, "", "", None),
+        (HEALTHY, "", "", "ok"),
+        (RUNNING, "", "", "ok"),
+        (PAUSED, "", "", "ok"),
+    ],
+)
+def test_alert_condition_says_what_people_should_be_told(
+    status: str, account_kind: str, pipeline_kind: str, said: str | None
+) -> None:
+    assert health.alert_condition(unpolled(account_kind, pipeline_kind=pipeline_kind), Health(status)) == said
+
+
+def test_a_partial_failure_is_alerted_as_partial() -> None:
+    p = pipeline()
+    p.current_run = Run(external_id="r1", state="failed", flags=["partial"])
+    assert health.alert_condition(p, Health(FAILING)) == "partial"
