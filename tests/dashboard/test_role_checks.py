@@ -12,6 +12,9 @@ from django.http import HttpResponse, JsonResponse
 from django.test import RequestFactory
 
 from dashboard.auth import (
+    ADMIN_WRITES,
+    admin_refusal,
+    admin_writes,
     api_auth_layers,
     api_auth_required,
     api_operator_required,
@@ -212,6 +215,31 @@ def test_operate_refusal_asked_outside_the_api_auth_goes_by_the_role_alone() -> 
     assert _error(operate_refusal(viewer)) == (403, "role_required", "this needs the operator role")
 
 
+def test_a_view_called_from_another_api_view_is_not_authenticated_twice() -> None:
+    """A second pass would take the token's owner for a session and ask a bearer write for CSRF."""
+    inner = api_operator_required(_ok)
+    outer = api_route(lambda request: inner(request))
+    token = issue_token(user_with_role("olga", "operator"), scope="operate")
+    response = outer(_request("POST", token=token))
+    assert response.status_code == 200 and json.loads(response.content) == {"user": "olga"}
+
+
+def test_admin_refusal_lets_admins_configure_and_refuses_the_rest_for_the_audit_log() -> None:
+    admin = _request("POST", user=user_with_role("ada", "admin"))
+    assert admin_refusal(admin) is None and not hasattr(admin, "refused_role")
+    operator = _request("POST", user=user_with_role("olga", "operator"))
+    assert _error(admin_refusal(operator)) == (403, "role_required", "this needs the admin role")
+    assert operator.refused_role == "admin"
+
+
+def test_admin_writes_marks_the_view_itself() -> None:
+    def create_account(request) -> HttpResponse:
+        return HttpResponse()
+
+    assert admin_writes(create_account) is create_account
+    assert getattr(create_account, ADMIN_WRITES) is True  # the URL patterns read it (dashboard/apiv1/app.py)
+
+
 # --- dashboard/access.py ---------------------------------------------------------------
 
 
@@ -221,4 +249,13 @@ def test_no_role_gets_the_same_sentence_as_a_page_and_as_an_api_error(client) ->
     assert page.status_code == 403 and page.templates[0].name == "dashboard/no_role.html"
     assert f"<p>{roles.NO_ROLE}</p>" in page.content.decode()
     assert _error(client.get("/api/v1/pipelines/")) == (403, "no_role", roles.NO_ROLE)
+    assert "Signed in as <strong>nobody</strong>" in page.content.decode()  # rendered for the request
     assert client.get("/login/").status_code == 200  # signing in and out stays open
+
+
+def test_the_role_check_leaves_anonymous_visitors_to_the_login_and_lets_every_role_in(client) -> None:
+    page = client.get("/")
+    assert page.status_code == 302 and page["Location"].startswith("/login/")
+    assert _error(client.get("/api/v1/pipelines/"))[:2] == (401, "unauthenticated")
+    client.force_login(user_with_role("vic", "viewer"))
+    assert client.get("/").status_code == 200 and client.get("/api/v1/pipelines/").status_code == 200

@@ -25,7 +25,8 @@ def sync_seconds(frequency: Any) -> int | None:
 def _when(value: Any) -> str:
     """PostHog's ISO time, to the minute ("2026-11-30 07:47 UTC"); anything else as it came."""
     text = str(value)
-    if len(text) >= 16 and text[10] == "T" and text.endswith(("Z", "+00:00")):
+    # "YYYY-MM-DDTHH:MM" and at least a "Z": 17 characters
+    if len(text) >= 17 and text[10] == "T" and text.endswith(("Z", "+00:00")):
         return f"{text[:10]} {text[11:16]} UTC"
     return text
 
@@ -72,7 +73,7 @@ def backfill_fact(backfill: dict[str, Any]) -> Fact:
         value,
         note=f"created {_when(backfill['created_at'])}" if backfill.get("created_at") else "",
         done=done if active and isinstance(done, int) else None,
-        total=total if active and isinstance(total, int) else None,
+        total=total if active and isinstance(total, int) and total > 0 else None,  # no bar of 0 intervals
         tone="error" if RUN_STATES.get(status, ("",))[0] == FAILED else "",
         operation="cancel-backfill" if active and backfill.get("id") else "",
         values={"backfill_id": str(backfill.get("id") or "")} if active else {},
