@@ -194,40 +194,30 @@ class Scrubber:
         """A vendor client's answer with every text in it scrubbed; identities (run keys,
         target ids) are kept as they are: they are sent back to the vendor. Unchanged parts
         are returned as the same objects."""
-        kind = type(value)  # exact types first: a poll's answer is thousands of plain values
-        if kind is str:
-            return self.scrub(value)
+        kind = type(value)  # plain values first: a poll's answer is thousands of them
         if kind in _PLAIN:
             return value
-        if kind is dict:
-            copy = None
-            for key, item in value.items():
-                if type(item) in _PLAIN:  # the leaves, without a call each
-                    continue
-                new = self.scrub(item) if type(item) is str else self.scrub_value(item)
-                if new is not item:
-                    copy = dict(value) if copy is None else copy
-                    copy[key] = new
-            return value if copy is None else copy
-        if kind is list or kind is tuple:
-            scrub, scrub_value = self.scrub, self.scrub_value
-            items = [v if type(v) in _PLAIN else scrub(v) if type(v) is str else scrub_value(v) for v in value]
-            if all(a is b for a, b in zip(items, value, strict=True)):
-                return value
-            return items if kind is list else tuple(items)
         if isinstance(value, str):
             return self.scrub(value)
         if isinstance(value, BaseException):
             self.scrub_exception(value)
             return value
+        scrub, scrub_value = self.scrub, self.scrub_value
+        if isinstance(value, dict):
+            copy = None
+            for key, item in value.items():
+                if type(item) in _PLAIN:  # the leaves, without a call each
+                    continue
+                new = scrub(item) if type(item) is str else scrub_value(item)
+                if new is not item:
+                    copy = dict(value) if copy is None else copy
+                    copy[key] = new
+            return value if copy is None else copy
         if isinstance(value, list | tuple):
-            items = [self.scrub_value(v) for v in value]
+            items = [v if type(v) in _PLAIN else scrub(v) if type(v) is str else scrub_value(v) for v in value]
             if all(a is b for a, b in zip(items, value, strict=True)):
                 return value
             return items if isinstance(value, list) else tuple(items)
-        if isinstance(value, dict):
-            scrubbed = {k: self.scrub_value(v) for k, v in value.items()}
-            return value if all(scrubbed[k] is v for k, v in value.items()) else scrubbed
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             changes = {}
             for name in _said_fields(kind):

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from vendors.base import BadResponse, Observation, RunError, Target
+from vendors.base import BadResponse, Observation, RunError
 from vendors.posthog.normalize import (
     backfill_info,
     export_info,
@@ -20,8 +20,8 @@ from vendors.posthog.normalize import (
     table_info,
 )
 
-EXPORT = Target("batch_export", "0190-export")
-TABLE = Target("warehouse_table", "0190-schema")
+from .test_posthog_normalizer import EXPORT, TABLE
+
 START, END = "2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z"
 
 
